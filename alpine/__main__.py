@@ -1,0 +1,3 @@
+from alpine.cli import main
+
+main()

@@ -1,0 +1,30 @@
+"""Every Prometheus metric of Alpine, on one injectable registry."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+
+class AlpineMetrics:
+    """Alpine's metrics (names fixed by ARCHITECTURE.md)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self.signals_received = Counter(
+            "alpine_signals_received",
+            "Ingested signals by result (created, duplicate, conflict, invalid, hash_mismatch).",
+            ["result"],
+            registry=self.registry,
+        )
+        self.auth_failures = Counter(
+            "alpine_auth_failures",
+            "Rejected ingest requests by reason (missing_key, bad_key, bad_signature).",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.request_seconds = Histogram(
+            "alpine_request_seconds",
+            "Time to answer an HTTP request, by route.",
+            ["route"],
+            registry=self.registry,
+        )

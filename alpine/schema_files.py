@@ -1,0 +1,22 @@
+"""Where Alpine's migrations live: schema/alpine/ in a checkout, alpine/_schema/ in a wheel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def migrations_dir(dialect: str) -> Path:
+    """The folder of versioned SQL files for `dialect` (postgresql or sqlite)."""
+    for base in (_PACKAGE_DIR.parent / "schema" / "alpine", _PACKAGE_DIR / "_schema" / "alpine"):
+        candidate = base / dialect
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"no migrations for {dialect} in this installation")
+
+
+def split_statements(script: str) -> list[str]:
+    """Split a migration into statements (no semicolons inside strings or bodies)."""
+    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
+    return [part.strip() for part in "\n".join(lines).split(";") if part.strip()]

@@ -1,0 +1,97 @@
+"""What Alpine accepts, checked before anything touches the database.
+
+schema/alpine/*/0001_signals.sql mirrors these rules as CHECK constraints.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal, Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from pydantic import ValidationError as PydanticValidationError
+
+SYMBOL_PATTERN = r"^[A-Z0-9]{1,10}([.\-/][A-Z0-9]{1,10})?$"
+MAX_REASONING_CHARS = 2000
+
+Price = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+def _check_text(value: str | None) -> str | None:
+    if value is not None and "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+class SignalIn(BaseModel):
+    """One signal as Argo sends it (schema/signal.schema.json)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    signal_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$")]
+    symbol: Annotated[str, StringConstraints(max_length=21, pattern=SYMBOL_PATTERN)]
+    action: Literal["BUY", "SELL"]
+    entry_price: Price
+    target_price: Price
+    stop_price: Price
+    confidence: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+    strategy: ShortText
+    asset_type: Literal["stock", "crypto"]
+    data_source: ShortText
+    timestamp: Annotated[str, StringConstraints(min_length=20, max_length=40)]
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+    reasoning: Annotated[str, StringConstraints(max_length=MAX_REASONING_CHARS)] | None = None
+    regime: Literal["BULL", "BEAR", "CHOP", "CRISIS"] | None = None
+
+    @field_validator("strategy", "data_source", "reasoning")
+    @classmethod
+    def _no_nul(cls, value: str | None) -> str | None:
+        return _check_text(value)
+
+    @field_validator("timestamp")
+    @classmethod
+    def _aware_iso(cls, value: str) -> str:
+        parse_timestamp(value)
+        return value
+
+    @model_validator(mode="after")
+    def _price_order(self) -> Self:
+        entry, target, stop = self.entry_price, self.target_price, self.stop_price
+        if self.action == "BUY" and not stop < entry < target:
+            raise ValueError("BUY needs stop_price < entry_price < target_price")
+        if self.action == "SELL" and not target < entry < stop:
+            raise ValueError("SELL needs target_price < entry_price < stop_price")
+        return self
+
+    @property
+    def moment(self) -> datetime:
+        """`timestamp` as an aware UTC datetime."""
+        return parse_timestamp(self.timestamp)
+
+
+def parse_timestamp(value: str) -> datetime:
+    """Parse ISO-8601 with a timezone into aware UTC; naive times are rejected."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError("must be an ISO-8601 time such as 2025-11-13T14:30:00Z") from exc
+    if moment.tzinfo is None:
+        raise ValueError("must carry a timezone (Z for UTC)")
+    return moment.astimezone(UTC)
+
+
+def describe(error: PydanticValidationError) -> str:
+    """One readable line naming each bad field and why."""
+    parts = []
+    for item in error.errors(include_url=False, include_input=False):
+        where = ".".join(str(p) for p in item["loc"]) or "body"
+        parts.append(f"{where}: {item['msg']}")
+    return "; ".join(parts[:10])

@@ -1,0 +1,3 @@
+from argo.cli import main
+
+main()

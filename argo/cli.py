@@ -1,0 +1,232 @@
+"""`argo`: generate trading signals into the SQLite store and its outbox."""
+
+from __future__ import annotations
+
+import json
+import signal as signals_module
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+import click
+from prometheus_client import start_http_server
+
+from argo import __version__
+from argo.audit import AuditLog
+from argo.generator import Generator, SignalFactory
+from argo.logsetup import setup_logging
+from argo.metrics import GeneratorMetrics
+from argo.prices import DEFAULT_SYMBOLS, SyntheticPriceSource
+from argo.signal import Signal
+from argo.store import SignalStore
+from argo.timeutil import parse_since, utc_now
+
+db_option = click.option(
+    "--db",
+    "db_path",
+    envvar="ARGO_DB",
+    default="data/signals.db",
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Argo's SQLite database [env ARGO_DB].",
+)
+audit_option = click.option(
+    "--audit-log",
+    envvar="ARGO_AUDIT_LOG",
+    default="logs/signals.log",
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="JSON-lines audit log [env ARGO_AUDIT_LOG].",
+)
+symbols_option = click.option(
+    "--symbols",
+    envvar="ARGO_SYMBOLS",
+    default=",".join(DEFAULT_SYMBOLS),
+    show_default=True,
+    help="Comma-separated symbols [env ARGO_SYMBOLS].",
+)
+seed_option = click.option(
+    "--seed", envvar="ARGO_SEED", default=7, show_default=True, help="Synthetic price seed."
+)
+sync_option = click.option(
+    "--synchronous",
+    envvar="ARGO_SQLITE_SYNCHRONOUS",
+    type=click.Choice(["FULL", "NORMAL", "EXTRA"], case_sensitive=False),
+    default="FULL",
+    show_default=True,
+    help="SQLite durability; FULL survives power loss [env ARGO_SQLITE_SYNCHRONOUS].",
+)
+
+
+def _symbols(text: str) -> list[str]:
+    symbols = [s.strip().upper() for s in text.split(",") if s.strip()]
+    if not symbols:
+        raise click.BadParameter("give at least one symbol", param_hint="--symbols")
+    return symbols
+
+
+def _print_signal(signal: Signal) -> None:
+    click.echo(
+        f"{signal.timestamp} {signal.symbol:<8} {signal.action.value:<4} "
+        f"entry={signal.entry_price:.4f} target={signal.target_price:.4f} "
+        f"stop={signal.stop_price:.4f} conf={signal.confidence:.1f} id={signal.signal_id}"
+    )
+
+
+@click.group()
+@click.version_option(__version__, prog_name="argo")
+@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+def main(verbose: int) -> None:
+    """Argo: generate trading signals; each commits with its outbox event."""
+    setup_logging(verbose)
+
+
+@main.command()
+@click.option("--count", "-n", required=True, type=click.IntRange(min=1), help="Signals to make.")
+@click.option(
+    "--batch-size",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="Signals per transaction (each still commits with its own outbox row).",
+)
+@db_option
+@audit_option
+@symbols_option
+@seed_option
+@sync_option
+def generate(
+    count: int,
+    batch_size: int,
+    db_path: Path,
+    audit_log: Path,
+    symbols: str,
+    seed: int,
+    synchronous: str,
+) -> None:
+    """Make COUNT signals now (a burst for demos, backfills and benchmarks)."""
+    symbol_list = _symbols(symbols)
+    store = SignalStore.open(db_path, synchronous=synchronous)
+    audit = AuditLog(audit_log)
+    try:
+        generator = Generator(
+            store, audit, SignalFactory(SyntheticPriceSource(symbol_list, seed)), GeneratorMetrics()
+        )
+        with click.progressbar(length=count, label="generating", file=sys.stderr) as bar:
+            result = generator.generate(count, symbol_list, batch_size, progress=bar.update)
+    finally:
+        audit.close()
+        store.close()
+    rate = result.stored / result.seconds if result.seconds > 0 else float("inf")
+    click.echo(
+        f"stored {result.stored} signals in {result.seconds:.2f} s ({rate:.0f}/s) into {db_path}"
+    )
+
+
+@main.command()
+@click.option(
+    "--interval",
+    envvar="ARGO_INTERVAL",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(min=0.01),
+    help="Seconds between cycles [env ARGO_INTERVAL].",
+)
+@click.option(
+    "--source",
+    envvar="ARGO_SOURCE",
+    default="synthetic",
+    show_default=True,
+    type=click.Choice(["synthetic"]),
+    help="Price source [env ARGO_SOURCE].",
+)
+@click.option(
+    "--min-confidence",
+    envvar="ARGO_MIN_CONFIDENCE",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(0, 100),
+    help="Emit only signals at or above this confidence [env ARGO_MIN_CONFIDENCE].",
+)
+@click.option(
+    "--metrics-port",
+    envvar="ARGO_METRICS_PORT",
+    default=9101,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Prometheus endpoint on 127.0.0.1; 0 turns it off [env ARGO_METRICS_PORT].",
+)
+@db_option
+@audit_option
+@symbols_option
+@seed_option
+@sync_option
+def run(
+    interval: float,
+    source: str,
+    min_confidence: float,
+    metrics_port: int,
+    db_path: Path,
+    audit_log: Path,
+    symbols: str,
+    seed: int,
+    synchronous: str,
+) -> None:
+    """Generate signals every --interval seconds until SIGTERM or Ctrl-C."""
+    symbol_list = _symbols(symbols)
+    metrics = GeneratorMetrics()
+    if metrics_port:
+        start_http_server(metrics_port, addr="127.0.0.1", registry=metrics.registry)
+    store = SignalStore.open(db_path, synchronous=synchronous)
+    audit = AuditLog(audit_log)
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signals_module.signal(signals_module.SIGTERM, request_stop)
+    signals_module.signal(signals_module.SIGINT, request_stop)
+    try:
+        generator = Generator(
+            store, audit, SignalFactory(SyntheticPriceSource(symbol_list, seed)), metrics
+        )
+        click.echo(f"argo: generating for {','.join(symbol_list)} every {interval}s", err=True)
+        total = generator.run(symbol_list, interval, min_confidence, stop, on_signal=_print_signal)
+    finally:
+        audit.close()
+        store.close()
+    click.echo(f"argo: stopped after storing {total} signals", err=True)
+
+
+@main.group(name="signals")
+def signals_group() -> None:
+    """Inspect stored signals."""
+
+
+@signals_group.command(name="list")
+@click.option("--since", help="Only signals at or after this time: 2h, 7d or ISO-8601.")
+@click.option("--symbol", help="Only this symbol.")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@db_option
+def list_signals(
+    since: str | None, symbol: str | None, limit: int | None, as_json: bool, db_path: Path
+) -> None:
+    """List stored signals, oldest first."""
+    try:
+        since_at = parse_since(since, utc_now()) if since else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from exc
+    if not db_path.exists():
+        raise click.UsageError(f"no database at {db_path} (set --db or ARGO_DB)")
+    store = SignalStore.open(db_path)
+    try:
+        rows = store.signals(since=since_at, symbol=symbol.upper() if symbol else None, limit=limit)
+    finally:
+        store.close()
+    for row in rows:
+        if as_json:
+            click.echo(json.dumps(row.signal.to_payload(), separators=(",", ":")))
+        else:
+            _print_signal(row.signal)

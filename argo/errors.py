@@ -1,0 +1,25 @@
+"""Argo's exceptions.
+
+ArgoError
+├── ConfigError        a setting is missing or malformed (exit code 2)
+└── StoreError         the SQLite store failed
+    └── StoreBusyError the write lock could not be had in time
+"""
+
+from __future__ import annotations
+
+
+class ArgoError(Exception):
+    """Argo failed."""
+
+
+class ConfigError(ArgoError):
+    """A setting is missing or malformed."""
+
+
+class StoreError(ArgoError):
+    """The SQLite store failed."""
+
+
+class StoreBusyError(StoreError):
+    """The SQLite write lock could not be had in time."""

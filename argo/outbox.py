@@ -1,0 +1,53 @@
+"""Outbox events: what Argo announces to Alpine, built from stored changes.
+
+This is Argo's public payload API; the relay uses it to rebuild events for replay.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from argo.signal import Signal
+from argo.timeutil import to_text
+
+
+class EventType(StrEnum):
+    SIGNAL_CREATED = "signal.created"
+    SIGNAL_OUTCOME = "signal.outcome"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    """One row to insert into sync_outbox, in the same transaction as its change."""
+
+    event_id: str
+    event_type: EventType
+    signal_id: str
+    payload: str
+    created_at: str
+
+
+def encode_payload(body: dict[str, Any]) -> str:
+    """The exact JSON text sent on the wire (and signed): compact, ASCII, no NaN."""
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+
+
+def new_event_id() -> str:
+    """A fresh, unique idempotency key for an outbox event (sent as `webhook-id`)."""
+    return f"evt_{uuid.uuid4().hex}"
+
+
+def created_event(signal: Signal, now: datetime) -> OutboxEvent:
+    """The `signal.created` event announcing `signal`."""
+    return OutboxEvent(
+        event_id=new_event_id(),
+        event_type=EventType.SIGNAL_CREATED,
+        signal_id=signal.signal_id,
+        payload=encode_payload(signal.to_payload()),
+        created_at=to_text(now),
+    )

@@ -1,0 +1,190 @@
+"""Argo's only seam to SQLite: signals and their outbox rows, written together.
+
+Every signal commits in ONE transaction with its `signal.created` outbox row, so
+a crash at any point leaves both or neither.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from argo.outbox import OutboxEvent, created_event
+from argo.schema_files import argo_sql
+from argo.signal import Action, AssetType, Regime, Signal
+from argo.sqlite import connect, write_transaction
+from argo.timeutil import to_text
+
+_INSERT_SIGNAL = """
+INSERT INTO signals (
+    signal_id, symbol, action, entry_price, target_price, stop_price, confidence,
+    strategy, asset_type, data_source, timestamp, sha256, created_at, reasoning, regime
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (signal_id) DO NOTHING
+"""
+
+_INSERT_EVENT = """
+INSERT INTO sync_outbox (event_id, event_type, signal_id, payload, created_at, next_attempt_at)
+VALUES (?, ?, ?, ?, ?, ?)
+"""
+
+_SIGNAL_COLUMNS = (
+    "signal_id, symbol, action, entry_price, target_price, stop_price, confidence, strategy, "
+    "asset_type, data_source, timestamp, sha256, reasoning, regime, created_at"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSignal:
+    """A signal as read back from the `signals` table."""
+
+    signal: Signal
+    created_at: str
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> StoredSignal:
+        return cls(
+            signal=Signal(
+                signal_id=row["signal_id"],
+                symbol=row["symbol"],
+                action=Action(row["action"]),
+                entry_price=row["entry_price"],
+                target_price=row["target_price"],
+                stop_price=row["stop_price"],
+                confidence=row["confidence"],
+                strategy=row["strategy"],
+                asset_type=AssetType(row["asset_type"]),
+                data_source=row["data_source"],
+                timestamp=row["timestamp"],
+                sha256=row["sha256"],
+                reasoning=row["reasoning"] or "",
+                regime=Regime(row["regime"] or "CHOP"),
+            ),
+            created_at=row["created_at"],
+        )
+
+
+def apply_schema(conn: sqlite3.Connection) -> None:
+    """Create the tables and indexes if missing (idempotent)."""
+    with write_transaction(conn):
+        for statement in _statements(argo_sql()):
+            conn.execute(statement)
+
+
+def _statements(script: str) -> list[str]:
+    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
+    return [part.strip() for part in "\n".join(lines).split(";") if part.strip()]
+
+
+class SignalStore:
+    """Signals and their outbox events in Argo's SQLite file."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    @classmethod
+    def open(cls, path: Path, *, synchronous: str = "FULL") -> SignalStore:
+        """Open (creating if needed) the database at `path` with the schema applied."""
+        conn = connect(path, synchronous=synchronous)
+        apply_schema(conn)
+        return cls(conn)
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        return self._conn
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def add(self, signal: Signal, now: datetime) -> bool:
+        """Commit `signal` with its `signal.created` event; False if it was already stored."""
+        return bool(self.add_many([signal], now))
+
+    def add_many(self, signals: Sequence[Signal], now: datetime) -> list[Signal]:
+        """Commit several signals, each with its event, in one transaction.
+
+        Returns the signals that were new; an already stored `signal_id` is skipped
+        together with its event.
+        """
+        created_at = to_text(now)
+        stored: list[Signal] = []
+        with write_transaction(self._conn) as conn:
+            for signal in signals:
+                cursor = conn.execute(_INSERT_SIGNAL, _signal_params(signal, created_at))
+                if cursor.rowcount == 0:
+                    continue
+                _insert_event(conn, created_event(signal, now))
+                stored.append(signal)
+        return stored
+
+    def signals(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        symbol: str | None = None,
+        limit: int | None = None,
+    ) -> list[StoredSignal]:
+        """Stored signals in timestamp order, filtered by window and symbol."""
+        clauses, params = [], []
+        if since is not None:
+            clauses.append("timestamp >= ?")
+            params.append(to_text(since))
+        if until is not None:
+            clauses.append("timestamp < ?")
+            params.append(to_text(until))
+        if symbol is not None:
+            clauses.append("symbol = ?")
+            params.append(symbol)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        sql = f"SELECT {_SIGNAL_COLUMNS} FROM signals {where} ORDER BY timestamp, id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [StoredSignal.from_row(row) for row in self._conn.execute(sql, params)]
+
+    def count(self) -> int:
+        """How many signals are stored."""
+        return int(self._conn.execute("SELECT count(*) FROM signals").fetchone()[0])
+
+
+def _signal_params(signal: Signal, created_at: str) -> tuple[object, ...]:
+    return (
+        signal.signal_id,
+        signal.symbol,
+        signal.action.value,
+        signal.entry_price,
+        signal.target_price,
+        signal.stop_price,
+        signal.confidence,
+        signal.strategy,
+        signal.asset_type.value,
+        signal.data_source,
+        signal.timestamp,
+        signal.sha256,
+        created_at,
+        signal.reasoning,
+        signal.regime.value,
+    )
+
+
+def _insert_event(conn: sqlite3.Connection, event: OutboxEvent) -> None:
+    conn.execute(
+        _INSERT_EVENT,
+        (
+            event.event_id,
+            event.event_type.value,
+            event.signal_id,
+            event.payload,
+            event.created_at,
+            event.created_at,
+        ),
+    )
+
+
+def insert_events(conn: sqlite3.Connection, events: Iterable[OutboxEvent]) -> None:
+    """Insert outbox events inside the caller's open write transaction."""
+    for event in events:
+        _insert_event(conn, event)

@@ -1,0 +1,187 @@
+"""`relay`: deliver Argo's outbox to Alpine, and inspect it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal as signals_module
+import sys
+import threading
+from datetime import timedelta
+from pathlib import Path
+from types import FrameType
+
+import click
+import httpx
+from prometheus_client import start_http_server
+
+from argo.logsetup import setup_logging
+from argo.timeutil import to_text, utc_now
+from relay import __version__
+from relay.deliver import Deliverer, default_timeout
+from relay.errors import ConfigError
+from relay.loop import Halt, Relay, RelaySettings
+from relay.metrics import RelayMetrics
+from relay.retry import RetryPolicy
+from relay.settings import check_signing_secret, new_worker_id, sync_enabled
+from relay.store import OutboxStatus, OutboxStore
+
+log = logging.getLogger("relay")
+
+db_option = click.option(
+    "--db",
+    "db_path",
+    envvar="ARGO_DB",
+    default="data/signals.db",
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Argo's SQLite database holding the outbox [env ARGO_DB].",
+)
+
+
+@click.group()
+@click.version_option(__version__, prog_name="relay")
+@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+def main(verbose: int) -> None:
+    """Relay: deliver Argo's outbox to Alpine, at least once, in order."""
+    setup_logging(verbose)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Deliver everything due, then exit.")
+@click.option(
+    "--batch-size",
+    envvar="RELAY_BATCH_SIZE",
+    default=100,
+    show_default=True,
+    type=click.IntRange(1, 500),
+    help="Rows claimed per batch [env RELAY_BATCH_SIZE].",
+)
+@click.option(
+    "--lease-seconds",
+    envvar="RELAY_LEASE_SECONDS",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=1.0),
+    help="How long a claim lasts; a dead relay's rows are taken over after it"
+    " [env RELAY_LEASE_SECONDS].",
+)
+@click.option(
+    "--metrics-port",
+    envvar="RELAY_METRICS_PORT",
+    default=9102,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Prometheus endpoint on 127.0.0.1; 0 turns it off [env RELAY_METRICS_PORT].",
+)
+@click.option(
+    "--alpine-url",
+    envvar="ALPINE_API_URL",
+    default="http://127.0.0.1:9001",
+    show_default=True,
+    help="Alpine's base URL [env ALPINE_API_URL].",
+)
+@click.option("--api-key", envvar="ARGO_API_KEY", help="Key sent as X-API-Key [env ARGO_API_KEY].")
+@click.option(
+    "--signing-secret",
+    envvar="ALPINE_SIGNING_SECRET",
+    help="Standard Webhooks secret whsec_... [env ALPINE_SIGNING_SECRET].",
+)
+@db_option
+def run(
+    once: bool,
+    batch_size: int,
+    lease_seconds: float,
+    metrics_port: int,
+    alpine_url: str,
+    api_key: str | None,
+    signing_secret: str | None,
+    db_path: Path,
+) -> None:
+    """Deliver outbox rows to Alpine until SIGTERM (or, with --once, until drained)."""
+    try:
+        if not sync_enabled():
+            click.echo("relay: ALPINE_SYNC_ENABLED is false; events stay in the outbox", err=True)
+            return
+        secret = check_signing_secret(signing_secret)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if not api_key:
+        raise click.UsageError("no API key: set ARGO_API_KEY or --api-key")
+    if not alpine_url.startswith(("http://", "https://")):
+        raise click.BadParameter("must start with http:// or https://", param_hint="ALPINE_API_URL")
+
+    metrics = RelayMetrics()
+    store = OutboxStore.open(db_path)
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signals_module.signal(signals_module.SIGTERM, request_stop)
+    signals_module.signal(signals_module.SIGINT, request_stop)
+    settings = RelaySettings(
+        worker_id=new_worker_id(), batch_size=batch_size, lease=timedelta(seconds=lease_seconds)
+    )
+    with httpx.Client(
+        base_url=alpine_url, timeout=default_timeout(), follow_redirects=False
+    ) as client:
+        deliverer = Deliverer(client, api_key=api_key, signing_secret=secret, metrics=metrics)
+        relay = Relay(store, deliverer, RetryPolicy(), metrics, settings)
+        log.warning("alpine health: %s", deliverer.health(), extra={"event": "health_check"})
+        if once:
+            result = relay.drain(stop)
+            click.echo(
+                f"relay: delivered {result.delivered}, retried {result.retried}, "
+                f"dead {result.dead}, released {result.released}"
+            )
+            store.close()
+            if result.halt in (Halt.OUTAGE, Halt.PAUSED):
+                click.echo(f"relay: stopped early ({result.halt}); rows stay pending", err=True)
+                sys.exit(1)
+            return
+        if metrics_port:
+            status_store = OutboxStore.open(db_path)
+            metrics.watch_outbox(lambda: status_store.status(utc_now()))
+            start_http_server(metrics_port, addr="127.0.0.1", registry=metrics.registry)
+        log.warning("relay started", extra={"event": "started", "worker": settings.worker_id})
+        relay.run(stop)
+    store.close()
+    log.warning("relay stopped", extra={"event": "stopped"})
+
+
+def _status_dict(status: OutboxStatus) -> dict[str, object]:
+    now = utc_now()
+    age = (
+        (now - status.oldest_pending_created_at).total_seconds()
+        if status.oldest_pending_created_at
+        else 0.0
+    )
+    return {
+        "pending": status.pending,
+        "in_flight": status.in_flight,
+        "dead": status.dead,
+        "delivered": status.delivered,
+        "oldest_pending_age_seconds": round(max(age, 0.0), 3),
+        "last_success": to_text(status.last_delivered_at) if status.last_delivered_at else None,
+        "last_error": status.last_error,
+    }
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@db_option
+def status(as_json: bool, db_path: Path) -> None:
+    """Show pending, lag, in-flight and dead-letter counts of the outbox."""
+    if not db_path.exists():
+        raise click.UsageError(f"no database at {db_path} (set --db or ARGO_DB)")
+    store = OutboxStore.open(db_path)
+    try:
+        report = _status_dict(store.status(utc_now()))
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(report))
+        return
+    for key, value in report.items():
+        click.echo(f"{key:<28} {value if value is not None else '-'}")

@@ -1,0 +1,100 @@
+"""Every Prometheus metric of the relay, on one injectable registry.
+
+Pending, lag and dead letters are read from the outbox at scrape time, so they are
+true even while the delivery loop is stuck or paused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from argo.timeutil import utc_now
+from relay.store import OutboxStatus
+
+_E2E_BUCKETS = (
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    300.0,
+    900.0,
+    1800.0,
+    3600.0,
+)
+
+
+class OutboxCollector(Collector):
+    """Reads pending, oldest pending age and dead letters when Prometheus scrapes."""
+
+    def __init__(self, read_status: Callable[[], OutboxStatus]) -> None:
+        self._read_status = read_status
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        status = self._read_status()
+        age = 0.0
+        if status.oldest_pending_created_at is not None:
+            age = max((utc_now() - status.oldest_pending_created_at).total_seconds(), 0.0)
+        yield GaugeMetricFamily(
+            "relay_outbox_pending",
+            "Outbox events not yet delivered (dead letters excluded).",
+            value=status.pending,
+        )
+        yield GaugeMetricFamily(
+            "relay_outbox_oldest_pending_age_seconds",
+            "Age of the oldest undelivered event: the relay's lag (0 when drained).",
+            value=age,
+        )
+        yield GaugeMetricFamily(
+            "relay_outbox_dead", "Dead-lettered outbox events.", value=status.dead
+        )
+
+
+class RelayMetrics:
+    """The relay's metrics (names fixed by ARCHITECTURE.md)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self.deliveries = Counter(
+            "relay_deliveries",
+            "POSTs to Alpine by result (created, duplicate, applied, timeout, http_NNN, ...).",
+            ["result"],
+            registry=self.registry,
+        )
+        self.delivery_seconds = Histogram(
+            "relay_delivery_seconds",
+            "Duration of one POST to Alpine.",
+            registry=self.registry,
+        )
+        self.end_to_end_seconds = Histogram(
+            "relay_end_to_end_seconds",
+            "From the event's commit in Argo to Alpine's acknowledgement.",
+            buckets=_E2E_BUCKETS,
+            registry=self.registry,
+        )
+        self.last_success = Gauge(
+            "relay_last_success_timestamp_seconds",
+            "Unix time of the last event Alpine acknowledged.",
+            registry=self.registry,
+        )
+        self.paused = Gauge(
+            "relay_paused",
+            "1 while delivery is paused because Alpine rejects our key or signature.",
+            registry=self.registry,
+        )
+
+    def watch_outbox(self, read_status: Callable[[], OutboxStatus]) -> None:
+        """Export the outbox gauges, read at scrape time through `read_status`."""
+        self.registry.register(OutboxCollector(read_status))
