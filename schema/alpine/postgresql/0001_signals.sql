@@ -26,8 +26,8 @@ CREATE TABLE signals (
     CHECK (
         (action = 'BUY'  AND stop_price < entry_price AND entry_price < target_price)
      OR (action = 'SELL' AND target_price < entry_price AND entry_price < stop_price)
-    ),
-    CHECK (position(chr(0) IN coalesce(reasoning, '')) = 0)
+    )
+    -- No NUL check needed: PostgreSQL text cannot hold NUL at all.
 );
 
 CREATE INDEX signals_timestamp_idx ON signals ("timestamp");

@@ -1,0 +1,47 @@
+"""Factories that fill a real Argo SQLite file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from argo.outbox import EventType, OutboxEvent, encode_payload, new_event_id
+from argo.prices import SyntheticPriceSource
+from argo.generator import SignalFactory
+from argo.signal import Signal
+from argo.sqlite import write_transaction
+from argo.store import SignalStore, insert_events
+from argo.timeutil import to_text, utc_now
+
+
+def make_signals(count: int, seed: int = 1) -> list[Signal]:
+    """`count` valid signals from the synthetic source."""
+    factory = SignalFactory(SyntheticPriceSource(["AAPL", "BTC-USD"], seed))
+    signals: list[Signal] = []
+    while len(signals) < count:
+        signal = factory.step("AAPL" if len(signals) % 2 else "BTC-USD")
+        if signal is not None:
+            signals.append(signal)
+    return signals
+
+
+def filled_store(path: Path, count: int) -> tuple[SignalStore, list[Signal]]:
+    """A store at `path` holding `count` signals, each with its outbox row."""
+    store = SignalStore.open(path)
+    signals = make_signals(count)
+    store.add_many(signals, utc_now())
+    return store, signals
+
+
+def add_outcome_event(store: SignalStore, signal_id: str) -> str:
+    """Insert a `signal.outcome` event for `signal_id` (as outcome tracking will)."""
+    now = utc_now()
+    event = OutboxEvent(
+        event_id=new_event_id(),
+        event_type=EventType.SIGNAL_OUTCOME,
+        signal_id=signal_id,
+        payload=encode_payload({"signal_id": signal_id, "outcome": "win"}),
+        created_at=to_text(now),
+    )
+    with write_transaction(store.connection) as conn:
+        insert_events(conn, [event])
+    return event.event_id

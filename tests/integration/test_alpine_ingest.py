@@ -1,0 +1,194 @@
+"""Alpine's ingest contract against a real `alpine serve` process on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+from standardwebhooks import Webhook
+
+from tests.support import (
+    AlpineServer,
+    new_api_key,
+    new_signing_secret,
+    signal_payload,
+    start_alpine,
+    stop,
+)
+
+PATH = "/api/v1/argo/sync/signal"
+ALIAS = "/api/v1/external-signals/sync/signal"
+
+
+@pytest.fixture
+def alpine(pg_url: str, tmp_path: Path) -> Iterator[AlpineServer]:
+    server = start_alpine(
+        pg_url,
+        tmp_path,
+        api_keys=[new_api_key(), new_api_key()],
+        signing_secret=new_signing_secret(),
+    )
+    yield server
+    stop(server.process)
+
+
+def count_rows(pg_url: str) -> int:
+    conninfo = make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo) as conn:
+        row = conn.execute("SELECT count(*) FROM signals").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def post(
+    server: AlpineServer,
+    payload: dict[str, Any] | bytes,
+    *,
+    path: str = PATH,
+    key: str | None = None,
+    sign: bool = True,
+    sign_at: datetime | None = None,
+) -> httpx.Response:
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    headers = {"X-API-Key": key if key is not None else server.api_key, "Content-Type": "application/json"}
+    if sign and server.signing_secret:
+        at = sign_at or datetime.now(UTC)
+        headers["webhook-id"] = "evt_test"
+        headers["webhook-timestamp"] = str(int(at.timestamp()))
+        headers["webhook-signature"] = Webhook(server.signing_secret).sign("evt_test", at, body.decode())
+    with server.client() as client:
+        return client.post(path, content=body, headers=headers)
+
+
+def test_created_then_duplicate_then_conflict(alpine: AlpineServer, pg_url: str) -> None:
+    payload = signal_payload()
+    first = post(alpine, payload)
+    assert first.status_code == 201, first.text
+    assert first.json()["status"] == "created"
+    assert first.json()["argo_signal_id"] == payload["signal_id"]
+    again = post(alpine, payload, path=ALIAS)
+    assert again.status_code == 200 and again.json()["status"] == "duplicate"
+    assert again.json()["alpine_signal_id"] == first.json()["alpine_signal_id"]
+
+    # Same signal_id, other content (and a correct hash for that content): conflict.
+    other = dict(payload, confidence=94.0)
+    from alpine.canonical import verification_hash
+
+    other["sha256"] = verification_hash(other)
+    conflict = post(alpine, other)
+    assert conflict.status_code == 409 and "signal_id" in conflict.json()["detail"]
+    assert count_rows(pg_url) == 1
+
+
+def test_rotation_both_keys_work_and_the_key_id_is_recorded(
+    alpine: AlpineServer, pg_url: str
+) -> None:
+    old_key, new_key = alpine.api_keys
+    assert post(alpine, signal_payload(timestamp="2026-11-22T10:00:01Z"), key=old_key).status_code == 201
+    assert post(alpine, signal_payload(timestamp="2026-11-22T10:00:02Z"), key=new_key).status_code == 201
+    conninfo = make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo) as conn:
+        stored = [r[0] for r in conn.execute("SELECT api_key_id FROM signals ORDER BY id")]
+    assert len(set(stored)) == 2
+    assert all(k.startswith("key_") and old_key not in k and new_key not in k for k in stored)
+
+
+@pytest.mark.parametrize(
+    ("name", "status"),
+    [
+        ("no key", 401),
+        ("wrong key", 401),
+        ("non-ascii key", 401),
+        ("no signature", 401),
+        ("stale signature", 401),
+        ("body changed after signing", 401),
+        ("hash mismatch", 400),
+        ("price order", 422),
+        ("confidence 150", 422),
+        ("string price", 422),
+        ("truncated json", 422),
+        ("array body", 422),
+    ],
+)
+def test_rejections_store_nothing(alpine: AlpineServer, pg_url: str, name: str, status: int) -> None:
+    payload = signal_payload()
+    response = _hostile(alpine, name, payload)
+    assert response.status_code == status, response.text
+    assert isinstance(response.json()["detail"], str) and response.json()["detail"]
+    assert count_rows(pg_url) == 0
+
+
+def _hostile(alpine: AlpineServer, name: str, payload: dict[str, Any]) -> httpx.Response:
+    body = json.dumps(payload).encode()
+    if name == "no key":
+        return post(alpine, payload, key="")
+    if name == "wrong key":
+        return post(alpine, payload, key=new_api_key())
+    if name == "non-ascii key":
+        with alpine.client() as client:
+            return client.post(PATH, content=body, headers={"X-API-Key": "kéy".encode("latin-1")})  # type: ignore[dict-item]
+    if name == "no signature":
+        return post(alpine, payload, sign=False)
+    if name == "stale signature":
+        return post(alpine, payload, sign_at=datetime.now(UTC) - timedelta(minutes=6))
+    if name == "body changed after signing":
+        at = datetime.now(UTC)
+        assert alpine.signing_secret
+        signature = Webhook(alpine.signing_secret).sign("evt_x", at, body.decode())
+        tampered = body.replace(b"171.25", b"171.26")
+        headers = {
+            "X-API-Key": alpine.api_key,
+            "webhook-id": "evt_x",
+            "webhook-timestamp": str(int(at.timestamp())),
+            "webhook-signature": signature,
+        }
+        with alpine.client() as client:
+            return client.post(PATH, content=tampered, headers=headers)
+    if name == "hash mismatch":
+        return post(alpine, dict(payload, sha256="0" * 64))
+    if name == "price order":
+        return post(alpine, dict(payload, stop_price=500.0))
+    if name == "confidence 150":
+        return post(alpine, dict(payload, confidence=150))
+    if name == "string price":
+        return post(alpine, dict(payload, entry_price="171.25"))
+    if name == "truncated json":
+        return post(alpine, body[:-5])
+    if name == "array body":
+        return post(alpine, json.dumps([payload]).encode())
+    raise AssertionError(name)
+
+
+def test_oversize_body_is_413(pg_url: str, tmp_path: Path) -> None:
+    server = start_alpine(pg_url, tmp_path, extra_env={"ALPINE_MAX_BODY_BYTES": "2048"})
+    try:
+        big = dict(signal_payload(), reasoning="x" * 5000)
+        response = post(server, big)
+        assert response.status_code == 413
+        assert count_rows(pg_url) == 0
+    finally:
+        stop(server.process)
+
+
+def test_health_and_metrics(alpine: AlpineServer) -> None:
+    with alpine.client() as client:
+        health = client.get("/api/v1/argo/sync/health")
+        assert health.json() == {
+            "status": "healthy",
+            "service": "Alpine Analytics - Argo Sync",
+            "endpoint": "/api/v1/argo/sync/signal",
+        }
+        post(alpine, signal_payload())
+        deadline = time.monotonic() + 5
+        text = ""
+        while time.monotonic() < deadline and 'result="created"' not in text:
+            text = client.get("/metrics").text
+        assert 'alpine_signals_received_total{result="created"} 1.0' in text
