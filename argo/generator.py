@@ -12,12 +12,13 @@ from datetime import datetime, timedelta
 from argo.audit import AuditLog
 from argo.metrics import GeneratorMetrics
 from argo.prices import PriceSource, asset_type_of
-from argo.rule import STRATEGY, MomentumRule
+from argo.rule import SLOW_WINDOW, STRATEGY, MomentumRule
 from argo.signal import Signal
 from argo.store import SignalStore
 from argo.timeutil import to_text, utc_now
 
 log = logging.getLogger(__name__)
+WARM_UP_TICKS = SLOW_WINDOW + 1
 
 
 class UniqueClock:
@@ -42,6 +43,12 @@ class SignalFactory:
         self._source = source
         self._rule = MomentumRule()
         self._clock = clock or UniqueClock()
+
+    def warm_up(self, symbols: Sequence[str], ticks: int = WARM_UP_TICKS) -> None:
+        """Feed `ticks` prices per symbol so the rule can decide from the first cycle."""
+        for _ in range(ticks):
+            for symbol in symbols:
+                self._rule.observe(symbol, self._source.next_tick(symbol).price)
 
     def step(self, symbol: str, min_confidence: float = 0.0) -> Signal | None:
         """Advance `symbol` by one tick; a Signal if the rule fires at `min_confidence`."""
@@ -135,6 +142,7 @@ class Generator:
         Returns how many signals were stored.
         """
         stored_total = 0
+        self._factory.warm_up(symbols)
         next_cycle = time.monotonic()
         while not stop.is_set():
             candidates = [self._factory.step(s, min_confidence) for s in symbols]

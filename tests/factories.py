@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from argo.generator import SignalFactory
 from argo.outbox import EventType, OutboxEvent, encode_payload, new_event_id
 from argo.prices import SyntheticPriceSource
-from argo.generator import SignalFactory
 from argo.signal import Signal
 from argo.sqlite import write_transaction
 from argo.store import SignalStore, insert_events

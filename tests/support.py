@@ -28,7 +28,7 @@ def free_port() -> int:
 
 
 def wait_for(
-    condition: Callable[[], T | None | bool],
+    condition: Callable[[], T | bool | None],
     *,
     timeout: float = 15.0,
     interval: float = 0.01,
@@ -60,7 +60,9 @@ def child_env(extra: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
-def cli(module: str, *args: str, env: Mapping[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def cli(
+    module: str, *args: str, env: Mapping[str, str], timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """Run `python -m module args...` to completion, capturing output."""
     return subprocess.run(
         [sys.executable, "-m", module, *args],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -58,12 +58,17 @@ def post(
     sign_at: datetime | None = None,
 ) -> httpx.Response:
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    headers = {"X-API-Key": key if key is not None else server.api_key, "Content-Type": "application/json"}
+    headers = {
+        "X-API-Key": key if key is not None else server.api_key,
+        "Content-Type": "application/json",
+    }
     if sign and server.signing_secret:
         at = sign_at or datetime.now(UTC)
         headers["webhook-id"] = "evt_test"
         headers["webhook-timestamp"] = str(int(at.timestamp()))
-        headers["webhook-signature"] = Webhook(server.signing_secret).sign("evt_test", at, body.decode())
+        headers["webhook-signature"] = Webhook(server.signing_secret).sign(
+            "evt_test", at, body.decode()
+        )
     with server.client() as client:
         return client.post(path, content=body, headers=headers)
 
@@ -92,8 +97,14 @@ def test_rotation_both_keys_work_and_the_key_id_is_recorded(
     alpine: AlpineServer, pg_url: str
 ) -> None:
     old_key, new_key = alpine.api_keys
-    assert post(alpine, signal_payload(timestamp="2026-11-22T10:00:01Z"), key=old_key).status_code == 201
-    assert post(alpine, signal_payload(timestamp="2026-11-22T10:00:02Z"), key=new_key).status_code == 201
+    assert (
+        post(alpine, signal_payload(timestamp="2026-11-22T10:00:01Z"), key=old_key).status_code
+        == 201
+    )
+    assert (
+        post(alpine, signal_payload(timestamp="2026-11-22T10:00:02Z"), key=new_key).status_code
+        == 201
+    )
     conninfo = make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(conninfo) as conn:
         stored = [r[0] for r in conn.execute("SELECT api_key_id FROM signals ORDER BY id")]
@@ -118,7 +129,9 @@ def test_rotation_both_keys_work_and_the_key_id_is_recorded(
         ("array body", 422),
     ],
 )
-def test_rejections_store_nothing(alpine: AlpineServer, pg_url: str, name: str, status: int) -> None:
+def test_rejections_store_nothing(
+    alpine: AlpineServer, pg_url: str, name: str, status: int
+) -> None:
     payload = signal_payload()
     response = _hostile(alpine, name, payload)
     assert response.status_code == status, response.text
@@ -126,45 +139,45 @@ def test_rejections_store_nothing(alpine: AlpineServer, pg_url: str, name: str, 
     assert count_rows(pg_url) == 0
 
 
-def _hostile(alpine: AlpineServer, name: str, payload: dict[str, Any]) -> httpx.Response:
+def _tampered(alpine: AlpineServer, payload: dict[str, Any]) -> httpx.Response:
     body = json.dumps(payload).encode()
-    if name == "no key":
-        return post(alpine, payload, key="")
-    if name == "wrong key":
-        return post(alpine, payload, key=new_api_key())
-    if name == "non-ascii key":
-        with alpine.client() as client:
-            return client.post(PATH, content=body, headers={"X-API-Key": "kéy".encode("latin-1")})  # type: ignore[dict-item]
-    if name == "no signature":
-        return post(alpine, payload, sign=False)
-    if name == "stale signature":
-        return post(alpine, payload, sign_at=datetime.now(UTC) - timedelta(minutes=6))
-    if name == "body changed after signing":
-        at = datetime.now(UTC)
-        assert alpine.signing_secret
-        signature = Webhook(alpine.signing_secret).sign("evt_x", at, body.decode())
-        tampered = body.replace(b"171.25", b"171.26")
-        headers = {
-            "X-API-Key": alpine.api_key,
-            "webhook-id": "evt_x",
-            "webhook-timestamp": str(int(at.timestamp())),
-            "webhook-signature": signature,
-        }
-        with alpine.client() as client:
-            return client.post(PATH, content=tampered, headers=headers)
-    if name == "hash mismatch":
-        return post(alpine, dict(payload, sha256="0" * 64))
-    if name == "price order":
-        return post(alpine, dict(payload, stop_price=500.0))
-    if name == "confidence 150":
-        return post(alpine, dict(payload, confidence=150))
-    if name == "string price":
-        return post(alpine, dict(payload, entry_price="171.25"))
-    if name == "truncated json":
-        return post(alpine, body[:-5])
-    if name == "array body":
-        return post(alpine, json.dumps([payload]).encode())
-    raise AssertionError(name)
+    at = datetime.now(UTC)
+    assert alpine.signing_secret
+    signature = Webhook(alpine.signing_secret).sign("evt_x", at, body.decode())
+    headers = {
+        "X-API-Key": alpine.api_key,
+        "webhook-id": "evt_x",
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": signature,
+    }
+    with alpine.client() as client:
+        return client.post(PATH, content=body.replace(b"171.25", b"171.26"), headers=headers)
+
+
+def _non_ascii_key(alpine: AlpineServer, payload: dict[str, Any]) -> httpx.Response:
+    with alpine.client() as client:
+        headers = {"X-API-Key": "k\u00e9y".encode("latin-1")}
+        return client.post(PATH, content=json.dumps(payload).encode(), headers=headers)  # type: ignore[arg-type]
+
+
+HOSTILE: dict[str, Callable[[AlpineServer, dict[str, Any]], httpx.Response]] = {
+    "no key": lambda a, p: post(a, p, key=""),
+    "wrong key": lambda a, p: post(a, p, key=new_api_key()),
+    "non-ascii key": _non_ascii_key,
+    "no signature": lambda a, p: post(a, p, sign=False),
+    "stale signature": lambda a, p: post(a, p, sign_at=datetime.now(UTC) - timedelta(minutes=6)),
+    "body changed after signing": _tampered,
+    "hash mismatch": lambda a, p: post(a, dict(p, sha256="0" * 64)),
+    "price order": lambda a, p: post(a, dict(p, stop_price=500.0)),
+    "confidence 150": lambda a, p: post(a, dict(p, confidence=150)),
+    "string price": lambda a, p: post(a, dict(p, entry_price="171.25")),
+    "truncated json": lambda a, p: post(a, json.dumps(p).encode()[:-5]),
+    "array body": lambda a, p: post(a, json.dumps([p]).encode()),
+}
+
+
+def _hostile(alpine: AlpineServer, name: str, payload: dict[str, Any]) -> httpx.Response:
+    return HOSTILE[name](alpine, payload)
 
 
 def test_oversize_body_is_413(pg_url: str, tmp_path: Path) -> None:

@@ -27,7 +27,8 @@ def test_each_signal_gets_exactly_one_created_event(tmp_path: Path) -> None:
     for signal in signals[10:]:
         assert store.add(signal, utc_now())
     pairs = store.connection.execute(
-        "SELECT s.signal_id, count(o.id), min(o.event_type), min(o.payload LIKE '%' || s.sha256 || '%')"
+        "SELECT s.signal_id, count(o.id), min(o.event_type),"
+        " min(o.payload LIKE '%' || s.sha256 || '%')"
         " FROM signals s LEFT JOIN sync_outbox o ON o.signal_id = s.signal_id GROUP BY s.signal_id"
     ).fetchall()
     assert len(pairs) == 20

@@ -32,7 +32,13 @@ def test_alpine_migrations_on_fresh_postgresql(empty_pg_url: str) -> None:
         assert upgrade(engine) == []
         assert pending(engine) == []
         columns = {c["name"] for c in inspect(engine).get_columns("signals")}
-        assert {"signal_id", "verification_hash", "received_at", "api_key_id", "timestamp"} <= columns
+        assert {
+            "signal_id",
+            "verification_hash",
+            "received_at",
+            "api_key_id",
+            "timestamp",
+        } <= columns
         with engine.connect() as conn:
             kind = conn.execute(
                 text(

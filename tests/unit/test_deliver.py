@@ -31,8 +31,12 @@ ROW = OutboxRow(
 )
 
 
-def _response(status: int, body: object = None, headers: dict[str, str] | None = None) -> httpx.Response:
-    return httpx.Response(status, json=body if body is not None else {"detail": "x"}, headers=headers)
+def _response(
+    status: int, body: object = None, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    return httpx.Response(
+        status, json=body if body is not None else {"detail": "x"}, headers=headers
+    )
 
 
 @pytest.mark.parametrize(
@@ -98,7 +102,9 @@ def test_retry_after_http_date() -> None:
 
 def _deliverer(handler: httpx.MockTransport, secret: str | None = None) -> Deliverer:
     client = httpx.Client(transport=handler, base_url="http://alpine.test")
-    return Deliverer(client, api_key="k" * 20, signing_secret=secret, metrics=RelayMetrics(), max_tries=2)
+    return Deliverer(
+        client, api_key="k" * 20, signing_secret=secret, metrics=RelayMetrics(), max_tries=2
+    )
 
 
 def test_transport_errors_become_retryable() -> None:

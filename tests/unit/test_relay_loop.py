@@ -32,10 +32,14 @@ def outbox(db: Path) -> Iterator[OutboxStore]:
     store.close()
 
 
-def make_relay(outbox: OutboxStore, handler: Handler, **settings: object) -> tuple[Relay, RelayMetrics]:
+def make_relay(
+    outbox: OutboxStore, handler: Handler, **settings: object
+) -> tuple[Relay, RelayMetrics]:
     metrics = RelayMetrics()
     client = httpx.Client(transport=httpx.MockTransport(handler), base_url="http://alpine.test")
-    deliverer = Deliverer(client, api_key="k" * 20, signing_secret=None, metrics=metrics, max_tries=1)
+    deliverer = Deliverer(
+        client, api_key="k" * 20, signing_secret=None, metrics=metrics, max_tries=1
+    )
     relay = Relay(
         outbox,
         deliverer,

@@ -22,7 +22,17 @@ def half_jitter(ceiling: float) -> float:
 
 @pytest.mark.parametrize(
     ("attempts", "ceiling"),
-    [(0, 2.0), (1, 2.0), (2, 4.0), (3, 8.0), (4, 16.0), (5, 32.0), (6, 60.0), (50, 60.0), (10_000, 60.0)],
+    [
+        (0, 2.0),
+        (1, 2.0),
+        (2, 4.0),
+        (3, 8.0),
+        (4, 16.0),
+        (5, 32.0),
+        (6, 60.0),
+        (50, 60.0),
+        (10_000, 60.0),
+    ],
 )
 def test_ceiling_doubles_then_caps(attempts: int, ceiling: float) -> None:
     assert POLICY.ceiling_seconds(attempts) == ceiling
