@@ -20,7 +20,7 @@ from alpine import __version__
 from alpine.auth import ApiKeys, SignatureVerifier
 from alpine.canonical import verification_hash
 from alpine.errors import StoreUnavailableError
-from alpine.metrics import AlpineMetrics
+from alpine.metrics import AlpineMetrics, RequestTimer
 from alpine.settings import AlpineSettings
 from alpine.store import InsertStatus, SignalStore, make_engine
 from alpine.validation import SignalIn, describe
@@ -115,6 +115,7 @@ def create_app(settings: AlpineSettings, store: SignalStore | None = None) -> Fa
     app = FastAPI(title=SERVICE_NAME, version=__version__)
     app.state.store = store
     app.state.metrics = metrics
+    app.add_middleware(RequestTimer, metrics=metrics)
 
     @app.exception_handler(StoreUnavailableError)
     async def _unavailable(request: Request, exc: StoreUnavailableError) -> JSONResponse:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 
 class AlpineMetrics:
@@ -28,3 +31,22 @@ class AlpineMetrics:
             ["route"],
             registry=self.registry,
         )
+
+
+class RequestTimer:
+    """ASGI middleware observing `alpine_request_seconds` by route template."""
+
+    def __init__(self, app: ASGIApp, metrics: AlpineMetrics) -> None:
+        self._app = app
+        self._metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        try:
+            await self._app(scope, receive, send)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self._metrics.request_seconds.labels(route).observe(time.perf_counter() - started)

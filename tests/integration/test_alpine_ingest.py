@@ -205,3 +205,4 @@ def test_health_and_metrics(alpine: AlpineServer) -> None:
         while time.monotonic() < deadline and 'result="created"' not in text:
             text = client.get("/metrics").text
         assert 'alpine_signals_received_total{result="created"} 1.0' in text
+        assert 'alpine_request_seconds_count{route="/api/v1/argo/sync/signal"} 1.0' in text
