@@ -10,6 +10,7 @@ from alpine.errors import ConfigError
 
 DEFAULT_DATABASE_URL = "sqlite:///data/alpine.db"
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_RATE_LIMIT = 2000.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +19,8 @@ class AlpineSettings:
     api_keys: tuple[str, ...]
     signing_secret: str | None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    rate_limit: float = DEFAULT_RATE_LIMIT
+    rate_burst: float = 2 * DEFAULT_RATE_LIMIT
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AlpineSettings:
@@ -37,8 +40,20 @@ class AlpineSettings:
         secret = env.get("ALPINE_SIGNING_SECRET", "").strip() or None
         if secret is not None and not secret.startswith("whsec_"):
             raise ConfigError("ALPINE_SIGNING_SECRET must look like whsec_<base64>")
-        try:
-            max_body = int(env.get("ALPINE_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES))
-        except ValueError as exc:
-            raise ConfigError("ALPINE_MAX_BODY_BYTES must be a whole number of bytes") from exc
-        return cls(url, keys, secret, max_body)
+        max_body = int(_number(env, "ALPINE_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES))
+        rate = _number(env, "ALPINE_RATE_LIMIT", DEFAULT_RATE_LIMIT)
+        burst = _number(env, "ALPINE_RATE_BURST", 2 * rate)
+        return cls(url, keys, secret, max_body, rate, burst)
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+    if not value >= 0 or value == float("inf"):
+        raise ConfigError(f"{name} must be a finite number >= 0, got {raw!r}")
+    return value

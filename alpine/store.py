@@ -1,46 +1,40 @@
 """Alpine's only seam to its database (PostgreSQL, or SQLite for the embedded demo).
 
 Idempotent insert: the UNIQUE `signal_id` and `verification_hash` decide whether a
-signal is new, an identical repeat, or a conflict; a 2xx is only ever answered
-after the row is committed.
+signal is new, an identical repeat, or a conflict. A 2xx is only ever answered
+after the row is committed. Driver errors are translated here and nowhere else.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, or_, select, text, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from alpine.errors import StoreUnavailableError
-from alpine.validation import SignalIn
-
-_INSERT = text(
-    """
-    INSERT INTO signals (
-        signal_id, verification_hash, symbol, action, entry_price, target_price, stop_price,
-        confidence, strategy, asset_type, data_source, "timestamp", reasoning, regime, api_key_id
-    ) VALUES (
-        :signal_id, :sha256, :symbol, :action, :entry_price, :target_price, :stop_price,
-        :confidence, :strategy, :asset_type, :data_source, :timestamp, :reasoning, :regime,
-        :api_key_id
-    )
-    ON CONFLICT DO NOTHING
-    RETURNING id
-    """
-)
-_EXISTING = text(
-    "SELECT id, signal_id, verification_hash FROM signals"
-    " WHERE signal_id = :signal_id OR verification_hash = :sha256"
-)
+from alpine.tables import signals
+from alpine.validation import OutcomeIn, SignalIn
 
 
 class InsertStatus(StrEnum):
     CREATED = "created"
     DUPLICATE = "duplicate"
     CONFLICT = "conflict"
+    INVALID = "invalid"
+
+
+class OutcomeStatus(StrEnum):
+    APPLIED = "applied"
+    ALREADY_APPLIED = "already_applied"
+    CONFLICT = "conflict"
+    UNKNOWN_SIGNAL = "unknown_signal"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +42,16 @@ class InsertResult:
     status: InsertStatus
     alpine_signal_id: int | None
     detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredHash:
+    """One row of the reconciliation listing."""
+
+    id: int
+    signal_id: str
+    sha256: str
+    timestamp: datetime
 
 
 def make_engine(url: str) -> Engine:
@@ -66,33 +70,147 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=4)
 
 
+def _row_params(signal: SignalIn, api_key_id: str) -> dict[str, Any]:
+    return {
+        "signal_id": signal.signal_id,
+        "verification_hash": signal.sha256,
+        "symbol": signal.symbol,
+        "action": signal.action,
+        "entry_price": signal.entry_price,
+        "target_price": signal.target_price,
+        "stop_price": signal.stop_price,
+        "confidence": signal.confidence,
+        "strategy": signal.strategy,
+        "asset_type": signal.asset_type,
+        "data_source": signal.data_source,
+        "timestamp": signal.moment,
+        "reasoning": signal.reasoning,
+        "regime": signal.regime,
+        "api_key_id": api_key_id,
+    }
+
+
 class SignalStore:
-    """Stores and reads signals; translates driver errors at this seam."""
+    """Stores and reads signals."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._is_sqlite = engine.dialect.name == "sqlite"
+        dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+        self._insert = dialect.insert(signals).on_conflict_do_nothing()
 
     @property
     def engine(self) -> Engine:
         return self._engine
 
-    def insert(self, signal: SignalIn, api_key_id: str) -> InsertResult:
-        """Store `signal` once; report created, duplicate (same id and hash) or conflict."""
-        params = self._params(signal, api_key_id)
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
         try:
             with self._engine.begin() as conn:
-                new_id = conn.execute(_INSERT, params).scalar_one_or_none()
-                if new_id is not None:
-                    return InsertResult(InsertStatus.CREATED, int(new_id))
-                existing = conn.execute(_EXISTING, params).all()
-        except IntegrityError as exc:
-            raise ValueError(f"rejected by a database constraint: {exc.orig}") from exc
+                yield conn
+        except IntegrityError:
+            raise
         except DBAPIError as exc:
-            if not _is_unavailable(exc):
-                raise
-            raise StoreUnavailableError(str(exc.orig)) from exc
-        return _judge(existing, signal)
+            if exc.connection_invalidated or isinstance(exc, OperationalError):
+                raise StoreUnavailableError(str(exc.orig)) from exc
+            raise
+
+    def insert(self, signal: SignalIn, api_key_id: str) -> InsertResult:
+        """Store `signal` once; report created, duplicate (same id and hash) or conflict."""
+        return self.insert_many([signal], api_key_id)[0]
+
+    def insert_many(self, batch: Sequence[SignalIn], api_key_id: str) -> list[InsertResult]:
+        """Store each signal once, in one transaction; one result per item, in order.
+
+        If the database refuses the batch as a whole, each item is retried in its own
+        transaction so that one bad item cannot sink the others.
+        """
+        try:
+            with self._transaction() as conn:
+                return self._insert_batch(conn, batch, api_key_id)
+        except IntegrityError:
+            if len(batch) == 1:
+                return [_refused(batch[0])]
+            return [self._insert_alone(signal, api_key_id) for signal in batch]
+
+    def _insert_alone(self, signal: SignalIn, api_key_id: str) -> InsertResult:
+        try:
+            with self._transaction() as conn:
+                return self._insert_batch(conn, [signal], api_key_id)[0]
+        except IntegrityError:
+            return _refused(signal)
+
+    def _insert_batch(
+        self, conn: Connection, batch: Sequence[SignalIn], api_key_id: str
+    ) -> list[InsertResult]:
+        params = [_row_params(s, api_key_id) for s in batch]
+        statement = self._insert.returning(signals.c.id, signals.c.signal_id)
+        inserted = {row.signal_id: int(row.id) for row in conn.execute(statement, params)}
+        results: list[InsertResult | None] = []
+        claimed: set[str] = set()
+        for signal in batch:
+            new_id = inserted.get(signal.signal_id)
+            if new_id is not None and signal.signal_id not in claimed:
+                claimed.add(signal.signal_id)
+                results.append(InsertResult(InsertStatus.CREATED, new_id))
+            else:
+                results.append(None)
+        pending = [s for s, r in zip(batch, results, strict=True) if r is None]
+        if pending:
+            judged = iter(_judge_all(conn, pending))
+            results = [r if r is not None else next(judged) for r in results]
+        return [r for r in results if r is not None]
+
+    def apply_outcome(self, outcome: OutcomeIn) -> OutcomeStatus:
+        """Record a signal's outcome once; repeating the same outcome is harmless."""
+        values = {
+            "outcome": outcome.outcome,
+            "exit_price": outcome.exit_price,
+            "profit_loss_pct": outcome.profit_loss_pct,
+            "closed_at": outcome.closed_moment,
+        }
+        with self._transaction() as conn:
+            updated = conn.execute(
+                signals.update()
+                .where(signals.c.signal_id == outcome.signal_id, signals.c.outcome.is_(None))
+                .values(**values)
+                .returning(signals.c.id)
+            ).first()
+            if updated is not None:
+                return OutcomeStatus.APPLIED
+            row = conn.execute(
+                select(*(signals.c[name] for name in values)).where(
+                    signals.c.signal_id == outcome.signal_id
+                )
+            ).first()
+        if row is None:
+            return OutcomeStatus.UNKNOWN_SIGNAL
+        if dict(row._mapping) == values:
+            return OutcomeStatus.ALREADY_APPLIED
+        return OutcomeStatus.CONFLICT
+
+    def hashes(
+        self,
+        since: datetime | None,
+        until: datetime | None,
+        after: tuple[datetime, int] | None,
+        limit: int,
+    ) -> list[StoredHash]:
+        """(signal_id, sha256) by (timestamp, id), for reconciliation, after a cursor."""
+        query = select(
+            signals.c.id, signals.c.signal_id, signals.c.verification_hash, signals.c.timestamp
+        )
+        if since is not None:
+            query = query.where(signals.c.timestamp >= since)
+        if until is not None:
+            query = query.where(signals.c.timestamp < until)
+        if after is not None:
+            query = query.where(tuple_(signals.c.timestamp, signals.c.id) > tuple_(*after))
+        query = query.order_by(signals.c.timestamp, signals.c.id).limit(limit)
+        with self._transaction() as conn:
+            return [
+                StoredHash(int(r.id), r.signal_id, r.verification_hash, r.timestamp)
+                for r in conn.execute(query)
+            ]
 
     def ping(self) -> None:
         """Raise StoreUnavailableError unless the database answers."""
@@ -103,33 +221,37 @@ class SignalStore:
             raise StoreUnavailableError(str(exc.orig)) from exc
 
     def count(self) -> int:
-        with self._engine.connect() as conn:
+        with self._transaction() as conn:
             return int(conn.execute(text("SELECT count(*) FROM signals")).scalar_one())
 
-    def _params(self, signal: SignalIn, api_key_id: str) -> dict[str, Any]:
-        params = signal.model_dump()
-        moment = signal.moment
-        params["timestamp"] = moment.isoformat() if self._is_sqlite else moment
-        params["api_key_id"] = api_key_id
-        return params
+
+_OTHER = "a different signal with this {} is already stored"
 
 
-def _is_unavailable(exc: DBAPIError) -> bool:
-    return bool(exc.connection_invalidated) or isinstance(exc, OperationalError)
+def _refused(signal: SignalIn) -> InsertResult:
+    return InsertResult(InsertStatus.INVALID, None, "rejected by a database constraint")
 
 
-def _judge(existing: Any, signal: SignalIn) -> InsertResult:
-    for row in existing:
-        if row.signal_id == signal.signal_id and row.verification_hash == signal.sha256:
-            return InsertResult(InsertStatus.DUPLICATE, int(row.id))
-    if not existing:
-        # The conflicting row vanished between INSERT and SELECT (only a delete does
-        # that); the sender should simply try again.
-        raise StoreUnavailableError("conflicting row changed during the insert; retry")
-    row = existing[0]
-    what = "signal_id" if row.signal_id == signal.signal_id else "sha256"
-    return InsertResult(
-        InsertStatus.CONFLICT,
-        int(row.id),
-        f"a different signal with this {what} is already stored",
-    )
+def _judge_all(conn: Connection, pending: Sequence[SignalIn]) -> list[InsertResult]:
+    """For items not inserted: duplicate of a stored row, or a conflict with one."""
+    ids = {s.signal_id for s in pending}
+    hashes = {s.sha256 for s in pending}
+    rows = conn.execute(
+        select(signals.c.id, signals.c.signal_id, signals.c.verification_hash).where(
+            or_(signals.c.signal_id.in_(ids), signals.c.verification_hash.in_(hashes))
+        )
+    ).all()
+    by_id = {r.signal_id: r for r in rows}
+    by_hash = {r.verification_hash: r for r in rows}
+    return [_judge(by_id.get(s.signal_id), by_hash.get(s.sha256), s) for s in pending]
+
+
+def _judge(same_id: Any, same_hash: Any, signal: SignalIn) -> InsertResult:
+    if same_id is not None and same_id.verification_hash == signal.sha256:
+        return InsertResult(InsertStatus.DUPLICATE, int(same_id.id))
+    if same_id is not None:
+        return InsertResult(InsertStatus.CONFLICT, int(same_id.id), _OTHER.format("signal_id"))
+    if same_hash is not None:
+        return InsertResult(InsertStatus.CONFLICT, int(same_hash.id), _OTHER.format("sha256"))
+    # The conflicting row vanished between INSERT and SELECT (only a delete does that).
+    raise StoreUnavailableError("conflicting row changed during the insert; retry")

@@ -19,15 +19,25 @@ from pydantic import (
 from pydantic import ValidationError as PydanticValidationError
 
 SYMBOL_PATTERN = r"^[A-Z0-9]{1,10}([.\-/][A-Z0-9]{1,10})?$"
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 _.:/+\-]{0,63}$"
 MAX_REASONING_CHARS = 2000
+MAX_BATCH = 500
 
 Price = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-ShortText = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NAME_PATTERN)]
+SignalId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$")]
 
 
 def _check_text(value: str | None) -> str | None:
-    if value is not None and "\x00" in value:
+    """Refuse NUL and anything that is not encodable as UTF-8 (lone surrogates)."""
+    if value is None:
+        return None
+    if "\x00" in value:
         raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("must be valid Unicode (no lone surrogates)") from exc
     return value
 
 
@@ -36,24 +46,24 @@ class SignalIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    signal_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$")]
+    signal_id: SignalId
     symbol: Annotated[str, StringConstraints(max_length=21, pattern=SYMBOL_PATTERN)]
     action: Literal["BUY", "SELL"]
     entry_price: Price
     target_price: Price
     stop_price: Price
     confidence: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
-    strategy: ShortText
+    strategy: Name
     asset_type: Literal["stock", "crypto"]
-    data_source: ShortText
+    data_source: Name
     timestamp: Annotated[str, StringConstraints(min_length=20, max_length=40)]
     sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
     reasoning: Annotated[str, StringConstraints(max_length=MAX_REASONING_CHARS)] | None = None
     regime: Literal["BULL", "BEAR", "CHOP", "CRISIS"] | None = None
 
-    @field_validator("strategy", "data_source", "reasoning")
+    @field_validator("reasoning")
     @classmethod
-    def _no_nul(cls, value: str | None) -> str | None:
+    def _clean_text(cls, value: str | None) -> str | None:
         return _check_text(value)
 
     @field_validator("timestamp")
@@ -75,6 +85,36 @@ class SignalIn(BaseModel):
     def moment(self) -> datetime:
         """`timestamp` as an aware UTC datetime."""
         return parse_timestamp(self.timestamp)
+
+
+class SignalBatchIn(BaseModel):
+    """`{"signals": [...]}`, at most 500 items: the fast path when every item is valid."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    signals: Annotated[list[SignalIn], Field(min_length=1, max_length=MAX_BATCH)]
+
+
+class OutcomeIn(BaseModel):
+    """A closed signal's outcome (`signal.outcome` event)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    signal_id: SignalId
+    outcome: Literal["win", "loss", "expired"]
+    exit_price: Price
+    profit_loss_pct: Annotated[float, Field(ge=-100, le=1_000_000, allow_inf_nan=False)]
+    closed_at: Annotated[str, StringConstraints(min_length=20, max_length=40)]
+
+    @field_validator("closed_at")
+    @classmethod
+    def _aware_iso(cls, value: str) -> str:
+        parse_timestamp(value)
+        return value
+
+    @property
+    def closed_moment(self) -> datetime:
+        return parse_timestamp(self.closed_at)
 
 
 def parse_timestamp(value: str) -> datetime:

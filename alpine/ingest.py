@@ -1,0 +1,188 @@
+"""Argo's side of the API: ingest one or many signals, outcomes, reconciliation, health."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from alpine.cursor import decode_cursor, encode_cursor
+from alpine.errors import StoreUnavailableError
+from alpine.guard import IngestGuard
+from alpine.metrics import AlpineMetrics
+from alpine.openapi import INGEST_RESPONSES, request_body
+from alpine.store import InsertResult, InsertStatus, OutcomeStatus, SignalStore
+from alpine.validation import OutcomeIn, SignalIn, describe, parse_timestamp
+
+SERVICE_NAME = "Alpine Analytics - Argo Sync"
+INGEST_PATH = "/api/v1/argo/sync/signal"
+INGEST_ALIAS = "/api/v1/external-signals/sync/signal"
+
+_STATUS_CODES = {InsertStatus.CREATED: 201, InsertStatus.DUPLICATE: 200}
+
+
+def _responses(*codes: int, **extra: str) -> dict[int | str, dict[str, Any]]:
+    chosen: dict[int | str, dict[str, Any]] = {c: INGEST_RESPONSES[c] for c in codes}
+    for code, description in extra.items():
+        chosen[int(code.removeprefix("s"))] = {"description": description}
+    return chosen
+
+
+class IngestApi:
+    """Route handlers for the ingest side; `register` mounts them on an app."""
+
+    def __init__(self, store: SignalStore, guard: IngestGuard, metrics: AlpineMetrics) -> None:
+        self._store = store
+        self._guard = guard
+        self._metrics = metrics
+
+    def register(self, app: FastAPI) -> None:
+        for path, name in ((INGEST_PATH, "ingest_signal"), (INGEST_ALIAS, "ingest_signal_alias")):
+            app.add_api_route(
+                path,
+                self.ingest_signal,
+                methods=["POST"],
+                name=name,
+                status_code=201,
+                responses=INGEST_RESPONSES,
+                openapi_extra=request_body("SignalIn"),
+                tags=["ingest"],
+            )
+        app.add_api_route(
+            "/api/v1/argo/sync/signals",
+            self.ingest_batch,
+            methods=["POST"],
+            responses=_responses(401, 413, 422, 429, 503, s200="one result per item, in order"),
+            openapi_extra=request_body("SignalBatchIn"),
+            tags=["ingest"],
+        )
+        app.add_api_route(
+            "/api/v1/argo/sync/outcome",
+            self.ingest_outcome,
+            methods=["POST"],
+            responses=_responses(
+                401,
+                409,
+                413,
+                422,
+                429,
+                503,
+                s200="applied, or the same outcome was already applied",
+                s404="unknown signal_id; the sender retries later",
+            ),
+            openapi_extra=request_body("OutcomeIn"),
+            tags=["ingest"],
+        )
+        app.add_api_route(
+            "/api/v1/argo/sync/signals",
+            self.list_hashes,
+            methods=["GET"],
+            responses=_responses(401, 422, 429, 503),
+            tags=["ingest"],
+        )
+        app.add_api_route("/api/v1/argo/sync/health", self.health, methods=["GET"], tags=["ingest"])
+
+    async def ingest_signal(self, request: Request) -> JSONResponse:
+        """Store one signal idempotently (see the responses for each outcome)."""
+        key_id, body = await self._guard.admit(request)
+        signal = self._guard.parse_signal(body)
+        result = await run_in_threadpool(self._store.insert, signal, key_id)
+        self._metrics.signals_received.labels(result.status.value).inc()
+        if result.status is InsertStatus.CONFLICT:
+            raise HTTPException(409, result.detail)
+        if result.status is InsertStatus.INVALID:
+            raise HTTPException(422, result.detail)
+        return JSONResponse(
+            {
+                "status": result.status.value,
+                "alpine_signal_id": result.alpine_signal_id,
+                "argo_signal_id": signal.signal_id,
+            },
+            status_code=_STATUS_CODES[result.status],
+        )
+
+    async def ingest_batch(self, request: Request) -> JSONResponse:
+        """Store up to 500 signals; one result per item, in order, each item on its own."""
+        key_id, body = await self._guard.admit(request)
+        items = self._guard.parse_batch(body)
+        valid = [item for item in items if isinstance(item, SignalIn)]
+        stored = await run_in_threadpool(self._store.insert_many, valid, key_id) if valid else []
+        outcomes = iter(stored)
+        results = [
+            self._item_result(item, None if isinstance(item, str) else next(outcomes))
+            for item in items
+        ]
+        return JSONResponse({"results": results})
+
+    def _item_result(self, item: SignalIn | str, outcome: InsertResult | None) -> dict[str, Any]:
+        if isinstance(item, str) or outcome is None:
+            self._metrics.signals_received.labels("invalid").inc()
+            return {"status": "invalid", "error": str(item)}
+        self._metrics.signals_received.labels(outcome.status.value).inc()
+        entry: dict[str, Any] = {
+            "status": outcome.status.value,
+            "argo_signal_id": item.signal_id,
+            "alpine_signal_id": outcome.alpine_signal_id,
+        }
+        if outcome.detail:
+            entry["error"] = outcome.detail
+        return entry
+
+    async def ingest_outcome(self, request: Request) -> JSONResponse:
+        """Record the outcome of a stored signal."""
+        _, body = await self._guard.admit(request)
+        try:
+            outcome = OutcomeIn.model_validate_json(body)
+        except ValidationError as exc:
+            raise HTTPException(422, f"invalid outcome: {describe(exc)}") from exc
+        status = await run_in_threadpool(self._store.apply_outcome, outcome)
+        if status is OutcomeStatus.UNKNOWN_SIGNAL:
+            raise HTTPException(404, f"no signal {outcome.signal_id} is stored (yet)")
+        if status is OutcomeStatus.CONFLICT:
+            raise HTTPException(409, "a different outcome is already recorded for this signal")
+        return JSONResponse({"status": status.value, "argo_signal_id": outcome.signal_id})
+
+    async def list_hashes(
+        self,
+        request: Request,
+        since: str | None = Query(None, description="ISO-8601 with timezone; inclusive"),
+        until: str | None = Query(None, description="ISO-8601 with timezone; exclusive"),
+        cursor: str | None = Query(None, description="next_cursor of the previous page"),
+        limit: int = Query(500, ge=1, le=1000),
+    ) -> JSONResponse:
+        """(signal_id, sha256) pairs by signal timestamp, for reconciliation (Argo key)."""
+        self._guard.authenticate(request)
+        try:
+            start, end = (parse_timestamp(v) if v else None for v in (since, until))
+            after = decode_cursor(cursor) if cursor else None
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        rows = await run_in_threadpool(self._store.hashes, start, end, after, limit)
+        last = rows[-1] if len(rows) == limit else None
+        return JSONResponse(
+            {
+                "signals": [
+                    {
+                        "signal_id": r.signal_id,
+                        "sha256": r.sha256,
+                        "timestamp": r.timestamp.isoformat(),
+                    }
+                    for r in rows
+                ],
+                "next_cursor": encode_cursor(last.timestamp, last.id) if last else None,
+            }
+        )
+
+    async def health(self) -> JSONResponse:
+        """200 while the database answers, 503 otherwise."""
+        try:
+            await run_in_threadpool(self._store.ping)
+        except StoreUnavailableError:
+            return JSONResponse(
+                {"status": "unhealthy", "service": SERVICE_NAME, "detail": "database unavailable"},
+                status_code=503,
+            )
+        return JSONResponse({"status": "healthy", "service": SERVICE_NAME, "endpoint": INGEST_PATH})

@@ -1,0 +1,63 @@
+"""SQLAlchemy Core description of Alpine's tables (the DDL itself lives in schema/alpine/)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, DateTime, Dialect, Float, Integer, MetaData, Table, Text
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+
+class UtcTimestamp(TypeDecorator[datetime]):
+    """timestamptz on PostgreSQL; ISO-8601 `Z` text on SQLite. Always aware UTC in Python."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(Text())
+        return dialect.type_descriptor(DateTime(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None or dialect.name != "sqlite":
+            return value
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+
+
+metadata = MetaData()
+
+signals = Table(
+    "signals",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    Column("signal_id", Text, nullable=False, unique=True),
+    Column("verification_hash", Text, nullable=False, unique=True),
+    Column("symbol", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("entry_price", Float, nullable=False),
+    Column("target_price", Float, nullable=False),
+    Column("stop_price", Float, nullable=False),
+    Column("confidence", Float, nullable=False),
+    Column("strategy", Text, nullable=False),
+    Column("asset_type", Text, nullable=False),
+    Column("data_source", Text, nullable=False),
+    Column("timestamp", UtcTimestamp, nullable=False),
+    Column("reasoning", Text),
+    Column("regime", Text),
+    Column("outcome", Text),
+    Column("exit_price", Float),
+    Column("profit_loss_pct", Float),
+    Column("closed_at", UtcTimestamp),
+    Column("api_key_id", Text, nullable=False),
+    Column("received_at", UtcTimestamp),
+)
