@@ -53,15 +53,25 @@ def pg_template() -> Iterator[str]:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture
-def pg_url(pg_template: str) -> Iterator[str]:
-    """The SQLAlchemy URL of a fresh database made from the template; dropped afterwards."""
+def _database_from(template: str) -> Iterator[str]:
     name = f"argo_alpine_t_{uuid.uuid4().hex[:12]}"
     with _admin() as admin:
-        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     yield _url_for(name)
     with _admin() as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_url(pg_template: str) -> Iterator[str]:
+    """The SQLAlchemy URL of a fresh database made from the template; dropped afterwards."""
+    yield from _database_from(pg_template)
+
+
+@pytest.fixture(scope="module")
+def module_pg_url(pg_template: str) -> Iterator[str]:
+    """Like pg_url, shared by one test module (for tables of requests that store nothing)."""
+    yield from _database_from(pg_template)
 
 
 @pytest.fixture

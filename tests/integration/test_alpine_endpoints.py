@@ -1,0 +1,153 @@
+"""Batch, outcome, reconciliation, key rotation and rate limit, against real servers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from alpine.canonical import verification_hash
+from tests.support import AlpineServer, new_api_key, signal_payload, start_alpine, stop
+
+
+@pytest.fixture
+def alpine(pg_url: str, tmp_path: Path) -> Iterator[AlpineServer]:
+    server = start_alpine(pg_url, tmp_path)
+    yield server
+    stop(server.process)
+
+
+def post(server: AlpineServer, path: str, body: Any, key: str | None = None) -> Any:
+    with server.client() as client:
+        return client.post(path, json=body, headers={"X-API-Key": key or server.api_key})
+
+
+def payloads(count: int, start: int = 0) -> list[dict[str, Any]]:
+    return [
+        signal_payload(timestamp=f"2026-11-22T10:{(start + i) // 60:02d}:{(start + i) % 60:02d}Z")
+        for i in range(count)
+    ]
+
+
+def test_batch_gives_one_result_per_item_in_order(alpine: AlpineServer) -> None:
+    first = payloads(3)
+    assert post(alpine, "/api/v1/argo/sync/signals", {"signals": first[:1]}).status_code == 200
+    conflicting = dict(first[0], confidence=11.0)
+    conflicting["sha256"] = verification_hash(conflicting)
+    bad_hash = dict(first[2], sha256="f" * 64)
+    batch = [first[1], first[0], conflicting, {"symbol": "??"}, bad_hash, first[1]]
+    response = post(alpine, "/api/v1/argo/sync/signals", {"signals": batch})
+    assert response.status_code == 200
+    statuses = [r["status"] for r in response.json()["results"]]
+    assert statuses == ["created", "duplicate", "conflict", "invalid", "invalid", "duplicate"]
+    results = response.json()["results"]
+    assert "signal_id" in results[3]["error"] and "sha256" in results[4]["error"]
+    assert results[0]["alpine_signal_id"] == results[5]["alpine_signal_id"]
+    # The valid item of the mixed batch was stored; a repeat of the batch changes nothing.
+    again = post(alpine, "/api/v1/argo/sync/signals", {"signals": [first[1]]}).json()
+    assert again["results"][0]["status"] == "duplicate"
+
+
+def test_full_batch_of_500(alpine: AlpineServer) -> None:
+    response = post(alpine, "/api/v1/argo/sync/signals", {"signals": payloads(500)})
+    assert response.status_code == 200
+    assert {r["status"] for r in response.json()["results"]} == {"created"}
+
+
+def test_outcome_lifecycle(alpine: AlpineServer) -> None:
+    signal = payloads(1)[0]
+    outcome = {
+        "signal_id": signal["signal_id"],
+        "outcome": "win",
+        "exit_price": 180.5,
+        "profit_loss_pct": 5.4,
+        "closed_at": "2026-11-22T11:00:00Z",
+    }
+    assert post(alpine, "/api/v1/argo/sync/outcome", outcome).status_code == 404
+    assert post(alpine, "/api/v1/argo/sync/signal", signal).status_code == 201
+    applied = post(alpine, "/api/v1/argo/sync/outcome", outcome)
+    assert applied.status_code == 200 and applied.json()["status"] == "applied"
+    again = post(alpine, "/api/v1/argo/sync/outcome", outcome)
+    assert again.status_code == 200 and again.json()["status"] == "already_applied"
+    other = post(alpine, "/api/v1/argo/sync/outcome", dict(outcome, outcome="loss"))
+    assert other.status_code == 409
+    assert (
+        post(alpine, "/api/v1/argo/sync/outcome", dict(outcome, outcome="maybe")).status_code == 422
+    )
+
+
+def test_reconciliation_listing_pages_through_everything(alpine: AlpineServer) -> None:
+    sent = payloads(25)
+    post(alpine, "/api/v1/argo/sync/signals", {"signals": sent})
+    seen: list[tuple[str, str]] = []
+    cursor = None
+    with alpine.client() as client:
+        for _ in range(10):
+            params = {"limit": "10", "since": "2026-11-22T00:00:00Z"}
+            if cursor:
+                params["cursor"] = cursor
+            page = client.get(
+                "/api/v1/argo/sync/signals", params=params, headers={"X-API-Key": alpine.api_key}
+            ).json()
+            seen += [(s["signal_id"], s["sha256"]) for s in page["signals"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert sorted(seen) == sorted((s["signal_id"], s["sha256"]) for s in sent)
+        assert client.get("/api/v1/argo/sync/signals").status_code == 401
+        bad = client.get(
+            "/api/v1/argo/sync/signals",
+            params={"cursor": "zz"},
+            headers={"X-API-Key": alpine.api_key},
+        )
+        assert bad.status_code == 422
+
+
+def test_key_rotation_overlap_then_old_key_rejected(pg_url: str, tmp_path: Path) -> None:
+    old, new = new_api_key(), new_api_key()
+    server = start_alpine(pg_url, tmp_path, api_keys=[old, new])
+    try:
+        signals = payloads(3)
+        assert post(server, "/api/v1/argo/sync/signal", signals[0], key=old).status_code == 201
+        assert post(server, "/api/v1/argo/sync/signal", signals[1], key=new).status_code == 201
+    finally:
+        stop(server.process)
+    server = start_alpine(pg_url, tmp_path, api_keys=[new])
+    try:
+        assert post(server, "/api/v1/argo/sync/signal", signals[2], key=old).status_code == 401
+        assert post(server, "/api/v1/argo/sync/signal", signals[2], key=new).status_code == 201
+    finally:
+        stop(server.process)
+
+
+def test_rate_limit_answers_429_with_retry_after(pg_url: str, tmp_path: Path) -> None:
+    server = start_alpine(
+        pg_url, tmp_path, extra_env={"ALPINE_RATE_LIMIT": "0.5", "ALPINE_RATE_BURST": "2"}
+    )
+    try:
+        answers = [post(server, "/api/v1/argo/sync/signal", p) for p in payloads(3)]
+        assert [a.status_code for a in answers] == [201, 201, 429]
+        assert int(answers[2].headers["Retry-After"]) >= 1
+        assert "rate limit" in answers[2].json()["detail"]
+    finally:
+        stop(server.process)
+
+
+def test_openapi_documents_every_ingest_route(alpine: AlpineServer) -> None:
+    with alpine.client() as client:
+        schema = client.get("/openapi.json").json()
+    paths = schema["paths"]
+    for path in (
+        "/api/v1/argo/sync/signal",
+        "/api/v1/external-signals/sync/signal",
+        "/api/v1/argo/sync/signals",
+        "/api/v1/argo/sync/outcome",
+        "/api/v1/argo/sync/health",
+    ):
+        assert path in paths, path
+    single = paths["/api/v1/argo/sync/signal"]["post"]["responses"]
+    assert {"200", "201", "400", "401", "409", "413", "422", "429", "503"} <= set(single)
+    assert "SignalIn" in json.dumps(schema["components"]["schemas"])
