@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -34,6 +35,16 @@ async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's own 422 (query parameters) with a readable string `detail`, as everywhere."""
+    assert isinstance(exc, RequestValidationError)
+    parts = [
+        f"{'.'.join(str(p) for p in error.get('loc', ()))}: {error.get('msg', 'invalid')}"
+        for error in exc.errors()
+    ]
+    return JSONResponse({"detail": "invalid request: " + "; ".join(parts[:10])}, status_code=422)
+
+
 def create_app(settings: AlpineSettings, store: SignalStore | None = None) -> FastAPI:
     """The Alpine ASGI app; `store` defaults to one on settings.database_url."""
     store = store or SignalStore(make_engine(settings.database_url))
@@ -42,6 +53,7 @@ def create_app(settings: AlpineSettings, store: SignalStore | None = None) -> Fa
     app.state.store = store
     app.add_middleware(RequestTimer, metrics=metrics)
     app.add_exception_handler(StoreUnavailableError, _store_unavailable)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     IngestApi(store, IngestGuard(settings, metrics), metrics).register(app)
 
     async def prometheus_metrics() -> Response:
