@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from fastapi import HTTPException, Request
@@ -14,6 +15,8 @@ from alpine.metrics import AlpineMetrics
 from alpine.ratelimit import RateLimiter
 from alpine.settings import AlpineSettings
 from alpine.validation import MAX_BATCH, SignalBatchIn, SignalIn, describe
+
+log = logging.getLogger("alpine.auth")
 
 
 class RateLimitedHTTPError(HTTPException):
@@ -40,7 +43,9 @@ class IngestGuard:
         raw = request.headers.get("x-api-key")
         key_id = self._keys.identify(raw.encode("latin-1") if raw is not None else None)
         if key_id is None:
-            self._metrics.auth_failures.labels("missing_key" if not raw else "bad_key").inc()
+            reason = "missing_key" if not raw else "bad_key"
+            self._metrics.auth_failures.labels(reason).inc()
+            log.warning("rejected API key", extra={"event": "auth_failure", "reason": reason})
             raise HTTPException(401, "missing or invalid X-API-Key")
         wait = self._limiter.retry_after(key_id)
         if wait is not None:
@@ -66,6 +71,10 @@ class IngestGuard:
         problem = self._verifier.verify(body, request.headers)
         if problem is not None:
             self._metrics.auth_failures.labels("bad_signature").inc()
+            log.warning(
+                "rejected signature",
+                extra={"event": "auth_failure", "reason": "bad_signature", "detail": problem},
+            )
             raise HTTPException(401, f"bad webhook signature: {problem}")
 
     async def admit(self, request: Request) -> tuple[str, bytes]:

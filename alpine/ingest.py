@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Query, Request
@@ -16,6 +17,8 @@ from alpine.metrics import AlpineMetrics
 from alpine.openapi import INGEST_RESPONSES, request_body
 from alpine.store import InsertResult, InsertStatus, OutcomeStatus, SignalStore
 from alpine.validation import OutcomeIn, SignalIn, describe, parse_timestamp
+
+log = logging.getLogger("alpine.ingest")
 
 SERVICE_NAME = "Alpine Analytics - Argo Sync"
 INGEST_PATH = "/api/v1/argo/sync/signal"
@@ -91,6 +94,11 @@ class IngestApi:
         signal = self._guard.parse_signal(body)
         result = await run_in_threadpool(self._store.insert, signal, key_id)
         self._metrics.signals_received.labels(result.status.value).inc()
+        log.info(
+            "signal %s",
+            result.status.value,
+            extra={"event": "ingest", "signal_id": signal.signal_id, "key_id": key_id},
+        )
         if result.status is InsertStatus.CONFLICT:
             raise HTTPException(409, result.detail)
         if result.status is InsertStatus.INVALID:
@@ -110,6 +118,7 @@ class IngestApi:
         items = self._guard.parse_batch(body)
         valid = [item for item in items if isinstance(item, SignalIn)]
         stored = await run_in_threadpool(self._store.insert_many, valid, key_id) if valid else []
+        log.info("batch of %d", len(items), extra={"event": "ingest_batch", "key_id": key_id})
         outcomes = iter(stored)
         results = [
             self._item_result(item, None if isinstance(item, str) else next(outcomes))

@@ -151,3 +151,41 @@ def test_openapi_documents_every_ingest_route(alpine: AlpineServer) -> None:
     single = paths["/api/v1/argo/sync/signal"]["post"]["responses"]
     assert {"200", "201", "400", "401", "409", "413", "422", "429", "503"} <= set(single)
     assert "SignalIn" in json.dumps(schema["components"]["schemas"])
+
+
+def test_docs_describe_every_route_of_the_openapi_schema(alpine: AlpineServer) -> None:
+    from tests.support import ROOT
+
+    with alpine.client() as client:
+        paths = client.get("/openapi.json").json()["paths"]
+    docs = (ROOT / "docs" / "http-api.md").read_text()
+    for path, methods in paths.items():
+        for method in methods:
+            assert f"{method.upper()} {path}" in docs or f"(alias `{path}`)" in docs, (method, path)
+
+
+def test_a_replayed_signed_request_is_a_harmless_duplicate(pg_url: str, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from standardwebhooks import Webhook
+
+    from tests.support import new_signing_secret
+
+    secret = new_signing_secret()
+    server = start_alpine(pg_url, tmp_path, signing_secret=secret)
+    try:
+        body = json.dumps(signal_payload())
+        now = datetime.now(UTC)
+        headers = {
+            "X-API-Key": server.api_key,
+            "webhook-id": "evt_replayed",
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": Webhook(secret).sign("evt_replayed", now, body),
+        }
+        with server.client() as client:
+            first = client.post("/api/v1/argo/sync/signal", content=body, headers=headers)
+            again = client.post("/api/v1/argo/sync/signal", content=body, headers=headers)
+        assert (first.status_code, again.status_code) == (201, 200)
+        assert again.json()["status"] == "duplicate"
+    finally:
+        stop(server.process)
