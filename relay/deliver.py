@@ -8,8 +8,10 @@ transient faults); lasting retries are the outbox row's business (relay.loop).
 from __future__ import annotations
 
 import email.utils
+import hashlib
 import logging
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -33,6 +35,9 @@ ENDPOINTS = {
     "signal.created": "/api/v1/argo/sync/signal",
     "signal.outcome": "/api/v1/argo/sync/outcome",
 }
+BATCH_ENDPOINT = "/api/v1/argo/sync/signals"
+BATCHABLE = "signal.created"
+MAX_BATCH = 500
 MAX_RETRY_AFTER_SECONDS = 300.0
 _PERMANENT = frozenset({400, 409, 413, 422})
 _RETRYABLE_4XX = frozenset({404, 408, 425})
@@ -42,6 +47,10 @@ class Delivered(StrEnum):
     CREATED = "created"
     DUPLICATE = "duplicate"
     APPLIED = "applied"
+
+
+ItemResult = Delivered | PermanentDeliveryError
+"""One batch item's fate: stored, or refused for good (conflict or invalid)."""
 
 
 def default_timeout() -> httpx.Timeout:
@@ -90,6 +99,16 @@ def classify(response: httpx.Response) -> Delivered:
     raise PermanentDeliveryError(reason, status=status)
 
 
+def _item_result(item: Any) -> ItemResult:
+    status = item.get("status") if isinstance(item, dict) else None
+    if status == "created":
+        return Delivered.CREATED
+    if status == "duplicate":
+        return Delivered.DUPLICATE
+    error = item.get("error", "") if isinstance(item, dict) else ""
+    return PermanentDeliveryError(f"batch item {status}: {error}"[:500])
+
+
 def _json(response: httpx.Response) -> Any:
     try:
         return response.json()
@@ -132,10 +151,37 @@ class Deliverer:
             max_value=1.0,
         )
         self._send = retrying(self._post_once)
+        self._send_batch = retrying(self._post_batch_once)
 
     def deliver(self, row: OutboxRow) -> Delivered:
         """POST `row` until it is stored or a DeliveryError says why not."""
         return self._send(row)
+
+    def deliver_batch(self, rows: Sequence[OutboxRow]) -> list[ItemResult]:
+        """POST `signal.created` rows to the batch endpoint; one result per row, in order.
+
+        Raises a DeliveryError when the request as a whole fails.
+        """
+        if not rows or len(rows) > MAX_BATCH or any(r.event_type != BATCHABLE for r in rows):
+            raise ValueError(f"a batch holds 1 to {MAX_BATCH} {BATCHABLE} rows")
+        results: list[ItemResult] = self._send_batch(list(rows))
+        return results
+
+    def _post_batch_once(self, rows: list[OutboxRow]) -> list[ItemResult]:
+        body = b'{"signals":[' + b",".join(r.payload.encode("utf-8") for r in rows) + b"]}"
+        batch_id = (
+            "batch_" + hashlib.sha256("|".join(r.event_id for r in rows).encode()).hexdigest()[:32]
+        )
+        response = self._post(BATCH_ENDPOINT, body, batch_id)
+        answer = _json(response)
+        items = answer.get("results") if isinstance(answer, dict) else None
+        if not isinstance(items, list) or len(items) != len(rows):
+            raise RetryableDeliveryError("batch answer does not hold one result per item")
+        results = [_item_result(item) for item in items]
+        for result in results:
+            label = result.value if isinstance(result, Delivered) else "rejected"
+            self._metrics.deliveries.labels(label).inc()
+        return results
 
     def health(self) -> str:
         """Alpine's health endpoint, as a one-line description (never raises)."""
@@ -145,40 +191,44 @@ class Deliverer:
             return f"unreachable ({type(exc).__name__}: {exc})"
         return f"HTTP {response.status_code} {response.text[:200]}"
 
-    def _headers(self, row: OutboxRow) -> dict[str, str]:
+    def _headers(self, message_id: str, body: bytes) -> dict[str, str]:
         headers = {"X-API-Key": self._api_key, "Content-Type": "application/json"}
         if self._webhook is not None:
             now = datetime.now(UTC)
-            headers["webhook-id"] = row.event_id
+            headers["webhook-id"] = message_id
             headers["webhook-timestamp"] = str(int(now.timestamp()))
-            headers["webhook-signature"] = self._webhook.sign(row.event_id, now, row.payload)
+            headers["webhook-signature"] = self._webhook.sign(message_id, now, body.decode())
         return headers
+
+    def _post(self, path: str, body: bytes, message_id: str) -> httpx.Response:
+        """One POST; transport faults become RetryableDeliveryError, bad answers raise."""
+        started = time.perf_counter()
+        try:
+            headers = self._headers(message_id, body)
+            response = self._client.post(path, content=body, headers=headers)
+        except httpx.TimeoutException as exc:
+            self._record_failure("timeout")
+            raise RetryableDeliveryError(f"timeout: {exc!r}") from exc
+        except httpx.TransportError as exc:
+            self._record_failure("connection_error")
+            raise RetryableDeliveryError(f"transport: {type(exc).__name__}: {exc}") from exc
+        finally:
+            self._metrics.delivery_seconds.observe(time.perf_counter() - started)
+        if not 200 <= response.status_code < 300:
+            self._record_failure(f"http_{response.status_code}")
+            classify(response)  # raises the matching DeliveryError
+        return response
 
     def _post_once(self, row: OutboxRow) -> Delivered:
         path = ENDPOINTS.get(row.event_type)
         if path is None:
             raise PermanentDeliveryError(f"unknown event type {row.event_type!r}")
-        started = time.perf_counter()
-        try:
-            response = self._client.post(
-                path, content=row.payload.encode("utf-8"), headers=self._headers(row)
-            )
-        except httpx.TimeoutException as exc:
-            self._record("timeout", started)
-            raise RetryableDeliveryError(f"timeout: {exc!r}") from exc
-        except httpx.TransportError as exc:
-            self._record("connection_error", started)
-            raise RetryableDeliveryError(f"transport: {type(exc).__name__}: {exc}") from exc
-        try:
-            outcome = classify(response)
-        except (RetryableDeliveryError, PermanentDeliveryError, DeliveryRejectedError):
-            self._record(f"http_{response.status_code}", started)
-            raise
-        self._record(outcome.value, started)
+        response = self._post(path, row.payload.encode("utf-8"), row.event_id)
+        outcome = classify(response)
+        self._metrics.deliveries.labels(outcome.value).inc()
         return outcome
 
-    def _record(self, result: str, started: float) -> None:
-        self._metrics.delivery_seconds.observe(time.perf_counter() - started)
+    def _record_failure(self, result: str) -> None:
         self._metrics.deliveries.labels(result).inc()
 
     def _on_backoff(self, details: Any) -> None:

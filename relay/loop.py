@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from argo.timeutil import utc_now
-from relay.deliver import Deliverer
+from relay.deliver import BATCHABLE, Deliverer
 from relay.errors import (
     DeliveryRejectedError,
     PermanentDeliveryError,
@@ -55,6 +55,7 @@ class RelaySettings:
     idle_poll_seconds: float = 0.02
     rescan_seconds: float = 1.0
     outage_threshold: int = 3
+    use_batch_endpoint: bool = True
     outage_policy: RetryPolicy = OUTAGE_POLICY
     pause_policy: RetryPolicy = PAUSE_POLICY
 
@@ -137,6 +138,10 @@ class Relay:
         batch = _Batch()
         # Leave a margin so results are written before the lease runs out.
         deadline = time.monotonic() + self._settings.lease.total_seconds() * 0.8
+        batchable = [r for r in rows if r.event_type == BATCHABLE]
+        if self._settings.use_batch_endpoint and len(batchable) > 1:
+            fallback = {r.id for r in self._deliver_as_batch(batchable, batch)}
+            rows = [r for r in rows if r.event_type != BATCHABLE or r.id in fallback]
         for index, row in enumerate(rows):
             if (stop is not None and stop.is_set()) or time.monotonic() > deadline:
                 batch.halt = batch.halt or Halt.STOPPING
@@ -148,23 +153,54 @@ class Relay:
             self._enter_outage(batch)
         return batch
 
+    def _deliver_as_batch(self, rows: list[OutboxRow], batch: _Batch) -> list[OutboxRow]:
+        """One POST for many rows; returns the rows to send one by one instead."""
+        try:
+            results = self._deliverer.deliver_batch(rows)
+        except DeliveryRejectedError as exc:
+            batch.released.extend(r.id for r in rows)
+            self._pause(exc, batch)
+            return []
+        except RateLimitedError as exc:
+            batch.released.extend(r.id for r in rows)
+            self._rate_limited(exc, batch)
+            return []
+        except (RetryableDeliveryError, PermanentDeliveryError) as exc:
+            # Single POSTs isolate a row that breaks the batch, and tell an outage apart.
+            log.info(
+                "batch failed; sending one by one",
+                extra={"event": "batch_fallback", "error": str(exc)},
+            )
+            return rows
+        for row, result in zip(rows, results, strict=True):
+            if isinstance(result, PermanentDeliveryError):
+                self._dead_letter(row, result, batch)
+            else:
+                self._on_success(row, batch)
+        return []
+
+    def _dead_letter(self, row: OutboxRow, exc: PermanentDeliveryError, batch: _Batch) -> None:
+        log.warning(
+            "dead letter", extra={"event": "dead_letter", "outbox_id": row.id, "error": str(exc)}
+        )
+        batch.dead.append(DeadLetter(row.id, str(exc)))
+
+    def _rate_limited(self, exc: RateLimitedError, batch: _Batch) -> None:
+        batch.halt = Halt.RATE_LIMITED
+        self._resume_at = time.monotonic() + exc.retry_after
+        log.warning("rate limited", extra={"event": "rate_limited", "wait": exc.retry_after})
+
     def _deliver_one(self, row: OutboxRow, batch: _Batch) -> None:
         try:
             self._deliverer.deliver(row)
         except PermanentDeliveryError as exc:
-            log.warning(
-                "dead letter",
-                extra={"event": "dead_letter", "outbox_id": row.id, "error": str(exc)},
-            )
-            batch.dead.append(DeadLetter(row.id, str(exc)))
+            self._dead_letter(row, exc, batch)
         except DeliveryRejectedError as exc:
             batch.released.append(row.id)
             self._pause(exc, batch)
         except RateLimitedError as exc:
             batch.released.append(row.id)
-            batch.halt = Halt.RATE_LIMITED
-            self._resume_at = time.monotonic() + exc.retry_after
-            log.warning("rate limited", extra={"event": "rate_limited", "wait": exc.retry_after})
+            self._rate_limited(exc, batch)
         except RetryableDeliveryError as exc:
             batch.suspects.append((row, str(exc)))
             if len(batch.suspects) >= self._settings.outage_threshold:
