@@ -16,15 +16,19 @@ import httpx
 from prometheus_client import start_http_server
 
 from argo.logsetup import setup_logging
-from argo.timeutil import to_text, utc_now
+from argo.store import SignalStore
+from argo.timeutil import parse_since, to_text, utc_now
 from relay import __version__
 from relay.deliver import Deliverer, default_timeout
 from relay.errors import ConfigError
 from relay.loop import Halt, Relay, RelaySettings
 from relay.metrics import RelayMetrics
+from relay.replay import ReplayWindow, enqueue, matching
 from relay.retry import RetryPolicy
+from relay.sdnotify import SystemdNotifier
 from relay.settings import check_signing_secret, new_worker_id, sync_enabled
 from relay.store import OutboxStatus, OutboxStore
+from relay.store_admin import Worker, WorkerState
 
 log = logging.getLogger("relay")
 
@@ -52,10 +56,10 @@ def main(verbose: int) -> None:
 @click.option(
     "--batch-size",
     envvar="RELAY_BATCH_SIZE",
-    default=100,
+    default=200,
     show_default=True,
     type=click.IntRange(1, 500),
-    help="Rows claimed per batch [env RELAY_BATCH_SIZE].",
+    help="Rows claimed, and POSTed together, per batch [env RELAY_BATCH_SIZE].",
 )
 @click.option(
     "--lease-seconds",
@@ -127,7 +131,9 @@ def run(
         base_url=alpine_url, timeout=default_timeout(), follow_redirects=False
     ) as client:
         deliverer = Deliverer(client, api_key=api_key, signing_secret=secret, metrics=metrics)
-        relay = Relay(store, deliverer, RetryPolicy(), metrics, settings)
+        relay = Relay(
+            store, deliverer, RetryPolicy(), metrics, settings, notifier=SystemdNotifier()
+        )
         log.warning("alpine health: %s", deliverer.health(), extra={"event": "health_check"})
         if once:
             result = relay.drain(stop)
@@ -150,34 +156,44 @@ def run(
     log.warning("relay stopped", extra={"event": "stopped"})
 
 
-def _status_dict(status: OutboxStatus) -> dict[str, object]:
+def _status_dict(status: OutboxStatus, workers: list[Worker]) -> dict[str, object]:
     now = utc_now()
     age = (
         (now - status.oldest_pending_created_at).total_seconds()
         if status.oldest_pending_created_at
         else 0.0
     )
+    alive = [w for w in workers if w.alive(now)]
+    paused = [w for w in alive if w.state is WorkerState.PAUSED]
     return {
         "pending": status.pending,
         "in_flight": status.in_flight,
         "dead": status.dead,
         "delivered": status.delivered,
         "oldest_pending_age_seconds": round(max(age, 0.0), 3),
+        "relays_running": len(alive),
+        "paused": bool(paused),
+        "paused_reason": paused[0].detail if paused else None,
         "last_success": to_text(status.last_delivered_at) if status.last_delivered_at else None,
         "last_error": status.last_error,
     }
+
+
+def _open_existing(db_path: Path) -> OutboxStore:
+    if not db_path.exists():
+        raise click.UsageError(f"no database at {db_path} (set --db or ARGO_DB)")
+    return OutboxStore.open(db_path)
 
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @db_option
 def status(as_json: bool, db_path: Path) -> None:
-    """Show pending, lag, in-flight and dead-letter counts of the outbox."""
-    if not db_path.exists():
-        raise click.UsageError(f"no database at {db_path} (set --db or ARGO_DB)")
-    store = OutboxStore.open(db_path)
+    """Show pending, lag, in flight, dead letters, paused or not, last error and success."""
+    store = _open_existing(db_path)
     try:
-        report = _status_dict(store.status(utc_now()))
+        now = utc_now()
+        report = _status_dict(store.status(now), store.admin().workers(now))
     finally:
         store.close()
     if as_json:
@@ -185,3 +201,110 @@ def status(as_json: bool, db_path: Path) -> None:
         return
     for key, value in report.items():
         click.echo(f"{key:<28} {value if value is not None else '-'}")
+
+
+@main.command()
+@click.option("--since", required=True, help="Start of the window: 2h, 7d or ISO-8601 (inclusive).")
+@click.option("--until", help="End of the window: 2h, 7d or ISO-8601 (exclusive); default now.")
+@click.option("--symbol", help="Only this symbol.")
+@click.option("--dry-run", is_flag=True, help="Count what would be enqueued; change nothing.")
+@db_option
+def replay(since: str, until: str | None, symbol: str | None, dry_run: bool, db_path: Path) -> None:
+    """Enqueue fresh events for stored signals in a window (Alpine dedupes what it has)."""
+    now = utc_now()
+    try:
+        window = ReplayWindow(
+            since=parse_since(since, now),
+            until=parse_since(until, now) if until else None,
+            symbol=symbol.upper() if symbol else None,
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since/--until") from exc
+    store = SignalStore.open(db_path) if db_path.exists() else None
+    if store is None:
+        raise click.UsageError(f"no database at {db_path} (set --db or ARGO_DB)")
+    try:
+        found = matching(store, window)
+        if dry_run:
+            click.echo(f"would enqueue {len(found)} events (dry run; nothing changed)")
+            return
+        with click.progressbar(length=len(found), label="enqueueing", file=sys.stderr) as bar:
+            count = enqueue(store, found, now, progress=bar.update)
+    finally:
+        store.close()
+    click.echo(f"enqueued {count} events")
+
+
+@main.group()
+def dead() -> None:
+    """Inspect and retry dead letters."""
+
+
+@dead.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@db_option
+def dead_list(as_json: bool, db_path: Path) -> None:
+    """List dead-lettered events, oldest first, with why they died."""
+    store = _open_existing(db_path)
+    try:
+        rows = store.admin().dead_letters()
+    finally:
+        store.close()
+    for row in rows:
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {
+                        "event_id": row.event_id,
+                        "event_type": row.event_type,
+                        "signal_id": row.signal_id,
+                        "attempts": row.attempts,
+                        "dead_at": to_text(row.dead_at),
+                        "last_error": row.last_error,
+                    }
+                )
+            )
+        else:
+            click.echo(
+                f"{row.event_id}  {row.event_type:<15} {row.signal_id}  attempts={row.attempts}"
+                f"  dead_at={to_text(row.dead_at)}  {row.last_error}"
+            )
+    if not as_json:
+        click.echo(f"{len(rows)} dead letter(s)", err=True)
+
+
+@dead.command(name="retry")
+@click.option("--all", "retry_all", is_flag=True, help="Retry every dead letter.")
+@click.argument("event_ids", nargs=-1)
+@db_option
+def dead_retry(retry_all: bool, event_ids: tuple[str, ...], db_path: Path) -> None:
+    """Make dead letters due again with a fresh attempt count."""
+    if retry_all == bool(event_ids):
+        raise click.UsageError("give either --all or one or more EVENT_IDs")
+    store = _open_existing(db_path)
+    try:
+        count = store.admin().retry_dead(None if retry_all else list(event_ids), utc_now())
+    finally:
+        store.close()
+    click.echo(f"requeued {count} dead letter(s)")
+    if event_ids and count < len(event_ids):
+        click.echo(f"{len(event_ids) - count} of the given ids are not dead letters", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--older-than", required=True, help="Age of delivered rows to delete: 7d, 12h, ...")
+@db_option
+def prune(older_than: str, db_path: Path) -> None:
+    """Delete delivered outbox rows older than --older-than, in batches."""
+    now = utc_now()
+    try:
+        cutoff = parse_since(older_than, now)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--older-than") from exc
+    store = _open_existing(db_path)
+    try:
+        deleted = store.admin().prune_delivered(cutoff)
+    finally:
+        store.close()
+    click.echo(f"deleted {deleted} delivered row(s) older than {to_text(cutoff)}")

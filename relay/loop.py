@@ -28,9 +28,12 @@ from relay.errors import (
 )
 from relay.metrics import RelayMetrics
 from relay.retry import Jitter, RetryPolicy, full_jitter
+from relay.sdnotify import SystemdNotifier
 from relay.store import BatchOutcome, DeadLetter, OutboxRow, OutboxStore, Retry
+from relay.store_admin import WorkerState
 
 log = logging.getLogger(__name__)
+HEARTBEAT_SECONDS = 5.0
 
 
 # Whole-relay waits: while Alpine fails for everything, and while it rejects our key.
@@ -96,6 +99,7 @@ class Relay:
         *,
         clock: Callable[[], datetime] = utc_now,
         jitter: Jitter = full_jitter,
+        notifier: SystemdNotifier | None = None,
     ) -> None:
         self._store = store
         self._deliverer = deliverer
@@ -107,6 +111,10 @@ class Relay:
         self._failed_batches = 0
         self._paused_batches = 0
         self._resume_at = 0.0
+        self._admin = store.admin()
+        self._notifier = notifier or SystemdNotifier({})
+        self._state = WorkerState.RUNNING
+        self._last_heartbeat = 0.0
 
     @property
     def resume_in(self) -> float:
@@ -215,6 +223,7 @@ class Relay:
         self._metrics.last_success.set(now.timestamp())
         if self._paused_batches:
             log.warning("delivery resumed", extra={"event": "resumed"})
+            self._record_state(WorkerState.RUNNING)
         self._metrics.paused.set(0)
         self._failed_batches = self._paused_batches = 0
         # Alpine is up, so earlier failures in this run were the rows' own.
@@ -253,6 +262,7 @@ class Relay:
         wait = self._settings.pause_policy.ceiling_seconds(self._paused_batches)
         self._resume_at = time.monotonic() + wait
         self._metrics.paused.set(1)
+        self._record_state(WorkerState.PAUSED, f"HTTP {exc.status}: {exc}")
         batch.halt = Halt.PAUSED
         batch.release_error = str(exc)
         log.error(
@@ -275,21 +285,42 @@ class Relay:
             ),
         )
 
+    def _record_state(self, state: WorkerState, detail: str | None = None) -> None:
+        self._state = state
+        self._last_heartbeat = time.monotonic()
+        self._admin.record_worker(self._settings.worker_id, state, self._clock(), detail)
+        self._notifier.status(f"{state.value}{': ' + detail if detail else ''}")
+
+    def _heartbeat(self) -> None:
+        """Liveness for systemd (every loop) and for `relay status` (every few seconds)."""
+        self._notifier.watchdog()
+        if time.monotonic() - self._last_heartbeat >= HEARTBEAT_SECONDS:
+            self._last_heartbeat = time.monotonic()
+            self._admin.record_worker(self._settings.worker_id, self._state, self._clock())
+
     def run(self, stop: threading.Event) -> None:
         """Deliver until `stop` is set; new rows are noticed within ~20 ms."""
-        while not stop.is_set():
-            if self.resume_in > 0:
-                stop.wait(min(self.resume_in, 1.0))
-                continue
-            result = self.run_once(stop)
-            if result.halt is None and result.claimed < self._settings.batch_size:
-                self._wait_for_work(stop)
+        self._record_state(WorkerState.RUNNING)
+        self._notifier.ready("delivering")
+        try:
+            while not stop.is_set():
+                self._heartbeat()
+                if self.resume_in > 0:
+                    stop.wait(min(self.resume_in, 1.0))
+                    continue
+                result = self.run_once(stop)
+                if result.halt is None and result.claimed < self._settings.batch_size:
+                    self._wait_for_work(stop)
+        finally:
+            self._notifier.stopping()
+            self._record_state(WorkerState.STOPPED)
 
     def _wait_for_work(self, stop: threading.Event) -> None:
         """Sleep until another connection commits, or `rescan_seconds` pass."""
         version = self._store.data_version()
         give_up = time.monotonic() + self._settings.rescan_seconds
         while not stop.wait(self._settings.idle_poll_seconds):
+            self._notifier.watchdog()
             if self._store.data_version() != version or time.monotonic() >= give_up:
                 return
 
@@ -299,15 +330,19 @@ class Relay:
         Honours Retry-After; returns early with `halt` set on an outage or pause.
         """
         totals = BatchResult()
-        while not stop.is_set():
-            if self.resume_in > 0:
-                if self.resume_in > max_wait_seconds:
+        try:
+            while not stop.is_set():
+                if self.resume_in > 0:
+                    if self.resume_in > max_wait_seconds:
+                        break
+                    stop.wait(self.resume_in)
+                result = self.run_once(stop)
+                totals = _add(totals, result)
+                if result.halt in (Halt.OUTAGE, Halt.PAUSED, Halt.STOPPING) or not result.claimed:
                     break
-                stop.wait(self.resume_in)
-            result = self.run_once(stop)
-            totals = _add(totals, result)
-            if result.halt in (Halt.OUTAGE, Halt.PAUSED, Halt.STOPPING) or result.claimed == 0:
-                break
+        finally:
+            if self._state is not WorkerState.RUNNING:
+                self._record_state(WorkerState.STOPPED, f"--once ended {self._state.value}")
         return totals
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from argo.sqlite import connect, write_transaction
 from argo.store import apply_schema
 from argo.timeutil import from_text, to_text
+from relay.store_admin import OutboxAdmin
 
 _CLAIM = """
 UPDATE sync_outbox SET claimed_by = :worker, claimed_until = :until
@@ -114,6 +115,10 @@ class OutboxStore:
 
     def close(self) -> None:
         self._conn.close()
+
+    def admin(self) -> OutboxAdmin:
+        """Operator actions (dead letters, pruning, worker records) on this connection."""
+        return OutboxAdmin(self._conn)
 
     def data_version(self) -> int:
         """Changes whenever another connection commits: a cheap "anything new?" probe."""

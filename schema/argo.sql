@@ -53,3 +53,13 @@ CREATE INDEX IF NOT EXISTS idx_outbox_due
 -- Ordering rule (outcome after creation) looks up earlier events of a signal.
 CREATE INDEX IF NOT EXISTS idx_outbox_signal ON sync_outbox (signal_id, id);
 CREATE INDEX IF NOT EXISTS idx_outbox_dead ON sync_outbox (dead_at) WHERE dead_at IS NOT NULL;
+
+-- One row per relay process: what `relay status` reports as running or paused.
+-- Written on start, stop, pause and resume, and as a heartbeat every few seconds.
+CREATE TABLE IF NOT EXISTS relay_workers (
+    worker_id       TEXT PRIMARY KEY,
+    started_at      TEXT NOT NULL,
+    heartbeat_at    TEXT NOT NULL,
+    state           TEXT NOT NULL CHECK (state IN ('running', 'paused', 'stopped')),
+    detail          TEXT
+);

@@ -1,0 +1,135 @@
+"""Operator actions on the outbox: dead letters, pruning, and relay worker records.
+
+Part of the relay's store seam (with relay/store.py): the only other module that
+runs SQL against the outbox.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from argo.sqlite import write_transaction
+from argo.timeutil import from_text, to_text
+
+ALIVE_WITHIN = timedelta(seconds=30)
+
+
+class WorkerState(StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True, slots=True)
+class DeadRow:
+    id: int
+    event_id: str
+    event_type: str
+    signal_id: str
+    attempts: int
+    dead_at: datetime
+    last_error: str
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> DeadRow:
+        return cls(
+            id=row["id"],
+            event_id=row["event_id"],
+            event_type=row["event_type"],
+            signal_id=row["signal_id"],
+            attempts=row["attempts"],
+            dead_at=from_text(row["dead_at"]),
+            last_error=row["last_error"] or "",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Worker:
+    worker_id: str
+    started_at: datetime
+    heartbeat_at: datetime
+    state: WorkerState
+    detail: str | None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Worker:
+        return cls(
+            worker_id=row["worker_id"],
+            started_at=from_text(row["started_at"]),
+            heartbeat_at=from_text(row["heartbeat_at"]),
+            state=WorkerState(row["state"]),
+            detail=row["detail"],
+        )
+
+    def alive(self, now: datetime) -> bool:
+        return self.state is not WorkerState.STOPPED and now - self.heartbeat_at < ALIVE_WITHIN
+
+
+class OutboxAdmin:
+    """Dead letters, pruning and worker records on an open Argo connection."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def dead_letters(self, limit: int | None = None) -> list[DeadRow]:
+        sql = (
+            "SELECT id, event_id, event_type, signal_id, attempts, dead_at, last_error"
+            " FROM sync_outbox WHERE dead_at IS NOT NULL ORDER BY id"
+        )
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [DeadRow.from_row(r) for r in self._conn.execute(sql)]
+
+    def retry_dead(self, event_ids: Sequence[str] | None, now: datetime) -> int:
+        """Make dead letters due again with a fresh attempt count (all when `event_ids` is None)."""
+        reset = (
+            "UPDATE sync_outbox SET dead_at = NULL, attempts = 0, next_attempt_at = ?,"
+            " claimed_by = NULL, claimed_until = NULL WHERE dead_at IS NOT NULL"
+        )
+        with write_transaction(self._conn) as conn:
+            if event_ids is None:
+                return conn.execute(reset, (to_text(now),)).rowcount
+            return sum(
+                conn.execute(reset + " AND event_id = ?", (to_text(now), event_id)).rowcount
+                for event_id in event_ids
+            )
+
+    def prune_delivered(self, older_than: datetime, batch_size: int = 5000) -> int:
+        """Delete delivered rows older than `older_than`, `batch_size` per transaction."""
+        total = 0
+        while True:
+            with write_transaction(self._conn) as conn:
+                deleted = conn.execute(
+                    "DELETE FROM sync_outbox WHERE id IN (SELECT id FROM sync_outbox"
+                    " WHERE delivered_at IS NOT NULL AND delivered_at < ? LIMIT ?)",
+                    (to_text(older_than), batch_size),
+                ).rowcount
+            total += deleted
+            if deleted < batch_size:
+                return total
+
+    def record_worker(
+        self, worker_id: str, state: WorkerState, now: datetime, detail: str | None = None
+    ) -> None:
+        """Insert or update this worker's row (state change or heartbeat)."""
+        with write_transaction(self._conn) as conn:
+            conn.execute(
+                "DELETE FROM relay_workers WHERE heartbeat_at < ?",
+                (to_text(now - timedelta(days=1)),),
+            )
+            conn.execute(
+                "INSERT INTO relay_workers (worker_id, started_at, heartbeat_at, state, detail)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (worker_id) DO UPDATE SET"
+                " heartbeat_at = excluded.heartbeat_at, state = excluded.state,"
+                " detail = excluded.detail",
+                (worker_id, to_text(now), to_text(now), state.value, detail),
+            )
+
+    def workers(self, now: datetime) -> list[Worker]:
+        """Workers seen in the last day, newest first."""
+        rows = self._conn.execute("SELECT * FROM relay_workers ORDER BY started_at DESC")
+        return [Worker.from_row(r) for r in rows]

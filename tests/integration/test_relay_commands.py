@@ -1,0 +1,112 @@
+"""`relay status`, `replay`, `dead list/retry` and `prune` on a real SQLite file (CliRunner)."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from argo.timeutil import to_text, utc_now
+from relay.cli import main
+from relay.store import BatchOutcome, DeadLetter, OutboxStore
+from relay.store_admin import WorkerState
+from tests.factories import filled_store
+
+
+def run(db: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, [*args, "--db", str(db)])
+    return result.exit_code, result.output
+
+
+def settle_some(db: Path, delivered: int, dead: int) -> list[str]:
+    """Deliver the first `delivered` rows and dead-letter the next `dead`; their event ids."""
+    store = OutboxStore.open(db)
+    try:
+        now = utc_now()
+        rows = store.claim("tester", now, timedelta(seconds=60), 1000)
+        store.settle(
+            "tester",
+            now,
+            BatchOutcome(
+                delivered=[r.id for r in rows[:delivered]],
+                dead=[
+                    DeadLetter(r.id, "HTTP 409: conflict")
+                    for r in rows[delivered : delivered + dead]
+                ],
+                released=[r.id for r in rows[delivered + dead :]],
+            ),
+        )
+        return [r.event_id for r in rows[delivered : delivered + dead]]
+    finally:
+        store.close()
+
+
+def test_status_reports_counts_and_a_paused_relay(tmp_path: Path) -> None:
+    db = tmp_path / "signals.db"
+    filled_store(db, 10)[0].close()
+    settle_some(db, delivered=6, dead=1)
+    store = OutboxStore.open(db)
+    store.admin().record_worker("w-paused", WorkerState.PAUSED, utc_now(), "HTTP 401: bad key")
+    store.close()
+    code, output = run(db, "status", "--json")
+    assert code == 0
+    report = json.loads(output)
+    assert report["pending"] == 3 and report["dead"] == 1 and report["delivered"] == 6
+    assert report["paused"] is True and "401" in report["paused_reason"]
+    assert report["relays_running"] == 1
+    assert "409" in report["last_error"]  # the dead letter's reason
+    code, human = run(db, "status")
+    assert code == 0 and "oldest_pending_age_seconds" in human
+
+
+def test_dead_list_and_retry(tmp_path: Path) -> None:
+    db = tmp_path / "signals.db"
+    filled_store(db, 5)[0].close()
+    dead_ids = settle_some(db, delivered=2, dead=2)
+    code, output = run(db, "dead", "list", "--json")
+    assert code == 0
+    listed = [json.loads(line) for line in output.splitlines()]
+    assert [d["event_id"] for d in listed] == dead_ids and "409" in listed[0]["last_error"]
+
+    code, output = run(db, "dead", "retry", dead_ids[0])
+    assert code == 0 and "requeued 1" in output
+    code, output = run(db, "dead", "retry", "evt_unknown")
+    assert code == 1
+    code, output = run(db, "dead", "retry")
+    assert code == 2
+    code, output = run(db, "dead", "retry", "--all")
+    assert code == 0 and "requeued 1" in output
+    assert json.loads(run(db, "status", "--json")[1])["dead"] == 0
+
+
+def test_prune_deletes_only_old_delivered_rows(tmp_path: Path) -> None:
+    db = tmp_path / "signals.db"
+    filled_store(db, 8)[0].close()
+    settle_some(db, delivered=5, dead=1)
+    store = OutboxStore.open(db)
+    old = to_text(utc_now() - timedelta(days=10))
+    store._conn.execute(
+        "UPDATE sync_outbox SET delivered_at = ? WHERE id IN (SELECT id FROM sync_outbox"
+        " WHERE delivered_at IS NOT NULL LIMIT 3)",
+        (old,),
+    )
+    store.close()
+    code, output = run(db, "prune", "--older-than", "7d")
+    assert code == 0 and "deleted 3" in output
+    report = json.loads(run(db, "status", "--json")[1])
+    assert (report["delivered"], report["dead"], report["pending"]) == (2, 1, 2)
+    assert run(db, "prune", "--older-than", "soon")[0] == 2
+
+
+def test_replay_dry_run_then_enqueue(tmp_path: Path) -> None:
+    db = tmp_path / "signals.db"
+    store, signals = filled_store(db, 12)
+    store.close()
+    code, output = run(db, "replay", "--since", "1h", "--dry-run")
+    assert code == 0 and "would enqueue 12" in output
+    code, output = run(db, "replay", "--since", "1h", "--symbol", "aapl")
+    assert code == 0 and "enqueued 6" in output
+    assert json.loads(run(db, "status", "--json")[1])["pending"] == 18
+    assert run(db, "replay", "--since", "2025-01-01T00:00:00")[0] == 2  # naive time refused
