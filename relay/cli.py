@@ -71,6 +71,15 @@ def main(verbose: int) -> None:
     " [env RELAY_LEASE_SECONDS].",
 )
 @click.option(
+    "--outage-cap-seconds",
+    envvar="RELAY_OUTAGE_CAP_SECONDS",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Longest whole-relay wait between probes while Alpine is down"
+    " [env RELAY_OUTAGE_CAP_SECONDS].",
+)
+@click.option(
     "--metrics-port",
     envvar="RELAY_METRICS_PORT",
     default=9102,
@@ -96,6 +105,7 @@ def run(
     once: bool,
     batch_size: int,
     lease_seconds: float,
+    outage_cap_seconds: float,
     metrics_port: int,
     alpine_url: str,
     api_key: str | None,
@@ -125,7 +135,10 @@ def run(
     signals_module.signal(signals_module.SIGTERM, request_stop)
     signals_module.signal(signals_module.SIGINT, request_stop)
     settings = RelaySettings(
-        worker_id=new_worker_id(), batch_size=batch_size, lease=timedelta(seconds=lease_seconds)
+        worker_id=new_worker_id(),
+        batch_size=batch_size,
+        lease=timedelta(seconds=lease_seconds),
+        outage_policy=RetryPolicy(base_seconds=0.5, cap_seconds=outage_cap_seconds),
     )
     with httpx.Client(
         base_url=alpine_url, timeout=default_timeout(), follow_redirects=False

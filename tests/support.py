@@ -125,10 +125,11 @@ def start_alpine(
     api_keys: list[str] | None = None,
     signing_secret: str | None = None,
     extra_env: Mapping[str, str] | None = None,
+    port: int | None = None,
 ) -> AlpineServer:
-    """Start Alpine on a free port and wait until its health endpoint answers 200."""
+    """Start Alpine (on a free port unless given) and wait until its health answers 200."""
     keys = api_keys or [new_api_key()]
-    port = free_port()
+    port = port or free_port()
     env = {"ALPINE_DATABASE_URL": database_url, "ALPINE_API_KEYS": ",".join(keys)}
     if signing_secret:
         env["ALPINE_SIGNING_SECRET"] = signing_secret

@@ -102,7 +102,7 @@ def test_prune_deletes_only_old_delivered_rows(tmp_path: Path) -> None:
 
 def test_replay_dry_run_then_enqueue(tmp_path: Path) -> None:
     db = tmp_path / "signals.db"
-    store, signals = filled_store(db, 12)
+    store, _ = filled_store(db, 12)
     store.close()
     code, output = run(db, "replay", "--since", "1h", "--dry-run")
     assert code == 0 and "would enqueue 12" in output
