@@ -36,7 +36,7 @@ demo: venv
 	$(BIN)/python scripts/demo.py
 
 bench: venv postgres
-	@echo "make bench: not yet (the benchmark harness is issue #7)"
+	$(BIN)/python -m tests.bench
 
 clean:
 	rm -rf $(VENV) demo-run bench-results .pytest_cache .mypy_cache .ruff_cache
