@@ -71,6 +71,14 @@ def main(verbose: int) -> None:
     " [env RELAY_LEASE_SECONDS].",
 )
 @click.option(
+    "--posts-in-flight",
+    envvar="RELAY_POSTS_IN_FLIGHT",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 32),
+    help="Single POSTs sent at once when rows go one by one [env RELAY_POSTS_IN_FLIGHT].",
+)
+@click.option(
     "--outage-cap-seconds",
     envvar="RELAY_OUTAGE_CAP_SECONDS",
     default=30.0,
@@ -105,6 +113,7 @@ def run(
     once: bool,
     batch_size: int,
     lease_seconds: float,
+    posts_in_flight: int,
     outage_cap_seconds: float,
     metrics_port: int,
     alpine_url: str,
@@ -138,6 +147,7 @@ def run(
         worker_id=new_worker_id(),
         batch_size=batch_size,
         lease=timedelta(seconds=lease_seconds),
+        posts_in_flight=posts_in_flight,
         outage_policy=RetryPolicy(base_seconds=0.5, cap_seconds=outage_cap_seconds),
     )
     with httpx.Client(
@@ -150,6 +160,7 @@ def run(
         log.warning("alpine health: %s", deliverer.health(), extra={"event": "health_check"})
         if once:
             result = relay.drain(stop)
+            relay.close()
             click.echo(
                 f"relay: delivered {result.delivered}, retried {result.retried}, "
                 f"dead {result.dead}, released {result.released}"
@@ -165,6 +176,7 @@ def run(
             start_http_server(metrics_port, addr="127.0.0.1", registry=metrics.registry)
         log.warning("relay started", extra={"event": "started", "worker": settings.worker_id})
         relay.run(stop)
+        relay.close()
     store.close()
     log.warning("relay stopped", extra={"event": "stopped"})
 

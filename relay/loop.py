@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -21,6 +22,7 @@ from enum import StrEnum
 from argo.timeutil import utc_now
 from relay.deliver import BATCHABLE, Deliverer
 from relay.errors import (
+    DeliveryError,
     DeliveryRejectedError,
     PermanentDeliveryError,
     RateLimitedError,
@@ -55,10 +57,11 @@ class RelaySettings:
     worker_id: str
     batch_size: int = 100
     lease: timedelta = timedelta(seconds=60)
-    idle_poll_seconds: float = 0.02
+    idle_poll_seconds: float = 0.01
     rescan_seconds: float = 1.0
     outage_threshold: int = 3
     use_batch_endpoint: bool = True
+    posts_in_flight: int = 8
     outage_policy: RetryPolicy = OUTAGE_POLICY
     pause_policy: RetryPolicy = PAUSE_POLICY
 
@@ -112,9 +115,16 @@ class Relay:
         self._paused_batches = 0
         self._resume_at = 0.0
         self._admin = store.admin()
+        self._pool = ThreadPoolExecutor(
+            max_workers=max(1, settings.posts_in_flight), thread_name_prefix="relay-post"
+        )
         self._notifier = notifier or SystemdNotifier({})
         self._state = WorkerState.RUNNING
         self._last_heartbeat = 0.0
+
+    def close(self) -> None:
+        """Stop the POST worker threads (after run or drain has returned)."""
+        self._pool.shutdown(wait=True)
 
     @property
     def resume_in(self) -> float:
@@ -150,13 +160,22 @@ class Relay:
         if self._settings.use_batch_endpoint and len(batchable) > 1:
             fallback = {r.id for r in self._deliver_as_batch(batchable, batch)}
             rows = [r for r in rows if r.event_type != BATCHABLE or r.id in fallback]
-        for index, row in enumerate(rows):
+        window = max(1, self._settings.posts_in_flight)
+        for start in range(0, len(rows), window):
             if (stop is not None and stop.is_set()) or time.monotonic() > deadline:
                 batch.halt = batch.halt or Halt.STOPPING
             if batch.halt is not None:
-                batch.released.extend(r.id for r in rows[index:])
+                batch.released.extend(r.id for r in rows[start:])
                 break
-            self._deliver_one(row, batch)
+            chunk = rows[start : start + window]
+            # POSTs of a window overlap; their outcomes are applied one by one, in order.
+            attempts = (
+                self._pool.map(self._attempt, chunk)
+                if len(chunk) > 1
+                else [self._attempt(chunk[0])]
+            )
+            for row, outcome in zip(chunk, attempts, strict=True):
+                self._apply(row, outcome, batch)
         if batch.suspects:
             self._enter_outage(batch)
         return batch
@@ -198,23 +217,30 @@ class Relay:
         self._resume_at = time.monotonic() + exc.retry_after
         log.warning("rate limited", extra={"event": "rate_limited", "wait": exc.retry_after})
 
-    def _deliver_one(self, row: OutboxRow, batch: _Batch) -> None:
+    def _attempt(self, row: OutboxRow) -> DeliveryError | None:
+        """Deliver one row; the DeliveryError that stopped it, or None when stored."""
         try:
             self._deliverer.deliver(row)
-        except PermanentDeliveryError as exc:
-            self._dead_letter(row, exc, batch)
-        except DeliveryRejectedError as exc:
+        except DeliveryError as exc:
+            return exc
+        return None
+
+    def _apply(self, row: OutboxRow, failure: DeliveryError | None, batch: _Batch) -> None:
+        """Decide a row's fate from the outcome of its POST."""
+        if failure is None:
+            self._on_success(row, batch)
+        elif isinstance(failure, PermanentDeliveryError):
+            self._dead_letter(row, failure, batch)
+        elif isinstance(failure, DeliveryRejectedError):
             batch.released.append(row.id)
-            self._pause(exc, batch)
-        except RateLimitedError as exc:
+            self._pause(failure, batch)
+        elif isinstance(failure, RateLimitedError):
             batch.released.append(row.id)
-            self._rate_limited(exc, batch)
-        except RetryableDeliveryError as exc:
-            batch.suspects.append((row, str(exc)))
+            self._rate_limited(failure, batch)
+        else:
+            batch.suspects.append((row, str(failure)))
             if len(batch.suspects) >= self._settings.outage_threshold:
                 batch.halt = Halt.OUTAGE
-        else:
-            self._on_success(row, batch)
 
     def _on_success(self, row: OutboxRow, batch: _Batch) -> None:
         now = self._clock()

@@ -20,7 +20,9 @@ def url_for(database: str) -> str:
 
 def conninfo(sqlalchemy_url: str) -> str:
     """A psycopg connection string for a SQLAlchemy URL."""
-    return make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    return (
+        make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    )
 
 
 def admin() -> psycopg.Connection[tuple[object, ...]]:

@@ -94,10 +94,12 @@ def test_pending_and_lag_grow_while_alpine_is_away(tmp_path: Path) -> None:
                 text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
             except httpx.HTTPError:
                 return None
-            return text if sample(text, "relay_outbox_oldest_pending_age_seconds") > 0 else None
+            failing = 'relay_deliveries_total{result="connection_error"}' in text
+            lag = sample(text, "relay_outbox_oldest_pending_age_seconds")
+            return text if failing and lag > 0 else None
 
         text = wait_for(lagging, what="a positive lag")
     finally:
         stop(relay)
     assert sample(text, "relay_outbox_pending") == 10
-    assert 'relay_deliveries_total{result="connection_error"}' in text
+    assert sample(text, "relay_outbox_dead") == 0
