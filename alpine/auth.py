@@ -42,10 +42,13 @@ class ApiKeys:
 
 
 class SignatureVerifier:
-    """Checks `webhook-*` headers over the raw body; 5 minutes of clock tolerance."""
+    """Checks `webhook-*` headers over the raw body; 5 minutes of clock tolerance.
 
-    def __init__(self, secret: str) -> None:
-        self._webhook = Webhook(secret)
+    Several secrets may be valid at once (a rotation); a request signed with any passes.
+    """
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        self._webhooks = [Webhook(secret) for secret in secrets]
 
     def verify(self, body: bytes, headers: Mapping[str, str]) -> str | None:
         """None when the signature is good, else the reason it is not."""
@@ -54,10 +57,14 @@ class SignatureVerifier:
             for name in ("webhook-id", "webhook-timestamp", "webhook-signature")
             if name in headers
         }
-        try:
-            self._webhook.verify(body, wanted, json_parse=False)
-        except WebhookVerificationError as exc:
-            return str(exc)
-        except (ValueError, binascii.Error, UnicodeDecodeError):
-            return "malformed signature headers or body"
-        return None
+        problem = "no signing secret configured"
+        for webhook in self._webhooks:
+            try:
+                webhook.verify(body, wanted, json_parse=False)
+            except WebhookVerificationError as exc:
+                problem = str(exc)
+            except (ValueError, binascii.Error, UnicodeDecodeError):
+                problem = "malformed signature headers or body"
+            else:
+                return None
+        return problem

@@ -32,7 +32,7 @@ class IngestGuard:
     def __init__(self, settings: AlpineSettings, metrics: AlpineMetrics) -> None:
         self._keys = ApiKeys.of(settings.api_keys)
         self._verifier = (
-            SignatureVerifier(settings.signing_secret) if settings.signing_secret else None
+            SignatureVerifier(settings.signing_secrets) if settings.signing_secrets else None
         )
         self._limiter = RateLimiter(settings.rate_limit, settings.rate_burst)
         self._max_body = settings.max_body_bytes

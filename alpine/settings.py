@@ -17,7 +17,7 @@ DEFAULT_RATE_LIMIT = 2000.0
 class AlpineSettings:
     database_url: str
     api_keys: tuple[str, ...]
-    signing_secret: str | None
+    signing_secrets: tuple[str, ...]
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     rate_limit: float = DEFAULT_RATE_LIMIT
     rate_burst: float = 2 * DEFAULT_RATE_LIMIT
@@ -37,13 +37,15 @@ class AlpineSettings:
         for key in keys:
             if len(key) < 16 or not key.isascii():
                 raise ConfigError("ALPINE_API_KEYS: each key must be 16+ ASCII characters")
-        secret = env.get("ALPINE_SIGNING_SECRET", "").strip() or None
-        if secret is not None and not secret.startswith("whsec_"):
-            raise ConfigError("ALPINE_SIGNING_SECRET must look like whsec_<base64>")
+        secrets = tuple(
+            s.strip() for s in env.get("ALPINE_SIGNING_SECRET", "").split(",") if s.strip()
+        )
+        if any(not s.startswith("whsec_") for s in secrets):
+            raise ConfigError("ALPINE_SIGNING_SECRET must be whsec_<base64>, comma-separated")
         max_body = int(_number(env, "ALPINE_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES))
         rate = _number(env, "ALPINE_RATE_LIMIT", DEFAULT_RATE_LIMIT)
         burst = _number(env, "ALPINE_RATE_BURST", 2 * rate)
-        return cls(url, keys, secret, max_body, rate, burst)
+        return cls(url, keys, secrets, max_body, rate, burst)
 
 
 def _number(env: Mapping[str, str], name: str, default: float) -> float:

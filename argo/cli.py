@@ -18,6 +18,7 @@ from argo.generator import Generator, SignalFactory
 from argo.logsetup import setup_logging
 from argo.metrics import GeneratorMetrics
 from argo.prices import DEFAULT_SYMBOLS, SyntheticPriceSource
+from argo.sdnotify import SystemdNotifier
 from argo.signal import Signal
 from argo.store import SignalStore
 from argo.timeutil import parse_since, utc_now
@@ -192,7 +193,14 @@ def run(
             store, audit, SignalFactory(SyntheticPriceSource(symbol_list, seed)), metrics
         )
         click.echo(f"argo: generating for {','.join(symbol_list)} every {interval}s", err=True)
-        total = generator.run(symbol_list, interval, min_confidence, stop, on_signal=_print_signal)
+        total = generator.run(
+            symbol_list,
+            interval,
+            min_confidence,
+            stop,
+            on_signal=_print_signal,
+            notifier=SystemdNotifier(),
+        )
     finally:
         audit.close()
         store.close()

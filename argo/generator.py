@@ -13,6 +13,7 @@ from argo.audit import AuditLog
 from argo.metrics import GeneratorMetrics
 from argo.prices import PriceSource, asset_type_of
 from argo.rule import SLOW_WINDOW, STRATEGY, MomentumRule
+from argo.sdnotify import SystemdNotifier
 from argo.signal import Signal
 from argo.store import SignalStore
 from argo.timeutil import to_text, utc_now
@@ -135,6 +136,7 @@ class Generator:
         min_confidence: float,
         stop: threading.Event,
         on_signal: Callable[[Signal], None] | None = None,
+        notifier: SystemdNotifier | None = None,
     ) -> int:
         """One cycle over `symbols` every `interval` seconds until `stop` is set.
 
@@ -142,9 +144,12 @@ class Generator:
         Returns how many signals were stored.
         """
         stored_total = 0
+        notifier = notifier or SystemdNotifier({})
         self._factory.warm_up(symbols)
+        notifier.ready(f"generating for {len(symbols)} symbols")
         next_cycle = time.monotonic()
         while not stop.is_set():
+            notifier.watchdog()
             candidates = [self._factory.step(s, min_confidence) for s in symbols]
             signals = [s for s in candidates if s is not None]
             if signals:
@@ -153,5 +158,10 @@ class Generator:
                     if on_signal is not None:
                         on_signal(signal)
             next_cycle = max(next_cycle + interval, time.monotonic())
-            stop.wait(max(0.0, next_cycle - time.monotonic()))
+            # Wait in slices so the watchdog hears from us even with a long interval.
+            while not stop.wait(min(1.0, max(0.0, next_cycle - time.monotonic()))):
+                notifier.watchdog()
+                if time.monotonic() >= next_cycle:
+                    break
+        notifier.stopping()
         return stored_total

@@ -16,6 +16,7 @@ import httpx
 from prometheus_client import start_http_server
 
 from argo.logsetup import setup_logging
+from argo.sdnotify import SystemdNotifier
 from argo.store import SignalStore
 from argo.timeutil import parse_since, to_text, utc_now
 from relay import __version__
@@ -25,8 +26,7 @@ from relay.loop import Halt, Relay, RelaySettings
 from relay.metrics import RelayMetrics
 from relay.replay import ReplayWindow, enqueue, matching
 from relay.retry import RetryPolicy
-from relay.sdnotify import SystemdNotifier
-from relay.settings import check_signing_secret, new_worker_id, sync_enabled
+from relay.settings import new_worker_id, signing_secrets, sync_enabled
 from relay.store import OutboxStatus, OutboxStore
 from relay.store_admin import Worker, WorkerState
 
@@ -106,7 +106,7 @@ def main(verbose: int) -> None:
 @click.option(
     "--signing-secret",
     envvar="ALPINE_SIGNING_SECRET",
-    help="Standard Webhooks secret whsec_... [env ALPINE_SIGNING_SECRET].",
+    help="Standard Webhooks secret(s) whsec_..., comma-separated [env ALPINE_SIGNING_SECRET].",
 )
 @db_option
 def run(
@@ -126,7 +126,7 @@ def run(
         if not sync_enabled():
             click.echo("relay: ALPINE_SYNC_ENABLED is false; events stay in the outbox", err=True)
             return
-        secret = check_signing_secret(signing_secret)
+        secrets = signing_secrets(signing_secret)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from exc
     if not api_key:
@@ -153,7 +153,7 @@ def run(
     with httpx.Client(
         base_url=alpine_url, timeout=default_timeout(), follow_redirects=False
     ) as client:
-        deliverer = Deliverer(client, api_key=api_key, signing_secret=secret, metrics=metrics)
+        deliverer = Deliverer(client, api_key=api_key, signing_secrets=secrets, metrics=metrics)
         relay = Relay(
             store, deliverer, RetryPolicy(), metrics, settings, notifier=SystemdNotifier()
         )

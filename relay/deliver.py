@@ -131,13 +131,13 @@ class Deliverer:
         client: httpx.Client,
         *,
         api_key: str,
-        signing_secret: str | None,
+        signing_secrets: Sequence[str] = (),
         metrics: RelayMetrics,
         max_tries: int = 2,
     ) -> None:
         self._client = client
         self._api_key = api_key
-        self._webhook = Webhook(signing_secret) if signing_secret else None
+        self._webhooks = [Webhook(secret) for secret in signing_secrets]
         self._metrics = metrics
         retrying = backoff.on_exception(
             backoff.expo,
@@ -193,11 +193,14 @@ class Deliverer:
 
     def _headers(self, message_id: str, body: bytes) -> dict[str, str]:
         headers = {"X-API-Key": self._api_key, "Content-Type": "application/json"}
-        if self._webhook is not None:
+        if self._webhooks:
             now = datetime.now(UTC)
+            text = body.decode()
             headers["webhook-id"] = message_id
             headers["webhook-timestamp"] = str(int(now.timestamp()))
-            headers["webhook-signature"] = self._webhook.sign(message_id, now, body.decode())
+            headers["webhook-signature"] = " ".join(
+                webhook.sign(message_id, now, text) for webhook in self._webhooks
+            )
         return headers
 
     def _post(self, path: str, body: bytes, message_id: str) -> httpx.Response:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from argo.sdnotify import SystemdNotifier
 from argo.timeutil import utc_now
 from relay.deliver import BATCHABLE, Deliverer
 from relay.errors import (
@@ -30,7 +31,6 @@ from relay.errors import (
 )
 from relay.metrics import RelayMetrics
 from relay.retry import Jitter, RetryPolicy, full_jitter
-from relay.sdnotify import SystemdNotifier
 from relay.store import BatchOutcome, DeadLetter, OutboxRow, OutboxStore, Retry
 from relay.store_admin import WorkerState
 

@@ -23,13 +23,16 @@ def sync_enabled(environ: dict[str, str] | None = None) -> bool:
     raise ConfigError(f"ALPINE_SYNC_ENABLED must be true or false, got {value!r}")
 
 
-def check_signing_secret(secret: str | None) -> str | None:
-    """A Standard Webhooks secret is `whsec_` + base64; None or '' means unsigned."""
-    if not secret:
-        return None
-    if not secret.startswith("whsec_") or len(secret) < 20:
-        raise ConfigError("ALPINE_SIGNING_SECRET must look like whsec_<base64>")
-    return secret
+def signing_secrets(value: str | None) -> list[str]:
+    """Comma-separated Standard Webhooks secrets (`whsec_` + base64); empty means unsigned.
+
+    Two are listed during a rotation; every request then carries both signatures.
+    """
+    secrets = [s.strip() for s in (value or "").split(",") if s.strip()]
+    for secret in secrets:
+        if not secret.startswith("whsec_") or len(secret) < 20:
+            raise ConfigError("ALPINE_SIGNING_SECRET must be whsec_<base64>, comma-separated")
+    return secrets
 
 
 def new_worker_id() -> str:

@@ -77,7 +77,9 @@ def drain_rate(bench: Bench, count: int, runs: int, *, batched: bool) -> Figure:
             deliverer = Deliverer(
                 client,
                 api_key=bench.alpine.api_key,
-                signing_secret=bench.alpine.signing_secret,
+                signing_secrets=[bench.alpine.signing_secret]
+                if bench.alpine.signing_secret
+                else [],
                 metrics=metrics,
             )
             settings = RelaySettings(

@@ -189,3 +189,47 @@ def test_a_replayed_signed_request_is_a_harmless_duplicate(pg_url: str, tmp_path
         assert again.json()["status"] == "duplicate"
     finally:
         stop(server.process)
+
+
+def _signed_headers(key: str, body: str, *secrets: str) -> dict[str, str]:
+    from datetime import UTC, datetime
+
+    from standardwebhooks import Webhook
+
+    now = datetime.now(UTC)
+    return {
+        "X-API-Key": key,
+        "webhook-id": "evt_rotation",
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": " ".join(Webhook(s).sign("evt_rotation", now, body) for s in secrets),
+    }
+
+
+def test_signing_secret_rotation_without_downtime(pg_url: str, tmp_path: Path) -> None:
+    from tests.support import new_signing_secret
+
+    old, new = new_signing_secret(), new_signing_secret()
+    bodies = [json.dumps(p) for p in payloads(4)]
+    server = start_alpine(pg_url, tmp_path, signing_secret=f"{old},{new}")
+    try:
+        with server.client() as client:
+            for body, secret in ((bodies[0], old), (bodies[1], new)):
+                answer = client.post(
+                    "/api/v1/argo/sync/signal",
+                    content=body,
+                    headers=_signed_headers(server.api_key, body, secret),
+                )
+                assert answer.status_code == 201, answer.text
+    finally:
+        stop(server.process)
+    server = start_alpine(pg_url, tmp_path, api_keys=server.api_keys, signing_secret=new)
+    try:
+        with server.client() as client:
+            only_old = _signed_headers(server.api_key, bodies[2], old)
+            both = _signed_headers(server.api_key, bodies[3], old, new)
+            refused = client.post("/api/v1/argo/sync/signal", content=bodies[2], headers=only_old)
+            accepted = client.post("/api/v1/argo/sync/signal", content=bodies[3], headers=both)
+        assert refused.status_code == 401
+        assert accepted.status_code == 201
+    finally:
+        stop(server.process)

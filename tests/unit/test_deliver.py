@@ -103,7 +103,11 @@ def test_retry_after_http_date() -> None:
 def _deliverer(handler: httpx.MockTransport, secret: str | None = None) -> Deliverer:
     client = httpx.Client(transport=handler, base_url="http://alpine.test")
     return Deliverer(
-        client, api_key="k" * 20, signing_secret=secret, metrics=RelayMetrics(), max_tries=2
+        client,
+        api_key="k" * 20,
+        signing_secrets=[secret] if secret else [],
+        metrics=RelayMetrics(),
+        max_tries=2,
     )
 
 

@@ -81,9 +81,7 @@ def make_relay(
 ) -> tuple[Relay, RelayMetrics]:
     metrics = RelayMetrics()
     client = httpx.Client(transport=httpx.MockTransport(handler), base_url="http://alpine.test")
-    deliverer = Deliverer(
-        client, api_key="k" * 20, signing_secret=None, metrics=metrics, max_tries=1
-    )
+    deliverer = Deliverer(client, api_key="k" * 20, metrics=metrics, max_tries=1)
     relay = Relay(
         outbox,
         deliverer,

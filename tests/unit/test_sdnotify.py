@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from relay.sdnotify import SystemdNotifier
+from argo.sdnotify import SystemdNotifier
 
 
 @pytest.fixture
