@@ -1,31 +1,120 @@
-"""The JSON-lines audit log: one line per stored signal, appended after commit."""
+"""The JSON-lines audit log: one line per stored signal and per recorded outcome.
+
+Each line carries `prev`, the SHA-256 of the previous line's text, so the log is a
+hash chain across rotated files. Lines are appended after the database commit.
+Rotation by size keeps `backups` older files (`signals.log.1` is the newest of them).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
+from argo.outcomes import Outcome
 from argo.signal import Signal
 from argo.timeutil import to_text, utc_now
 
+GENESIS = "0" * 64
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+DEFAULT_BACKUPS = 5
+
+
+def line_hash(line: str) -> str:
+    """SHA-256 of one log line's text (without its newline)."""
+    return hashlib.sha256(line.encode("utf-8")).hexdigest()
+
+
+def chain_files(path: Path, backups: int = 99) -> list[Path]:
+    """The log's files, oldest first: path.N … path.1, path (those that exist)."""
+    rotated = [path.with_name(f"{path.name}.{n}") for n in range(backups, 0, -1)]
+    return [p for p in [*rotated, path] if p.exists()]
+
 
 class AuditLog:
-    """Appends one JSON object per line to `path` (created with its directory)."""
+    """Appends hash-chained JSON lines to `path`, rotating at `max_bytes`."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self, path: Path, max_bytes: int = DEFAULT_MAX_BYTES, backups: int = DEFAULT_BACKUPS
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._path = path
+        self._max_bytes = max_bytes
+        self._backups = backups
+        _drop_torn_tail(path)
+        self._prev = _last_hash(chain_files(path, backups))
         self._file: TextIO = path.open("a", encoding="utf-8")
 
     def signal_stored(self, signal: Signal) -> None:
         """Record that `signal` committed."""
-        line = {
-            "event": "signal.created",
-            "logged_at": to_text(utc_now()),
-            **signal.to_payload(),
-        }
-        self._file.write(json.dumps(line, separators=(",", ":"), ensure_ascii=True) + "\n")
+        self._append({"event": "signal.created", **signal.to_payload()})
+
+    def outcome_recorded(self, outcome: Outcome) -> None:
+        """Record that `outcome` committed."""
+        self._append(
+            {
+                "event": "signal.outcome",
+                "signal_id": outcome.signal_id,
+                "outcome": outcome.outcome.value,
+                "exit_price": outcome.exit_price,
+                "profit_loss_pct": outcome.profit_loss_pct,
+                "closed_at": to_text(outcome.closed_at),
+            }
+        )
+
+    def _append(self, record: dict[str, Any]) -> None:
+        record = {"logged_at": to_text(utc_now()), **record, "prev": self._prev}
+        line = json.dumps(record, separators=(",", ":"), ensure_ascii=True)
+        if self._file.tell() > 0 and self._file.tell() + len(line) + 1 > self._max_bytes:
+            self._rotate()
+        self._file.write(line + "\n")  # one write: a crash leaves at most a torn last line
         self._file.flush()
+        self._prev = line_hash(line)
+
+    def _rotate(self) -> None:
+        self._file.close()
+        oldest = self._path.with_name(f"{self._path.name}.{self._backups}")
+        oldest.unlink(missing_ok=True)
+        for n in range(self._backups - 1, 0, -1):
+            source = self._path.with_name(f"{self._path.name}.{n}")
+            if source.exists():
+                source.rename(self._path.with_name(f"{self._path.name}.{n + 1}"))
+        self._path.rename(self._path.with_name(f"{self._path.name}.1"))
+        self._file = self._path.open("a", encoding="utf-8")
 
     def close(self) -> None:
         self._file.close()
+
+
+def read_lines(path: Path) -> Iterator[tuple[int, str, bool]]:
+    """(line number, text, complete) for each line of `path`."""
+    with path.open("r", encoding="utf-8", newline="") as handle:
+        for number, raw in enumerate(handle, 1):
+            yield number, raw.rstrip("\n"), raw.endswith("\n")
+
+
+def _drop_torn_tail(path: Path) -> None:
+    """Cut a last line left half-written by a crash, so the chain goes on from a whole line."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with path.open("rb+") as handle:
+        handle.seek(-1, os.SEEK_END)
+        if handle.read(1) == b"\n":
+            return
+        handle.seek(0)
+        data = handle.read()
+        handle.truncate(data.rfind(b"\n") + 1)
+
+
+def _last_hash(files: list[Path]) -> str:
+    for path in reversed(files):
+        last = None
+        for _, text, complete in read_lines(path):
+            if complete and text:
+                last = text
+        if last is not None:
+            return line_hash(last)
+    return GENESIS

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal as signals_module
+import sqlite3
 import sys
 import threading
 from pathlib import Path
@@ -14,10 +15,14 @@ from prometheus_client import start_http_server
 
 from argo import __version__
 from argo.audit import AuditLog
+from argo.audit_verify import verify
+from argo.backup import online_backup
+from argo.engine import EngineConfig
 from argo.generator import Generator, SignalFactory
 from argo.logsetup import setup_logging
 from argo.metrics import GeneratorMetrics
-from argo.prices import DEFAULT_SYMBOLS, SyntheticPriceSource
+from argo.outcomes import OutcomeTracker
+from argo.prices import DEFAULT_SYMBOLS, CsvError, open_source
 from argo.sdnotify import SystemdNotifier
 from argo.signal import Signal
 from argo.store import SignalStore
@@ -83,11 +88,38 @@ def main(verbose: int) -> None:
     setup_logging(verbose)
 
 
+source_option = click.option(
+    "--source",
+    envvar="ARGO_SOURCE",
+    default="synthetic",
+    show_default=True,
+    help="Price source: synthetic, or csv:PATH to replay OHLCV bars [env ARGO_SOURCE].",
+)
+threshold_option = click.option(
+    "--threshold",
+    envvar="ARGO_CONFIDENCE_THRESHOLD",
+    default=88.0,
+    show_default=True,
+    type=click.FloatRange(0, 100),
+    help="Base confidence a signal needs; the regime raises it [env ARGO_CONFIDENCE_THRESHOLD].",
+)
+
+
+def _factory(source: str, symbols: list[str], seed: int, threshold: float) -> SignalFactory:
+    try:
+        prices = open_source(source, symbols, seed)
+    except CsvError as exc:
+        raise click.BadParameter(str(exc), param_hint="--source") from exc
+    except (ValueError, OSError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--source") from exc
+    return SignalFactory(prices, EngineConfig(base_threshold=threshold))
+
+
 @main.command()
 @click.option("--count", "-n", required=True, type=click.IntRange(min=1), help="Signals to make.")
 @click.option(
     "--batch-size",
-    default=1,
+    default=50,
     show_default=True,
     type=click.IntRange(1, 1000),
     help="Signals per transaction (each still commits with its own outbox row).",
@@ -97,6 +129,8 @@ def main(verbose: int) -> None:
 @symbols_option
 @seed_option
 @sync_option
+@source_option
+@threshold_option
 def generate(
     count: int,
     batch_size: int,
@@ -105,20 +139,26 @@ def generate(
     symbols: str,
     seed: int,
     synchronous: str,
+    source: str,
+    threshold: float,
 ) -> None:
-    """Make COUNT signals now (a burst for demos, backfills and benchmarks)."""
+    """Make COUNT signals now (a burst for demos, backfills and benchmarks).
+
+    Each signal commits with its outbox row; --batch-size of them share a transaction.
+    """
     symbol_list = _symbols(symbols)
+    factory = _factory(source, symbol_list, seed, threshold)
     store = SignalStore.open(db_path, synchronous=synchronous)
     audit = AuditLog(audit_log)
     try:
-        generator = Generator(
-            store, audit, SignalFactory(SyntheticPriceSource(symbol_list, seed)), GeneratorMetrics()
-        )
+        generator = Generator(store, audit, factory, GeneratorMetrics())
         with click.progressbar(length=count, label="generating", file=sys.stderr) as bar:
             result = generator.generate(count, symbol_list, batch_size, progress=bar.update)
     finally:
         audit.close()
         store.close()
+    if result.exhausted:
+        click.echo(f"the price source ran out of bars after {result.stored} signals", err=True)
     rate = result.stored / result.seconds if result.seconds > 0 else float("inf")
     click.echo(
         f"stored {result.stored} signals in {result.seconds:.2f} s ({rate:.0f}/s) into {db_path}"
@@ -134,21 +174,15 @@ def generate(
     type=click.FloatRange(min=0.01),
     help="Seconds between cycles [env ARGO_INTERVAL].",
 )
+@source_option
+@threshold_option
 @click.option(
-    "--source",
-    envvar="ARGO_SOURCE",
-    default="synthetic",
+    "--expire-after",
+    envvar="ARGO_EXPIRE_AFTER",
+    default="24h",
     show_default=True,
-    type=click.Choice(["synthetic"]),
-    help="Price source [env ARGO_SOURCE].",
-)
-@click.option(
-    "--min-confidence",
-    envvar="ARGO_MIN_CONFIDENCE",
-    default=60.0,
-    show_default=True,
-    type=click.FloatRange(0, 100),
-    help="Emit only signals at or above this confidence [env ARGO_MIN_CONFIDENCE].",
+    help="An open signal expires this long after its timestamp: 30m, 24h, 7d"
+    " [env ARGO_EXPIRE_AFTER].",
 )
 @click.option(
     "--metrics-port",
@@ -166,7 +200,8 @@ def generate(
 def run(
     interval: float,
     source: str,
-    min_confidence: float,
+    threshold: float,
+    expire_after: str,
     metrics_port: int,
     db_path: Path,
     audit_log: Path,
@@ -174,12 +209,20 @@ def run(
     seed: int,
     synchronous: str,
 ) -> None:
-    """Generate signals every --interval seconds until SIGTERM or Ctrl-C."""
+    """Generate signals every --interval seconds until SIGTERM or Ctrl-C; track outcomes."""
     symbol_list = _symbols(symbols)
+    factory = _factory(source, symbol_list, seed, threshold)
+    now = utc_now()
+    try:
+        expiry = now - parse_since(expire_after, now)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--expire-after") from exc
     metrics = GeneratorMetrics()
-    if metrics_port:
-        start_http_server(metrics_port, addr="127.0.0.1", registry=metrics.registry)
     store = SignalStore.open(db_path, synchronous=synchronous)
+    if metrics_port:
+        backlog_store = SignalStore.open(db_path, synchronous=synchronous)
+        metrics.watch_outbox(backlog_store.outbox_backlog)
+        start_http_server(metrics_port, addr="127.0.0.1", registry=metrics.registry)
     audit = AuditLog(audit_log)
     stop = threading.Event()
 
@@ -189,14 +232,11 @@ def run(
     signals_module.signal(signals_module.SIGTERM, request_stop)
     signals_module.signal(signals_module.SIGINT, request_stop)
     try:
-        generator = Generator(
-            store, audit, SignalFactory(SyntheticPriceSource(symbol_list, seed)), metrics
-        )
+        generator = Generator(store, audit, factory, metrics, OutcomeTracker(expiry))
         click.echo(f"argo: generating for {','.join(symbol_list)} every {interval}s", err=True)
         total = generator.run(
             symbol_list,
             interval,
-            min_confidence,
             stop,
             on_signal=_print_signal,
             notifier=SystemdNotifier(),
@@ -238,3 +278,55 @@ def list_signals(
             click.echo(json.dumps(row.signal.to_payload(), separators=(",", ":")))
         else:
             _print_signal(row.signal)
+
+
+@main.group()
+def audit() -> None:
+    """Check the audit log."""
+
+
+@audit.command(name="verify")
+@audit_option
+@db_option
+@click.option("--no-db", is_flag=True, help="Check the hash chain only, not the database.")
+def audit_verify(audit_log: Path, db_path: Path, no_db: bool) -> None:
+    """Verify the audit log's hash chain and cross-check it with the database.
+
+    Exit 0 when intact; 1 naming the first broken line.
+    """
+    conn = None
+    if not no_db:
+        if not db_path.exists():
+            raise click.UsageError(f"no database at {db_path} (set --db, or --no-db)")
+        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        report = verify(audit_log, conn)
+    finally:
+        if conn is not None:
+            conn.close()
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if not report.ok:
+        click.echo(f"BROKEN at {report.first_problem}")
+        sys.exit(1)
+    checked = "chain and database" if conn is not None else "chain"
+    click.echo(
+        f"OK: {report.lines} lines ({report.signals} signals, {report.outcomes} outcomes)"
+        f" in {', '.join(report.files)}; {checked} verified"
+    )
+
+
+@main.command()
+@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+@db_option
+def backup(target: Path, db_path: Path) -> None:
+    """Copy the database to TARGET with SQLite's online backup, then integrity-check it."""
+    if not db_path.exists():
+        raise click.UsageError(f"no database at {db_path} (set --db or ARGO_DB)")
+    if target.exists():
+        raise click.UsageError(f"{target} exists; choose a new file")
+    pages, verdict = online_backup(db_path, target)
+    if verdict != "ok":
+        click.echo(f"backup written but integrity_check says: {verdict}", err=True)
+        sys.exit(1)
+    click.echo(f"backed up {db_path} to {target} ({pages} pages, integrity ok)")

@@ -10,16 +10,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from argo.audit import AuditLog
+from argo.engine import HISTORY, STRATEGY, EngineConfig, SignalEngine
 from argo.metrics import GeneratorMetrics
-from argo.prices import PriceSource, asset_type_of
-from argo.rule import SLOW_WINDOW, STRATEGY, MomentumRule
+from argo.outcomes import Outcome, OutcomeTracker
+from argo.prices import Bar, PriceSource, asset_type_of
 from argo.sdnotify import SystemdNotifier
 from argo.signal import Signal
 from argo.store import SignalStore
 from argo.timeutil import to_text, utc_now
 
 log = logging.getLogger(__name__)
-WARM_UP_TICKS = SLOW_WINDOW + 1
 
 
 class UniqueClock:
@@ -38,39 +38,56 @@ class UniqueClock:
 
 
 class SignalFactory:
-    """Feeds ticks from a price source through the rule and builds Signals."""
+    """Feeds bars from a price source through the engine and builds Signals."""
 
-    def __init__(self, source: PriceSource, clock: UniqueClock | None = None) -> None:
+    def __init__(
+        self,
+        source: PriceSource,
+        config: EngineConfig | None = None,
+        clock: UniqueClock | None = None,
+    ) -> None:
         self._source = source
-        self._rule = MomentumRule()
+        self._engine = SignalEngine(config)
         self._clock = clock or UniqueClock()
 
-    def warm_up(self, symbols: Sequence[str], ticks: int = WARM_UP_TICKS) -> None:
-        """Feed `ticks` prices per symbol so the rule can decide from the first cycle."""
-        for _ in range(ticks):
+    def warm_up(self, symbols: Sequence[str], bars: int = HISTORY) -> None:
+        """Feed `bars` bars per symbol so the engine can decide from the first cycle."""
+        for _ in range(bars):
             for symbol in symbols:
-                self._rule.observe(symbol, self._source.next_tick(symbol).price)
+                bar = self._source.next_bar(symbol)
+                if bar is not None:
+                    self._engine.warm(bar)
 
-    def step(self, symbol: str, min_confidence: float = 0.0) -> Signal | None:
-        """Advance `symbol` by one tick; a Signal if the rule fires at `min_confidence`."""
-        tick = self._source.next_tick(symbol)
-        decision = self._rule.observe(symbol, tick.price)
-        if decision is None or decision.confidence < min_confidence:
-            return None
-        return Signal.create(
-            symbol=symbol,
-            action=decision.action,
-            entry_price=decision.entry_price,
-            target_price=decision.target_price,
-            stop_price=decision.stop_price,
-            confidence=decision.confidence,
-            strategy=STRATEGY,
-            asset_type=asset_type_of(symbol),
-            data_source=self._source.name,
-            timestamp=to_text(self._clock.next()),
-            reasoning=decision.reasoning,
-            regime=decision.regime,
-        )
+    def step(self, symbol: str) -> tuple[Signal | None, Bar | None]:
+        """Advance `symbol` by one bar: the Signal the engine emits (if any), and the bar.
+
+        The bar is None when the source is exhausted.
+        """
+        bar = self._source.next_bar(symbol)
+        if bar is None:
+            return None, None
+        decision = self._engine.observe(bar)
+        if decision is None:
+            return None, bar
+        try:
+            signal = Signal.create(
+                symbol=symbol,
+                action=decision.action,
+                entry_price=decision.entry_price,
+                target_price=decision.target_price,
+                stop_price=decision.stop_price,
+                confidence=decision.confidence,
+                strategy=STRATEGY,
+                asset_type=asset_type_of(symbol),
+                data_source=self._source.name,
+                timestamp=to_text(self._clock.next()),
+                reasoning=decision.reasoning,
+                regime=decision.regime,
+            )
+        except ValueError:
+            log.warning("engine produced an invalid signal; skipped", exc_info=True)
+            return None, bar
+        return signal, bar
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,10 +95,12 @@ class GenerateResult:
     stored: int
     skipped: int
     seconds: float
+    exhausted: bool = False
 
 
 class Generator:
-    """Stores what the factory produces: signal + outbox row per transaction, then audit."""
+    """Stores what the factory produces (signal + outbox row in one transaction, then the
+    audit line) and, in `run`, the outcomes of open signals (outcome + outbox row)."""
 
     def __init__(
         self,
@@ -89,11 +108,13 @@ class Generator:
         audit: AuditLog,
         factory: SignalFactory,
         metrics: GeneratorMetrics,
+        tracker: OutcomeTracker | None = None,
     ) -> None:
         self._store = store
         self._audit = audit
         self._factory = factory
         self._metrics = metrics
+        self._tracker = tracker or OutcomeTracker()
 
     def store(self, signals: Sequence[Signal]) -> list[Signal]:
         """Commit `signals` in one transaction, then write their audit lines."""
@@ -112,51 +133,90 @@ class Generator:
         batch_size: int = 1,
         progress: Callable[[int], None] | None = None,
     ) -> GenerateResult:
-        """Make and store exactly `count` new signals, cycling over `symbols`."""
+        """Make and store `count` new signals, cycling over `symbols` bar by bar.
+
+        Stops early when the price source runs out of bars for every symbol.
+        """
         started = time.perf_counter()
-        stored_total, skipped, index = 0, 0, 0
-        while stored_total < count:
+        stored_total = skipped = 0
+        index = 0
+        exhausted: set[str] = set()
+        self._factory.warm_up(symbols)
+        while stored_total < count and len(exhausted) < len(symbols):
             batch: list[Signal] = []
-            while len(batch) < min(batch_size, count - stored_total):
-                signal = self._factory.step(symbols[index % len(symbols)])
+            while len(batch) < min(batch_size, count - stored_total) and len(exhausted) < len(
+                symbols
+            ):
+                symbol = symbols[index % len(symbols)]
                 index += 1
+                signal, bar = self._factory.step(symbol)
+                if bar is None:
+                    exhausted.add(symbol)
                 if signal is not None:
                     batch.append(signal)
-            stored = self.store(batch)
+            stored = self.store(batch) if batch else []
             stored_total += len(stored)
             skipped += len(batch) - len(stored)
             if progress is not None:
                 progress(len(stored))
-        return GenerateResult(stored_total, skipped, time.perf_counter() - started)
+        return GenerateResult(
+            stored_total, skipped, time.perf_counter() - started, len(exhausted) == len(symbols)
+        )
+
+    def cycle(self, symbols: Sequence[str]) -> tuple[list[Signal], list[Outcome], bool]:
+        """One bar per symbol: outcomes of open signals, then new signals; both stored.
+
+        Returns what was stored, and whether the price source is exhausted.
+        """
+        now = utc_now()
+        signals: list[Signal] = []
+        outcomes: list[Outcome] = []
+        exhausted = 0
+        for symbol in symbols:
+            signal, bar = self._factory.step(symbol)
+            if bar is None:
+                exhausted += 1
+                continue
+            outcomes.extend(self._tracker.check(bar, now))
+            if signal is not None:
+                signals.append(signal)
+        recorded = self._store.record_outcomes(outcomes, now) if outcomes else []
+        for outcome in recorded:
+            self._metrics.outcomes.labels(outcome.outcome.value).inc()
+            self._audit.outcome_recorded(outcome)
+        stored = self.store(signals) if signals else []
+        self._tracker.track(stored)
+        return stored, recorded, exhausted == len(symbols)
 
     def run(
         self,
         symbols: Sequence[str],
         interval: float,
-        min_confidence: float,
         stop: threading.Event,
         on_signal: Callable[[Signal], None] | None = None,
         notifier: SystemdNotifier | None = None,
     ) -> int:
         """One cycle over `symbols` every `interval` seconds until `stop` is set.
 
-        A cycle that overruns starts the next one at once rather than piling up.
-        Returns how many signals were stored.
+        A cycle that overruns starts the next one at once rather than piling up;
+        SIGTERM (stop) lets the current cycle finish. Returns how many signals were stored.
         """
         stored_total = 0
         notifier = notifier or SystemdNotifier({})
+        self._tracker.track(s.signal for s in self._store.open_signals())
         self._factory.warm_up(symbols)
         notifier.ready(f"generating for {len(symbols)} symbols")
         next_cycle = time.monotonic()
         while not stop.is_set():
             notifier.watchdog()
-            candidates = [self._factory.step(s, min_confidence) for s in symbols]
-            signals = [s for s in candidates if s is not None]
-            if signals:
-                for signal in self.store(signals):
-                    stored_total += 1
-                    if on_signal is not None:
-                        on_signal(signal)
+            stored, _, exhausted = self.cycle(symbols)
+            stored_total += len(stored)
+            for signal in stored:
+                if on_signal is not None:
+                    on_signal(signal)
+            if exhausted:
+                log.warning("price source exhausted; stopping", extra={"event": "exhausted"})
+                break
             next_cycle = max(next_cycle + interval, time.monotonic())
             # Wait in slices so the watchdog hears from us even with a long interval.
             while not stop.wait(min(1.0, max(0.0, next_cycle - time.monotonic()))):

@@ -42,6 +42,31 @@ def new_event_id() -> str:
     return f"evt_{uuid.uuid4().hex}"
 
 
+def outcome_event(
+    signal_id: str,
+    outcome: str,
+    exit_price: float,
+    profit_loss_pct: float,
+    closed_at: datetime,
+    now: datetime,
+) -> OutboxEvent:
+    """The `signal.outcome` event announcing a closed signal (Alpine's OutcomeIn)."""
+    body = {
+        "signal_id": signal_id,
+        "outcome": outcome,
+        "exit_price": float(exit_price),
+        "profit_loss_pct": float(profit_loss_pct),
+        "closed_at": to_text(closed_at),
+    }
+    return OutboxEvent(
+        event_id=new_event_id(),
+        event_type=EventType.SIGNAL_OUTCOME,
+        signal_id=signal_id,
+        payload=encode_payload(body),
+        created_at=to_text(now),
+    )
+
+
 def created_event(signal: Signal, now: datetime) -> OutboxEvent:
     """The `signal.created` event announcing `signal`."""
     return OutboxEvent(

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from argo.outbox import OutboxEvent, created_event
+from argo.outbox import OutboxEvent, created_event, outcome_event
+from argo.outcomes import Outcome
 from argo.schema_files import argo_sql
 from argo.signal import Action, AssetType, Regime, Signal
 from argo.sqlite import connect, write_transaction
-from argo.timeutil import to_text
+from argo.timeutil import from_text, to_text
 
 _INSERT_SIGNAL = """
 INSERT INTO signals (
@@ -148,6 +149,53 @@ class SignalStore:
     def count(self) -> int:
         """How many signals are stored."""
         return int(self._conn.execute("SELECT count(*) FROM signals").fetchone()[0])
+
+    def open_signals(self) -> list[StoredSignal]:
+        """Signals without an outcome yet, oldest first."""
+        sql = f"SELECT {_SIGNAL_COLUMNS} FROM signals WHERE outcome IS NULL ORDER BY id"
+        return [StoredSignal.from_row(row) for row in self._conn.execute(sql)]
+
+    def record_outcomes(self, outcomes: Sequence[Outcome], now: datetime) -> list[Outcome]:
+        """Write each outcome with its `signal.outcome` event, all in one transaction.
+
+        Returns the outcomes applied; one already recorded is skipped with its event.
+        """
+        applied: list[Outcome] = []
+        with write_transaction(self._conn) as conn:
+            for outcome in outcomes:
+                cursor = conn.execute(
+                    "UPDATE signals SET outcome = ?, exit_price = ?, profit_loss_pct = ?"
+                    " WHERE signal_id = ? AND outcome IS NULL",
+                    (
+                        outcome.outcome.value,
+                        outcome.exit_price,
+                        outcome.profit_loss_pct,
+                        outcome.signal_id,
+                    ),
+                )
+                if cursor.rowcount == 0:
+                    continue
+                _insert_event(
+                    conn,
+                    outcome_event(
+                        outcome.signal_id,
+                        outcome.outcome.value,
+                        outcome.exit_price,
+                        outcome.profit_loss_pct,
+                        outcome.closed_at,
+                        now,
+                    ),
+                )
+                applied.append(outcome)
+        return applied
+
+    def outbox_backlog(self) -> tuple[int, datetime | None]:
+        """Undelivered, not-dead outbox events: how many, and the oldest one's time."""
+        row = self._conn.execute(
+            "SELECT count(*), min(created_at) FROM sync_outbox"
+            " WHERE delivered_at IS NULL AND dead_at IS NULL"
+        ).fetchone()
+        return int(row[0]), from_text(row[1]) if row[1] else None
 
 
 def _signal_params(signal: Signal, created_at: str) -> tuple[object, ...]:

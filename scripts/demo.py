@@ -93,6 +93,15 @@ class AlpineView:
         with sqlite3.connect(self._path, timeout=10) as conn:
             return int(conn.execute("SELECT count(DISTINCT signal_id) FROM signals").fetchone()[0])
 
+    def outcomes(self) -> int:
+        with sqlite3.connect(self._path, timeout=10) as conn:
+            return int(conn.execute("SELECT count(outcome) FROM signals").fetchone()[0])
+
+
+def argo_outcomes(db: Path) -> int:
+    with sqlite3.connect(db, timeout=10) as conn:
+        return int(conn.execute("SELECT count(outcome) FROM signals").fetchone()[0])
+
 
 def outbox(db: Path) -> tuple[int, int, int]:
     """(generated, delivered, pending)."""
@@ -137,7 +146,7 @@ def main() -> int:
     alpine = spawn("alpine", "alpine", "serve", "--port", str(port), env=env)
     wait_healthy(url, alpine)
     say(f"Alpine listening on {url} (embedded SQLite, signed requests)")
-    generator = spawn("argo", "argo", "run", "--interval", "1", env=env)
+    generator = spawn("argo", "argo", "run", "--interval", "0.2", "--expire-after", "20s", env=env)
     relay = spawn("relay", "relay", "run", env=env)
     say(f"generator and relay started; running for {SECONDS:.0f} s (logs in {WORK})")
     view = AlpineView(WORK / "alpine.db")
@@ -180,12 +189,17 @@ def main() -> int:
     print(f"  delivered   {delivered}")
     print(f"  pending     {pending}")
     print(f"  in Alpine   {stored} (lost {generated - stored})")
+    closed, applied = argo_outcomes(db), view.outcomes()
+    print(
+        f"  outcomes    {closed} closed in Argo (target, stop or expiry), {applied} applied in Alpine"
+    )
     print(
         f"  lag         p50 {statistics.median(lags):.1f} ms, max {lags[-1]:.1f} ms"
         " (signal timestamp to Alpine received_at; the kill gap shows in max)"
     )
-    ok = generated > 0 and pending == 0 and stored == generated
-    print("  result      " + ("OK: every signal arrived exactly once" if ok else "FAILED"))
+    ok = generated > 0 and pending == 0 and stored == generated and closed == applied
+    verdict = "OK: every signal and outcome arrived exactly once" if ok else "FAILED"
+    print("  result      " + verdict)
     return 0 if ok else 1
 
 

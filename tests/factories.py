@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from argo.engine import EngineConfig
 from argo.generator import SignalFactory
 from argo.outbox import EventType, OutboxEvent, encode_payload, new_event_id
 from argo.prices import SyntheticPriceSource
@@ -14,11 +15,17 @@ from argo.timeutil import to_text, utc_now
 
 
 def make_signals(count: int, seed: int = 1) -> list[Signal]:
-    """`count` valid signals from the synthetic source."""
-    factory = SignalFactory(SyntheticPriceSource(["AAPL", "BTC-USD"], seed))
+    """`count` valid signals from the synthetic source (any confidence, no cooldown)."""
+    symbols = ["AAPL", "BTC-USD"]
+    factory = SignalFactory(
+        SyntheticPriceSource(symbols, seed), EngineConfig(base_threshold=0.0, cooldown_bars=0)
+    )
+    factory.warm_up(symbols)
     signals: list[Signal] = []
+    index = 0
     while len(signals) < count:
-        signal = factory.step("AAPL" if len(signals) % 2 else "BTC-USD")
+        signal, _ = factory.step(symbols[index % 2])
+        index += 1
         if signal is not None:
             signals.append(signal)
     return signals

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import psycopg
 
+from argo.engine import EngineConfig
 from argo.generator import SignalFactory, UniqueClock
 from argo.prices import DEFAULT_SYMBOLS, SyntheticPriceSource
 from argo.store import SignalStore
@@ -115,7 +116,11 @@ def steady_state(bench: Bench, rate: float, seconds: float) -> Latency:
     db = Path(env["ARGO_DB"])
     store = SignalStore.open(db)
     relay = spawn("relay", "run", env=env, log=db.parent / "relay.log")
-    factory = SignalFactory(SyntheticPriceSource(DEFAULT_SYMBOLS, 11), UniqueClock())
+    factory = SignalFactory(
+        SyntheticPriceSource(DEFAULT_SYMBOLS, 11),
+        EngineConfig(base_threshold=0.0, cooldown_bars=0),
+        UniqueClock(),
+    )
     factory.warm_up(DEFAULT_SYMBOLS)
     try:
         wait_for(lambda: (db.parent / "relay.log").exists(), what="relay start")
@@ -127,7 +132,7 @@ def steady_state(bench: Bench, rate: float, seconds: float) -> Latency:
         while time.perf_counter() - started < seconds:
             signal_ = None
             while signal_ is None:
-                signal_ = factory.step(DEFAULT_SYMBOLS[index % len(DEFAULT_SYMBOLS)])
+                signal_, _ = factory.step(DEFAULT_SYMBOLS[index % len(DEFAULT_SYMBOLS)])
                 index += 1
             store.add(signal_, utc_now())
             sent += 1

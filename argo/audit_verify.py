@@ -1,0 +1,96 @@
+"""`argo audit verify`: check the audit log's hash chain and cross-check the database."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from argo.audit import chain_files, line_hash, read_lines
+
+
+@dataclass
+class AuditReport:
+    lines: int = 0
+    signals: int = 0
+    outcomes: int = 0
+    files: list[str] = field(default_factory=list)
+    first_problem: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.first_problem is None
+
+
+def verify(path: Path, conn: sqlite3.Connection | None) -> AuditReport:
+    """Walk every line oldest first; stop at the first broken link or mismatch."""
+    report = AuditReport()
+    files = chain_files(path)
+    if not files:
+        report.first_problem = f"{path}: no audit log"
+        return report
+    expected: str | None = None  # the oldest kept line starts the chain
+    logged: set[str] = set()
+    for file in files:
+        report.files.append(file.name)
+        for number, text, complete in read_lines(file):
+            where = f"{file.name}:{number}"
+            if not complete:
+                report.warnings.append(f"{where}: incomplete last line ignored (torn write)")
+                break
+            problem = _check_line(text, expected, conn, logged)
+            if problem:
+                report.first_problem = f"{where}: {problem}"
+                return report
+            record = json.loads(text)
+            report.lines += 1
+            report.signals += record["event"] == "signal.created"
+            report.outcomes += record["event"] == "signal.outcome"
+            expected = line_hash(text)
+    if conn is not None:
+        _missing_lines(conn, logged, report)
+    return report
+
+
+def _check_line(
+    text: str, expected: str | None, conn: sqlite3.Connection | None, logged: set[str]
+) -> str | None:
+    try:
+        record = json.loads(text)
+    except ValueError:
+        return "not a JSON object"
+    if not isinstance(record, dict) or "prev" not in record or "event" not in record:
+        return "not an audit record (no prev or event)"
+    if expected is not None and record["prev"] != expected:
+        return "prev does not match the SHA-256 of the line before it (edited or removed line)"
+    if conn is None:
+        return None
+    if record["event"] == "signal.created":
+        logged.add(record.get("signal_id", ""))
+        row = conn.execute(
+            "SELECT sha256 FROM signals WHERE signal_id = ?", (record.get("signal_id"),)
+        ).fetchone()
+        if row is None:
+            return f"signal {record.get('signal_id')} is not in the database"
+        if row[0] != record.get("sha256"):
+            return f"signal {record.get('signal_id')} has another sha256 in the database"
+    elif record["event"] == "signal.outcome":
+        row = conn.execute(
+            "SELECT outcome, exit_price FROM signals WHERE signal_id = ?",
+            (record.get("signal_id"),),
+        ).fetchone()
+        if row is None or (row[0], row[1]) != (record.get("outcome"), record.get("exit_price")):
+            return f"outcome of {record.get('signal_id')} differs from the database"
+    return None
+
+
+def _missing_lines(conn: sqlite3.Connection, logged: set[str], report: AuditReport) -> None:
+    stored = {row[0] for row in conn.execute("SELECT signal_id FROM signals")}
+    missing = len(stored - logged)
+    if missing:
+        report.warnings.append(
+            f"{missing} stored signal(s) have no audit line in the kept files"
+            " (older than the oldest kept file, or a crash between commit and log)"
+        )
