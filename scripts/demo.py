@@ -191,7 +191,7 @@ def main() -> int:
     print(f"  in Alpine   {stored} (lost {generated - stored})")
     closed, applied = argo_outcomes(db), view.outcomes()
     print(
-        f"  outcomes    {closed} closed in Argo (target, stop or expiry), {applied} applied in Alpine"
+        f"  outcomes    {closed} closed in Argo (target, stop, expiry), {applied} in Alpine"
     )
     print(
         f"  lag         p50 {statistics.median(lags):.1f} ms, max {lags[-1]:.1f} ms"
