@@ -190,9 +190,7 @@ def main() -> int:
     print(f"  pending     {pending}")
     print(f"  in Alpine   {stored} (lost {generated - stored})")
     closed, applied = argo_outcomes(db), view.outcomes()
-    print(
-        f"  outcomes    {closed} closed in Argo (target, stop, expiry), {applied} in Alpine"
-    )
+    print(f"  outcomes    {closed} closed in Argo (target, stop, expiry), {applied} in Alpine")
     print(
         f"  lag         p50 {statistics.median(lags):.1f} ms, max {lags[-1]:.1f} ms"
         " (signal timestamp to Alpine received_at; the kill gap shows in max)"
