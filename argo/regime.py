@@ -4,7 +4,7 @@ Rule (also in docs/generator.md):
 - volatility ratio = ATR(14) / average true range of the last 50 bars;
 - trend = (SMA(20) - SMA(50)) / ATR(14);
 - CRISIS when the volatility ratio >= 1.8 and the trend is down (< 0), or the last
-  10 bars fell more than 4 ATR; else BULL when trend >= 0.8, BEAR when <= -0.8,
+  10 bars fell more than 6 ATR; else BULL when trend >= 0.8, BEAR when <= -0.8,
   otherwise CHOP.
 Threshold on top of the base (88): +0 with the trend in BULL/BEAR, +5 against it,
 +4 in CHOP, +5 for SELL and +10 for BUY in CRISIS.
@@ -28,7 +28,7 @@ def detect(bars: Sequence[Bar]) -> Regime:
     vol_ratio = short_atr / (long_atr or short_atr)
     slope = (sma(closes, 20) - sma(closes, 50)) / short_atr
     drop = (closes[-11] - closes[-1]) / short_atr
-    if (vol_ratio >= 1.8 and slope < 0) or drop > 4.0:
+    if (vol_ratio >= 1.8 and slope < 0) or drop > 6.0:
         return Regime.CRISIS
     if slope >= 0.8:
         return Regime.BULL

@@ -23,6 +23,7 @@ from tests.pipeline import (
 )
 from tests.support import (
     AlpineServer,
+    cli,
     new_api_key,
     new_signing_secret,
     spawn,
@@ -140,6 +141,9 @@ def test_generator_killed_mid_burst_never_half_writes(
             " (SELECT 1 FROM signals s WHERE s.signal_id = o.signal_id)"
         ).fetchone()[0]
     assert (unpaired, orphans) == (0, 0)
+    # The audit chain verifies up to the last line written (a torn last line is reported).
+    verified = cli("argo", "audit", "verify", env=env)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
 
     total = outbox_counts(db)[1]
     drain(env, db, total)

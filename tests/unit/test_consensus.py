@@ -1,0 +1,178 @@
+"""Consensus and regime logic on constructed price series and vote tables."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from argo.consensus import DEFAULT_WEIGHTS, Vote, poll, weigh
+from argo.engine import EngineConfig, SignalEngine
+from argo.prices import Bar
+from argo.regime import detect, threshold
+from argo.signal import Action, Regime
+
+
+def series(returns: list[float], start: float = 100.0, volume: float = 1e6) -> list[Bar]:
+    """Bars following `returns`, with small wicks and steady volume."""
+    bars, price, moment = [], start, datetime(2026, 1, 1, tzinfo=UTC)
+    for index, ret in enumerate(returns):
+        close = price * math.exp(ret)
+        wiggle = 0.001 * (1 + index % 3)
+        bars.append(
+            Bar(
+                "X",
+                moment,
+                price,
+                max(price, close) * (1 + wiggle),
+                min(price, close) * (1 - wiggle),
+                close,
+                volume,
+            )
+        )
+        price, moment = close, moment + timedelta(minutes=1)
+    return bars
+
+
+UPTREND = series([0.004 if i % 4 else -0.001 for i in range(70)])
+DOWNTREND = series([-0.004 if i % 4 else 0.001 for i in range(71)])  # ends on a falling bar
+CHOP = series([0.003 * (-1) ** i for i in range(70)])
+CRASH = series([0.0005 * (-1) ** i for i in range(58)] + [-0.04] * 12)
+
+
+def test_uptrend_leans_buy_and_is_bull() -> None:
+    consensus = poll(UPTREND)
+    assert consensus.direction == 1 and consensus.confidence > 80
+    assert {v.source for v in consensus.supporting()} >= {"momentum", "trend"}
+    assert detect(UPTREND) is Regime.BULL
+
+
+def test_downtrend_leans_sell_and_is_bear() -> None:
+    consensus = poll(DOWNTREND)
+    assert consensus.direction == -1 and consensus.confidence > 80
+    assert detect(DOWNTREND) is Regime.BEAR
+
+
+def test_chop_is_chop_and_raises_the_bar() -> None:
+    assert detect(CHOP) is Regime.CHOP
+    assert threshold(88, Regime.CHOP, Action.BUY) == 92
+
+
+def test_crash_is_crisis_with_a_higher_bar() -> None:
+    assert detect(CRASH) is Regime.CRISIS
+    assert threshold(88, Regime.CRISIS, Action.SELL) == 93
+    assert threshold(88, Regime.CRISIS, Action.BUY) == 98
+    assert poll(CRASH).direction == -1
+
+
+@pytest.mark.parametrize(
+    ("regime", "action", "bar"),
+    [
+        (Regime.BULL, Action.BUY, 88),
+        (Regime.BULL, Action.SELL, 93),
+        (Regime.BEAR, Action.SELL, 88),
+        (Regime.BEAR, Action.BUY, 93),
+        (Regime.CHOP, Action.SELL, 92),
+        (Regime.CRISIS, Action.BUY, 98),
+    ],
+)
+def test_threshold_table(regime: Regime, action: Action, bar: float) -> None:
+    assert threshold(88, regime, action) == bar
+
+
+def v(source: str, direction: int, strength: float) -> Vote:
+    return Vote(source, direction, strength, source)
+
+
+@pytest.mark.parametrize(
+    ("votes", "direction", "confidence", "agreement"),
+    [
+        # everyone firmly agrees
+        (
+            [
+                v("momentum", 1, 1),
+                v("trend", 1, 1),
+                v("mean_reversion", 1, 1),
+                v("breakout", 1, 1),
+                v("volume", 1, 1),
+            ],
+            1,
+            100.0,
+            1.0,
+        ),
+        # one dissenter lowers purity
+        (
+            [
+                v("momentum", -1, 1),
+                v("trend", -1, 1),
+                v("mean_reversion", 1, 1),
+                v("breakout", -1, 1),
+                v("volume", -1, 1),
+            ],
+            -1,
+            65.22,
+            0.826,
+        ),
+        # weak votes lower conviction
+        ([v("momentum", 1, 0.45), v("trend", 1, 0.45), v("breakout", 1, 0.45)], 1, 50.0, 1.0),
+        # below quorum (less than half the weight voted): no consensus
+        (
+            [
+                v("momentum", 1, 1),
+                v("volume", 1, 1),
+                v("trend", 0, 0),
+                v("breakout", 0, 0),
+                v("mean_reversion", 0, 0),
+            ],
+            0,
+            0.0,
+            0.0,
+        ),
+        # a perfect tie: no consensus
+        (
+            [v("momentum", 1, 1), v("breakout", -1, 1), v("volume", 0, 0), v("trend", 0, 0)],
+            0,
+            0.0,
+            0.0,
+        ),
+    ],
+)
+def test_weigh_table(
+    votes: list[Vote], direction: int, confidence: float, agreement: float
+) -> None:
+    result = weigh(votes, DEFAULT_WEIGHTS)
+    assert result.direction == direction
+    assert result.confidence == pytest.approx(confidence, abs=0.01)
+    assert result.agreement == pytest.approx(agreement, abs=0.001)
+
+
+def test_weights_are_configurable() -> None:
+    votes = [v("momentum", 1, 1), v("trend", -1, 1)]
+    assert weigh(votes, {"momentum": 3.0, "trend": 1.0}).direction == 1
+    assert weigh(votes, {"momentum": 1.0, "trend": 3.0}).direction == -1
+
+
+def test_cooldown_stops_the_same_signal_every_bar() -> None:
+    long_trend = series([0.004 if i % 4 else -0.001 for i in range(140)])
+    eager = SignalEngine(EngineConfig(base_threshold=0, cooldown_bars=0))
+    patient = SignalEngine(EngineConfig(base_threshold=0, cooldown_bars=10))
+    eager_buys = sum(
+        1 for bar in long_trend if (d := eager.observe(bar)) and d.action is Action.BUY
+    )
+    patient_buys = sum(
+        1 for bar in long_trend if (d := patient.observe(bar)) and d.action is Action.BUY
+    )
+    assert eager_buys > 3 * patient_buys > 0
+
+
+def test_exits_come_from_atr_with_two_to_one_reward() -> None:
+    engine = SignalEngine(EngineConfig(base_threshold=0, cooldown_bars=0))
+    decision = None
+    for bar in UPTREND:
+        decision = engine.observe(bar) or decision
+    assert decision is not None and decision.action is Action.BUY
+    reward = decision.target_price - decision.entry_price
+    risk = decision.entry_price - decision.stop_price
+    assert reward / risk == pytest.approx(2.0, rel=0.01)
+    assert "sources say BUY" in decision.reasoning and "BULL market" in decision.reasoning
