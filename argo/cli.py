@@ -21,6 +21,7 @@ from argo.engine import EngineConfig
 from argo.generator import Generator, SignalFactory
 from argo.logsetup import setup_logging
 from argo.metrics import GeneratorMetrics
+from argo.options import db_option as db_option_for
 from argo.outcomes import OutcomeTracker
 from argo.prices import DEFAULT_SYMBOLS, CsvError, open_source
 from argo.sdnotify import SystemdNotifier
@@ -28,15 +29,7 @@ from argo.signal import Signal
 from argo.store import SignalStore
 from argo.timeutil import parse_since, utc_now
 
-db_option = click.option(
-    "--db",
-    "db_path",
-    envvar="ARGO_DB",
-    default="data/signals.db",
-    show_default=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Argo's SQLite database [env ARGO_DB].",
-)
+db_option = db_option_for()
 audit_option = click.option(
     "--audit-log",
     envvar="ARGO_AUDIT_LOG",

@@ -10,7 +10,7 @@ import csv
 import math
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from pathlib import Path
@@ -175,23 +175,13 @@ class CsvPriceSource:
             position += 1
             if row.symbol in ("", symbol):
                 self._positions[symbol] = position
-                return Bar(symbol, row.time, row.open, row.high, row.low, row.close, row.volume)
+                return replace(row, symbol=symbol)
         self._positions[symbol] = position
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class _Row:
-    symbol: str
-    time: datetime
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float
-
-
-def _read_rows(path: Path) -> list[_Row]:
+def _read_rows(path: Path) -> list[Bar]:
+    """Every row as a Bar; `symbol` is "" for rows that serve any symbol."""
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.reader(handle)
         header = next(reader, None)
@@ -206,7 +196,7 @@ def _read_rows(path: Path) -> list[_Row]:
         ]
 
 
-def _parse(path: Path, number: int, line: list[str], columns: dict[str | None, int]) -> _Row:
+def _parse(path: Path, number: int, line: list[str], columns: dict[str | None, int]) -> Bar:
     try:
         moment = datetime.fromisoformat(line[columns["time"]].strip())
         if moment.tzinfo is None:
@@ -217,7 +207,7 @@ def _parse(path: Path, number: int, line: list[str], columns: dict[str | None, i
     if not all(math.isfinite(v) and v >= 0 for v in values) or min(values[:4]) <= 0:
         raise CsvError(f"{path}:{number}: prices must be finite and > 0")
     symbol = line[columns["symbol"]].strip().upper() if "symbol" in columns else ""
-    return _Row(symbol, moment.astimezone(UTC), *values)
+    return Bar(symbol, moment.astimezone(UTC), *values)
 
 
 def open_source(spec: str, symbols: Sequence[str], seed: int) -> PriceSource:

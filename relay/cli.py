@@ -16,6 +16,7 @@ import httpx
 from prometheus_client import start_http_server
 
 from argo.logsetup import setup_logging
+from argo.options import db_option as db_option_for
 from argo.sdnotify import SystemdNotifier
 from argo.store import SignalStore
 from argo.timeutil import parse_since, to_text, utc_now
@@ -32,15 +33,7 @@ from relay.store_admin import Worker, WorkerState
 
 log = logging.getLogger("relay")
 
-db_option = click.option(
-    "--db",
-    "db_path",
-    envvar="ARGO_DB",
-    default="data/signals.db",
-    show_default=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Argo's SQLite database holding the outbox [env ARGO_DB].",
-)
+db_option = db_option_for("Argo's SQLite database holding the outbox")
 
 
 @click.group()
