@@ -16,12 +16,17 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from alpine import __version__
 from alpine.errors import StoreUnavailableError
+from alpine.feed import Feed
 from alpine.guard import IngestGuard
 from alpine.ingest import SERVICE_NAME, IngestApi
 from alpine.metrics import AlpineMetrics, RequestTimer
 from alpine.openapi import document_schemas
+from alpine.ratelimit import RateLimiter
 from alpine.settings import AlpineSettings
 from alpine.store import SignalStore, make_engine
+from alpine.subscriber_api import SubscriberApi
+from alpine.subscriber_store import SubscriberStore
+from alpine.tiers import load_tiers
 
 log = logging.getLogger("alpine")
 
@@ -55,6 +60,13 @@ def create_app(settings: AlpineSettings, store: SignalStore | None = None) -> Fa
     app.add_exception_handler(StoreUnavailableError, _store_unavailable)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     IngestApi(store, IngestGuard(settings, metrics), metrics).register(app)
+    SubscriberApi(
+        Feed(store.engine),
+        SubscriberStore(store.engine),
+        load_tiers(settings.tiers_file),
+        RateLimiter(settings.subscriber_rate, settings.subscriber_burst),
+        settings.stream_heartbeat_seconds,
+    ).register(app)
 
     async def prometheus_metrics() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

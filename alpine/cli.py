@@ -15,6 +15,8 @@ from alpine.errors import ConfigError
 from alpine.migrations import pending, upgrade
 from alpine.settings import AlpineSettings
 from alpine.store import SignalStore, make_engine
+from alpine.subscriber_store import SubscriberError, SubscriberStore
+from alpine.tiers import TIER_NAMES
 
 
 def _settings() -> AlpineSettings:
@@ -69,7 +71,10 @@ def serve(host: str, port: int) -> None:
             err=True,
         )
         sys.exit(1)
-    app = create_app(settings, SignalStore(engine))
+    try:
+        app = create_app(settings, SignalStore(engine))
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
     uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
 
 
@@ -94,3 +99,47 @@ def db_upgrade() -> None:
         click.echo(f"applied {len(applied)} migration(s): {', '.join(applied)}")
     else:
         click.echo("database schema is up to date")
+
+
+@main.group()
+def subscribers() -> None:
+    """Manage subscribers and their bearer tokens."""
+
+
+def _subscriber_store() -> SubscriberStore:
+    return SubscriberStore(make_engine(_settings().database_url))
+
+
+@subscribers.command(name="add")
+@click.argument("name")
+@click.option(
+    "--tier", required=True, type=click.Choice(list(TIER_NAMES)), help="What the subscriber sees."
+)
+def subscribers_add(name: str, tier: str) -> None:
+    """Create subscriber NAME; the bearer token is printed once, on the last line."""
+    try:
+        token = _subscriber_store().add(name, tier)
+    except SubscriberError as exc:
+        raise click.UsageError(str(exc)) from exc
+    click.echo(f"added {name} ({tier}); keep this token, it is not shown again:")
+    click.echo(token)
+
+
+@subscribers.command(name="list")
+def subscribers_list() -> None:
+    """List subscribers, their tier and whether they are revoked."""
+    for sub in _subscriber_store().list():
+        state = f"revoked {sub.revoked_at:%Y-%m-%d %H:%M}" if sub.revoked_at else "active"
+        click.echo(f"{sub.name:<32} {sub.tier:<8} {state}")
+
+
+@subscribers.command(name="revoke")
+@click.argument("name")
+def subscribers_revoke(name: str) -> None:
+    """Revoke NAME's token (effective immediately)."""
+    try:
+        _subscriber_store().revoke(name)
+    except SubscriberError as exc:
+        click.echo(f"alpine: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"revoked {name}")

@@ -21,6 +21,10 @@ class AlpineSettings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     rate_limit: float = DEFAULT_RATE_LIMIT
     rate_burst: float = 2 * DEFAULT_RATE_LIMIT
+    tiers_file: str | None = None
+    subscriber_rate: float = 20.0
+    subscriber_burst: float = 40.0
+    stream_heartbeat_seconds: float = 15.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AlpineSettings:
@@ -45,7 +49,19 @@ class AlpineSettings:
         max_body = int(_number(env, "ALPINE_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES))
         rate = _number(env, "ALPINE_RATE_LIMIT", DEFAULT_RATE_LIMIT)
         burst = _number(env, "ALPINE_RATE_BURST", 2 * rate)
-        return cls(url, keys, secrets, max_body, rate, burst)
+        sub_rate = _number(env, "ALPINE_SUBSCRIBER_RATE_LIMIT", 20.0)
+        return cls(
+            url,
+            keys,
+            secrets,
+            max_body,
+            rate,
+            burst,
+            tiers_file=env.get("ALPINE_TIERS_FILE", "").strip() or None,
+            subscriber_rate=sub_rate,
+            subscriber_burst=_number(env, "ALPINE_SUBSCRIBER_RATE_BURST", 2 * sub_rate),
+            stream_heartbeat_seconds=_number(env, "ALPINE_STREAM_HEARTBEAT_SECONDS", 15.0) or 15.0,
+        )
 
 
 def _number(env: Mapping[str, str], name: str, default: float) -> float:

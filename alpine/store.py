@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -175,7 +175,9 @@ class SignalStore:
             rows = json.dumps([_json_row(s, api_key_id) for s in batch])
             answer = conn.execute(_PG_BATCH_INSERT, {"rows": rows})
         else:
-            params = [_row_params(s, api_key_id) for s in batch]
+            # SQLite: stamp received_at here, in the same sortable form as every time column.
+            received = datetime.now(UTC)
+            params = [_row_params(s, api_key_id) | {"received_at": received} for s in batch]
             statement = self._insert.returning(signals.c.id, signals.c.signal_id)
             answer = conn.execute(statement, params)
         inserted = {row.signal_id: int(row.id) for row in answer}

@@ -158,7 +158,9 @@ def test_docs_describe_every_route_of_the_openapi_schema(alpine: AlpineServer) -
 
     with alpine.client() as client:
         paths = client.get("/openapi.json").json()["paths"]
-    docs = (ROOT / "docs" / "http-api.md").read_text()
+    docs = (ROOT / "docs" / "http-api.md").read_text() + (
+        ROOT / "docs" / "subscriber-api.md"
+    ).read_text()
     for path, methods in paths.items():
         for method in methods:
             assert f"{method.upper()} {path}" in docs or f"(alias `{path}`)" in docs, (method, path)

@@ -28,7 +28,7 @@ def test_alpine_migrations_on_fresh_postgresql(empty_pg_url: str) -> None:
     engine = make_engine(empty_pg_url)
     try:
         assert pending(engine) == [m.version for m in available("postgresql")]
-        assert upgrade(engine) == ["0001_signals"]
+        assert upgrade(engine) == ["0001_signals", "0002_subscribers"]
         assert upgrade(engine) == []
         assert pending(engine) == []
         columns = {c["name"] for c in inspect(engine).get_columns("signals")}
@@ -54,7 +54,7 @@ def test_alpine_migrations_on_fresh_postgresql(empty_pg_url: str) -> None:
 def test_alpine_migrations_on_fresh_sqlite(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'alpine.db'}")
     try:
-        assert upgrade(engine) == ["0001_signals"]
+        assert upgrade(engine) == ["0001_signals", "0002_subscribers"]
         assert upgrade(engine) == []
     finally:
         engine.dispose()
