@@ -8,7 +8,8 @@ from fastapi import FastAPI
 
 from alpine.validation import OutcomeIn, SignalBatchIn, SignalIn
 
-_ERROR = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+ERROR_BODY = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+_ERROR = ERROR_BODY
 
 INGEST_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "identical signal already stored (`status: duplicate`)"},

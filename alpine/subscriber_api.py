@@ -20,6 +20,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from alpine.feed import Feed, FeedItem
+from alpine.openapi import ERROR_BODY
 from alpine.ratelimit import RateLimiter
 from alpine.subscriber_store import Subscriber, SubscriberStore
 from alpine.tiers import Tier
@@ -30,8 +31,9 @@ POLL_SECONDS = 0.25
 WINDOW_LIMIT = 500
 _AUTH = {"WWW-Authenticate": 'Bearer realm="alpine"'}
 _DOC: dict[int | str, dict[str, Any]] = {
-    401: {"description": "no, unknown or revoked bearer token"},
-    429: {"description": "rate limited; see Retry-After"},
+    401: {"description": "no, unknown or revoked bearer token", **ERROR_BODY},
+    422: {"description": "a query parameter is invalid", **ERROR_BODY},
+    429: {"description": "rate limited; see Retry-After", **ERROR_BODY},
 }
 
 
