@@ -1,3 +1,3 @@
-from alpine.cli import main
+from alpine.cli import entry_point
 
-main()
+entry_point()

@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 
 from alpine import __version__
 from alpine.app import create_app
-from alpine.errors import ConfigError
+from alpine.errors import AlpineError, ConfigError
 from alpine.migrations import pending, upgrade
 from alpine.settings import AlpineSettings
 from alpine.store import SignalStore, make_engine
@@ -143,3 +143,13 @@ def subscribers_revoke(name: str) -> None:
         click.echo(f"alpine: {exc}", err=True)
         sys.exit(1)
     click.echo(f"revoked {name}")
+
+
+def entry_point() -> None:
+    """Console entry point: the click group, plus a one-line message and exit 1 for
+    runtime failures (a locked or unreadable database, a full disk, ...)."""
+    try:
+        main()
+    except (AlpineError, DBAPIError, OSError) as exc:
+        click.echo(f"alpine: {exc}", err=True)
+        sys.exit(1)

@@ -1,3 +1,3 @@
-from argo.cli import main
+from argo.cli import entry_point
 
-main()
+entry_point()

@@ -18,6 +18,7 @@ from argo.audit import AuditLog
 from argo.audit_verify import verify
 from argo.backup import online_backup
 from argo.engine import EngineConfig
+from argo.errors import ArgoError
 from argo.generator import Generator, SignalFactory
 from argo.logsetup import setup_logging
 from argo.metrics import GeneratorMetrics
@@ -323,3 +324,13 @@ def backup(target: Path, db_path: Path) -> None:
         click.echo(f"backup written but integrity_check says: {verdict}", err=True)
         sys.exit(1)
     click.echo(f"backed up {db_path} to {target} ({pages} pages, integrity ok)")
+
+
+def entry_point() -> None:
+    """Console entry point: the click group, plus a one-line message and exit 1 for
+    runtime failures (a locked or unreadable database, a full disk, ...)."""
+    try:
+        main()
+    except (ArgoError, sqlite3.Error, OSError) as exc:
+        click.echo(f"argo: {exc}", err=True)
+        sys.exit(1)

@@ -1,3 +1,3 @@
-from relay.cli import main
+from relay.cli import entry_point
 
-main()
+entry_point()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import signal as signals_module
+import sqlite3
 import sys
 import threading
 from datetime import timedelta
@@ -15,6 +16,7 @@ import click
 import httpx
 from prometheus_client import start_http_server
 
+from argo.errors import ArgoError
 from argo.logsetup import setup_logging
 from argo.options import db_option as db_option_for
 from argo.sdnotify import SystemdNotifier
@@ -22,7 +24,7 @@ from argo.store import SignalStore
 from argo.timeutil import parse_since, to_text, utc_now
 from relay import __version__
 from relay.deliver import Deliverer, default_timeout
-from relay.errors import ConfigError
+from relay.errors import ConfigError, RelayError
 from relay.loop import Halt, Relay, RelaySettings
 from relay.metrics import RelayMetrics
 from relay.replay import ReplayWindow, enqueue, matching
@@ -326,3 +328,13 @@ def prune(older_than: str, db_path: Path) -> None:
     finally:
         store.close()
     click.echo(f"deleted {deleted} delivered row(s) older than {to_text(cutoff)}")
+
+
+def entry_point() -> None:
+    """Console entry point: the click group, plus a one-line message and exit 1 for
+    runtime failures (a locked or unreadable database, a full disk, ...)."""
+    try:
+        main()
+    except (RelayError, ArgoError, sqlite3.Error, OSError) as exc:
+        click.echo(f"relay: {exc}", err=True)
+        sys.exit(1)
