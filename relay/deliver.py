@@ -25,6 +25,7 @@ from relay.errors import (
     PermanentDeliveryError,
     RateLimitedError,
     RetryableDeliveryError,
+    UnreachableError,
 )
 from relay.metrics import RelayMetrics
 from relay.store import OutboxRow
@@ -214,7 +215,7 @@ class Deliverer:
             raise RetryableDeliveryError(f"timeout: {exc!r}") from exc
         except httpx.TransportError as exc:
             self._record_failure("connection_error")
-            raise RetryableDeliveryError(f"transport: {type(exc).__name__}: {exc}") from exc
+            raise UnreachableError(f"transport: {type(exc).__name__}: {exc}") from exc
         finally:
             self._metrics.delivery_seconds.observe(time.perf_counter() - started)
         if not 200 <= response.status_code < 300:

@@ -3,7 +3,8 @@
 RelayError
 ├── ConfigError                    a setting is missing or malformed (exit code 2)
 └── DeliveryError                  one POST to Alpine did not store the event
-    ├── RetryableDeliveryError     transport error, timeout, 5xx, 404, 408
+    ├── RetryableDeliveryError     timeout, 5xx, 404, 408: may be the row's own fault
+    │   ├── UnreachableError       connection refused/reset, DNS: never the row's fault
     │   └── RateLimitedError       429; carries Retry-After
     ├── PermanentDeliveryError     400, 409, 413, 422 and other 4xx: dead letter
     └── DeliveryRejectedError      401, 403, 3xx: our configuration is wrong; pause all
@@ -30,6 +31,10 @@ class DeliveryError(RelayError):
 
 class RetryableDeliveryError(DeliveryError):
     """Delivery failed for a reason that may pass; try again later."""
+
+
+class UnreachableError(RetryableDeliveryError):
+    """Alpine could not be reached; nothing about the row can have caused it."""
 
 
 class RateLimitedError(RetryableDeliveryError):

@@ -28,6 +28,7 @@ from relay.errors import (
     PermanentDeliveryError,
     RateLimitedError,
     RetryableDeliveryError,
+    UnreachableError,
 )
 from relay.metrics import RelayMetrics
 from relay.retry import Jitter, RetryPolicy, full_jitter
@@ -85,6 +86,7 @@ class _Batch:
     dead: list[DeadLetter] = field(default_factory=list)
     released: list[int] = field(default_factory=list)
     suspects: list[tuple[OutboxRow, str]] = field(default_factory=list)
+    unreachable: int = 0  # failures that say nothing about the row (never charged)
     release_error: str | None = None
     halt: Halt | None = None
 
@@ -176,7 +178,11 @@ class Relay:
             )
             for row, outcome in zip(chunk, attempts, strict=True):
                 self._apply(row, outcome, batch)
-        if batch.suspects:
+        if (
+            batch.suspects
+            or batch.halt is Halt.OUTAGE
+            or (batch.unreachable and not batch.delivered)
+        ):
             self._enter_outage(batch)
         return batch
 
@@ -237,6 +243,12 @@ class Relay:
         elif isinstance(failure, RateLimitedError):
             batch.released.append(row.id)
             self._rate_limited(failure, batch)
+        elif isinstance(failure, UnreachableError):
+            batch.released.append(row.id)
+            batch.release_error = str(failure)
+            batch.unreachable += 1
+            if batch.unreachable + len(batch.suspects) >= self._settings.outage_threshold:
+                batch.halt = Halt.OUTAGE
         else:
             batch.suspects.append((row, str(failure)))
             if len(batch.suspects) >= self._settings.outage_threshold:
@@ -273,7 +285,7 @@ class Relay:
         self._failed_batches += 1
         wait = self._settings.outage_policy.delay_seconds(self._failed_batches, self._jitter)
         self._resume_at = max(self._resume_at, time.monotonic() + wait)
-        last_error = batch.suspects[-1][1]
+        last_error = batch.suspects[-1][1] if batch.suspects else batch.release_error
         batch.released.extend(row.id for row, _ in batch.suspects)
         batch.release_error = last_error
         batch.suspects.clear()

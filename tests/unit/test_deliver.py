@@ -15,6 +15,7 @@ from relay.errors import (
     PermanentDeliveryError,
     RateLimitedError,
     RetryableDeliveryError,
+    UnreachableError,
 )
 from relay.metrics import RelayMetrics
 from relay.store import OutboxRow
@@ -115,8 +116,9 @@ def test_transport_errors_become_retryable() -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused", request=request)
 
-    with pytest.raises(RetryableDeliveryError, match="transport"):
+    with pytest.raises(UnreachableError, match="transport"):
         _deliverer(httpx.MockTransport(refuse)).deliver(ROW)
+    assert issubclass(UnreachableError, RetryableDeliveryError)
 
 
 def test_timeouts_become_retryable_and_keep_the_event_id() -> None:

@@ -205,3 +205,33 @@ def test_outcome_waits_for_its_creation_event(db: Path, outbox: OutboxStore) -> 
     outbox._conn.execute("UPDATE sync_outbox SET claimed_by = NULL, claimed_until = NULL")
     assert relay.run_once().delivered == 1  # creation only
     assert relay.run_once().delivered == 1  # then the outcome
+
+
+def test_refused_connections_are_never_charged_even_next_to_successes(
+    db: Path, outbox: OutboxStore
+) -> None:
+    """Alpine coming back mid-window: refused then accepted. A refusal is never the row's fault."""
+    filled_store(db, 6)
+    calls = {"n": 0}
+
+    def coming_back(request: httpx.Request) -> httpx.Response:
+        calls["n"] += 1
+        if calls["n"] <= 2:
+            raise httpx.ConnectError("refused", request=request)
+        return httpx.Response(201, json={"status": "created"})
+
+    metrics = RelayMetrics()
+    client = httpx.Client(transport=httpx.MockTransport(coming_back), base_url="http://alpine.test")
+    deliverer = Deliverer(client, api_key="k" * 20, metrics=metrics, max_tries=1)
+    relay = Relay(
+        outbox,
+        deliverer,
+        RetryPolicy(base_seconds=1.0, max_attempts=3),
+        metrics,
+        RelaySettings(worker_id="w1", batch_size=50, use_batch_endpoint=False, posts_in_flight=1),
+        jitter=lambda ceiling: ceiling,
+    )
+    result = relay.run_once()
+    assert (result.delivered, result.released, result.retried) == (4, 2, 0)
+    assert all(r["attempts"] == 0 for r in rows(db))
+    assert relay.run_once().delivered == 2
