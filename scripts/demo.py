@@ -164,9 +164,13 @@ def main() -> int:
                 killed = True
                 say("!! relay killed with SIGKILL; signals keep committing to the outbox")
             if killed and not restarted and elapsed > SECONDS * 0.55:
+                backlog = outbox(db)[2]
                 relay = spawn("relay", "relay", "run", env=env)
                 restarted = True
-                say("!! new relay started; it picks up the backlog (and the dead relay's leases)")
+                say(
+                    f"!! new relay started; {backlog} event(s) waited in the outbox meanwhile,"
+                    " plus the dead relay's leased rows"
+                )
         generator.send_signal(signal.SIGTERM)
         generator.wait(15)
         say("generator stopped; waiting for the relay to drain the outbox")
@@ -193,7 +197,8 @@ def main() -> int:
     print(f"  outcomes    {closed} closed in Argo (target, stop, expiry), {applied} in Alpine")
     print(
         f"  lag         p50 {statistics.median(lags):.1f} ms, max {lags[-1]:.1f} ms"
-        " (signal timestamp to Alpine received_at; the kill gap shows in max)"
+        " (signal timestamp to Alpine received_at; signals made while the relay was"
+        " down show in max)"
     )
     ok = generated > 0 and pending == 0 and stored == generated and closed == applied
     verdict = "OK: every signal and outcome arrived exactly once" if ok else "FAILED"

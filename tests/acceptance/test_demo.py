@@ -21,4 +21,5 @@ def test_demo_runs_end_to_end_and_exits_zero(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Alpine stored #1 " in result.stdout
     assert "relay killed with SIGKILL" in result.stdout
+    assert "waited in the outbox meanwhile" in result.stdout
     assert "OK: every signal and outcome arrived exactly once" in result.stdout
