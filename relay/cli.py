@@ -167,7 +167,7 @@ def run(
             return
         if metrics_port:
             status_store = OutboxStore.open(db_path)
-            metrics.watch_outbox(lambda: status_store.status(utc_now()))
+            metrics.watch_outbox(lambda: status_store.backlog(utc_now()))
             start_http_server(metrics_port, addr="127.0.0.1", registry=metrics.registry)
         log.warning("relay started", extra={"event": "started", "worker": settings.worker_id})
         relay.run(stop)

@@ -13,7 +13,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from argo.timeutil import utc_now
-from relay.store import OutboxStatus
+from relay.store import Backlog
 
 _E2E_BUCKETS = (
     0.005,
@@ -39,11 +39,11 @@ _E2E_BUCKETS = (
 class OutboxCollector(Collector):
     """Reads pending, oldest pending age and dead letters when Prometheus scrapes."""
 
-    def __init__(self, read_status: Callable[[], OutboxStatus]) -> None:
-        self._read_status = read_status
+    def __init__(self, read_backlog: Callable[[], Backlog]) -> None:
+        self._read_backlog = read_backlog
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        status = self._read_status()
+        status = self._read_backlog()
         age = 0.0
         if status.oldest_pending_created_at is not None:
             age = max((utc_now() - status.oldest_pending_created_at).total_seconds(), 0.0)
@@ -95,6 +95,6 @@ class RelayMetrics:
             registry=self.registry,
         )
 
-    def watch_outbox(self, read_status: Callable[[], OutboxStatus]) -> None:
-        """Export the outbox gauges, read at scrape time through `read_status`."""
-        self.registry.register(OutboxCollector(read_status))
+    def watch_outbox(self, read_backlog: Callable[[], Backlog]) -> None:
+        """Export the outbox gauges, read at scrape time through `read_backlog`."""
+        self.registry.register(OutboxCollector(read_backlog))

@@ -90,6 +90,14 @@ class BatchOutcome:
 
 
 @dataclass(frozen=True, slots=True)
+class Backlog:
+    pending: int
+    in_flight: int
+    dead: int
+    oldest_pending_created_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxStatus:
     pending: int
     in_flight: int
@@ -179,33 +187,44 @@ class OutboxStore:
                 [(outcome.release_error, row_id, worker) for row_id in outcome.released],
             )
 
+    def backlog(self, now: datetime) -> Backlog:
+        """Pending, in flight, dead and the oldest pending time, from the partial indexes
+        (cheap enough for every metrics scrape, however many rows were delivered)."""
+        pending = self._conn.execute(
+            "SELECT count(*), sum(claimed_until > ?), min(created_at) FROM sync_outbox"
+            " WHERE delivered_at IS NULL AND dead_at IS NULL",
+            (to_text(now),),
+        ).fetchone()
+        dead = self._conn.execute(
+            "SELECT count(*) FROM sync_outbox WHERE dead_at IS NOT NULL"
+        ).fetchone()[0]
+        return Backlog(
+            pending=pending[0],
+            in_flight=pending[1] or 0,
+            dead=dead,
+            oldest_pending_created_at=from_text(pending[2]) if pending[2] else None,
+        )
+
     def status(self, now: datetime) -> OutboxStatus:
-        """Counts and ages for `relay status` and the metrics endpoint."""
-        stamp = to_text(now)
-        row = self._conn.execute(
-            """
-            SELECT
-              sum(delivered_at IS NULL AND dead_at IS NULL) AS pending,
-              sum(delivered_at IS NULL AND dead_at IS NULL AND claimed_until > ?) AS in_flight,
-              sum(dead_at IS NOT NULL) AS dead,
-              sum(delivered_at IS NOT NULL) AS delivered,
-              min(CASE WHEN delivered_at IS NULL AND dead_at IS NULL THEN created_at END)
-                AS oldest,
-              max(delivered_at) AS last_delivered
-            FROM sync_outbox
-            """,
-            (stamp,),
+        """The backlog plus delivered count, last success and last error (`relay status`)."""
+        backlog = self.backlog(now)
+        delivered, last = self._conn.execute(
+            "SELECT count(*), max(delivered_at) FROM sync_outbox WHERE delivered_at IS NOT NULL"
         ).fetchone()
-        error_row = self._conn.execute(
-            "SELECT last_error FROM sync_outbox WHERE last_error IS NOT NULL"
-            " AND delivered_at IS NULL ORDER BY id DESC LIMIT 1"
-        ).fetchone()
+        errors = [
+            self._conn.execute(
+                f"SELECT id, last_error FROM sync_outbox WHERE {where}"
+                " AND last_error IS NOT NULL ORDER BY id DESC LIMIT 1"
+            ).fetchone()
+            for where in ("delivered_at IS NULL AND dead_at IS NULL", "dead_at IS NOT NULL")
+        ]
+        latest = max((e for e in errors if e is not None), key=lambda e: e[0], default=None)
         return OutboxStatus(
-            pending=row["pending"] or 0,
-            in_flight=row["in_flight"] or 0,
-            dead=row["dead"] or 0,
-            delivered=row["delivered"] or 0,
-            oldest_pending_created_at=from_text(row["oldest"]) if row["oldest"] else None,
-            last_delivered_at=from_text(row["last_delivered"]) if row["last_delivered"] else None,
-            last_error=error_row["last_error"] if error_row else None,
+            pending=backlog.pending,
+            in_flight=backlog.in_flight,
+            dead=backlog.dead,
+            delivered=delivered,
+            oldest_pending_created_at=backlog.oldest_pending_created_at,
+            last_delivered_at=from_text(last) if last else None,
+            last_error=latest[1] if latest else None,
         )

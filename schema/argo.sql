@@ -53,6 +53,9 @@ CREATE INDEX IF NOT EXISTS idx_outbox_due
 -- Ordering rule (outcome after creation) looks up earlier events of a signal.
 CREATE INDEX IF NOT EXISTS idx_outbox_signal ON sync_outbox (signal_id, id);
 CREATE INDEX IF NOT EXISTS idx_outbox_dead ON sync_outbox (dead_at) WHERE dead_at IS NOT NULL;
+-- Last success, delivered counts and pruning without scanning the table.
+CREATE INDEX IF NOT EXISTS idx_outbox_delivered
+    ON sync_outbox (delivered_at) WHERE delivered_at IS NOT NULL;
 
 -- One row per relay process: what `relay status` reports as running or paused.
 -- Written on start, stop, pause and resume, and as a heartbeat every few seconds.
