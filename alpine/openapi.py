@@ -9,18 +9,17 @@ from fastapi import FastAPI
 from alpine.validation import OutcomeIn, SignalBatchIn, SignalIn
 
 ERROR_BODY = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-_ERROR = ERROR_BODY
 
 INGEST_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "identical signal already stored (`status: duplicate`)"},
     201: {"description": "created"},
-    400: {"description": "sha256 does not match the fields", **_ERROR},
-    401: {"description": "API key or signature missing or wrong", **_ERROR},
-    409: {"description": "same signal_id or sha256 stored with other content", **_ERROR},
-    413: {"description": "body larger than ALPINE_MAX_BODY_BYTES", **_ERROR},
-    422: {"description": "body is not JSON or a field is invalid", **_ERROR},
-    429: {"description": "rate limited; see Retry-After", **_ERROR},
-    503: {"description": "database unavailable; retry", **_ERROR},
+    400: {"description": "sha256 does not match the fields", **ERROR_BODY},
+    401: {"description": "API key or signature missing or wrong", **ERROR_BODY},
+    409: {"description": "same signal_id or sha256 stored with other content", **ERROR_BODY},
+    413: {"description": "body larger than ALPINE_MAX_BODY_BYTES", **ERROR_BODY},
+    422: {"description": "body is not JSON or a field is invalid", **ERROR_BODY},
+    429: {"description": "rate limited; see Retry-After", **ERROR_BODY},
+    503: {"description": "database unavailable; retry", **ERROR_BODY},
 }
 
 

@@ -256,10 +256,6 @@ class SignalStore:
         except DBAPIError as exc:
             raise StoreUnavailableError(str(exc.orig)) from exc
 
-    def count(self) -> int:
-        with self._transaction() as conn:
-            return int(conn.execute(text("SELECT count(*) FROM signals")).scalar_one())
-
 
 _OTHER = "a different signal with this {} is already stored"
 

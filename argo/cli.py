@@ -23,6 +23,7 @@ from argo.generator import Generator, SignalFactory
 from argo.logsetup import setup_logging
 from argo.metrics import GeneratorMetrics
 from argo.options import db_option as db_option_for
+from argo.options import run_group
 from argo.outcomes import OutcomeTracker
 from argo.prices import DEFAULT_SYMBOLS, CsvError, open_source
 from argo.sdnotify import SystemdNotifier
@@ -327,10 +328,5 @@ def backup(target: Path, db_path: Path) -> None:
 
 
 def entry_point() -> None:
-    """Console entry point: the click group, plus a one-line message and exit 1 for
-    runtime failures (a locked or unreadable database, a full disk, ...)."""
-    try:
-        main()
-    except (ArgoError, sqlite3.Error, OSError) as exc:
-        click.echo(f"argo: {exc}", err=True)
-        sys.exit(1)
+    """Console entry point (see argo.options.run_group)."""
+    run_group(main, "argo", (ArgoError, sqlite3.Error, OSError))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -139,22 +140,14 @@ class Generator:
         """
         started = time.perf_counter()
         stored_total = skipped = 0
-        index = 0
         exhausted: set[str] = set()
         self._factory.warm_up(symbols)
-        while stored_total < count and len(exhausted) < len(symbols):
-            batch: list[Signal] = []
-            while len(batch) < min(batch_size, count - stored_total) and len(exhausted) < len(
-                symbols
-            ):
-                symbol = symbols[index % len(symbols)]
-                index += 1
-                signal, bar = self._factory.step(symbol)
-                if bar is None:
-                    exhausted.add(symbol)
-                if signal is not None:
-                    batch.append(signal)
-            stored = self.store(batch) if batch else []
+        signals = self._signals(symbols, exhausted)
+        while stored_total < count:
+            batch = list(itertools.islice(signals, min(batch_size, count - stored_total)))
+            if not batch:
+                break
+            stored = self.store(batch)
             stored_total += len(stored)
             skipped += len(batch) - len(stored)
             if progress is not None:
@@ -162,6 +155,17 @@ class Generator:
         return GenerateResult(
             stored_total, skipped, time.perf_counter() - started, len(exhausted) == len(symbols)
         )
+
+    def _signals(self, symbols: Sequence[str], exhausted: set[str]) -> Iterator[Signal]:
+        """Signals bar by bar, round-robin over `symbols`, until every symbol runs out."""
+        for symbol in itertools.cycle(symbols):
+            if len(exhausted) == len(symbols):
+                return
+            signal, bar = self._factory.step(symbol)
+            if bar is None:
+                exhausted.add(symbol)
+            elif signal is not None:
+                yield signal
 
     def cycle(self, symbols: Sequence[str]) -> tuple[list[Signal], list[Outcome], bool]:
         """One bar per symbol: outcomes of open signals, then new signals; both stored.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,3 +21,13 @@ def db_option(what: str = "Argo's SQLite database") -> Callable[[Any], Any]:
         type=click.Path(dir_okay=False, path_type=Path),
         help=f"{what} [env ARGO_DB].",
     )
+
+
+def run_group(group: click.Group, prog: str, failures: tuple[type[BaseException], ...]) -> None:
+    """Run a click group as a console script; `failures` end in one line and exit 1
+    instead of a traceback (a locked or unreadable database, a full disk, ...)."""
+    try:
+        group()
+    except failures as exc:
+        click.echo(f"{prog}: {exc}", err=True)
+        sys.exit(1)

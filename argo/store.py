@@ -146,10 +146,6 @@ class SignalStore:
             sql += f" LIMIT {int(limit)}"
         return [StoredSignal.from_row(row) for row in self._conn.execute(sql, params)]
 
-    def count(self) -> int:
-        """How many signals are stored."""
-        return int(self._conn.execute("SELECT count(*) FROM signals").fetchone()[0])
-
     def open_signals(self) -> list[StoredSignal]:
         """Signals without an outcome yet, oldest first."""
         sql = f"SELECT {_SIGNAL_COLUMNS} FROM signals WHERE outcome IS NULL ORDER BY id"

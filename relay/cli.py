@@ -19,6 +19,7 @@ from prometheus_client import start_http_server
 from argo.errors import ArgoError
 from argo.logsetup import setup_logging
 from argo.options import db_option as db_option_for
+from argo.options import run_group
 from argo.sdnotify import SystemdNotifier
 from argo.store import SignalStore
 from argo.timeutil import parse_since, to_text, utc_now
@@ -331,10 +332,5 @@ def prune(older_than: str, db_path: Path) -> None:
 
 
 def entry_point() -> None:
-    """Console entry point: the click group, plus a one-line message and exit 1 for
-    runtime failures (a locked or unreadable database, a full disk, ...)."""
-    try:
-        main()
-    except (RelayError, ArgoError, sqlite3.Error, OSError) as exc:
-        click.echo(f"relay: {exc}", err=True)
-        sys.exit(1)
+    """Console entry point (see argo.options.run_group)."""
+    run_group(main, "relay", (RelayError, ArgoError, sqlite3.Error, OSError))

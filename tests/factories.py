@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from argo.engine import EngineConfig
 from argo.generator import SignalFactory
 from argo.outbox import EventType, OutboxEvent, encode_payload, new_event_id
-from argo.prices import SyntheticPriceSource
+from argo.prices import Bar, SyntheticPriceSource
 from argo.signal import Signal
 from argo.sqlite import write_transaction
 from argo.store import SignalStore, insert_events
@@ -52,3 +55,20 @@ def add_outcome_event(store: SignalStore, signal_id: str) -> str:
     with write_transaction(store.connection) as conn:
         insert_events(conn, [event])
     return event.event_id
+
+
+def bars_from(
+    returns: Sequence[float],
+    wicks: Sequence[float],
+    volumes: Sequence[float],
+    start: float = 100.0,
+    symbol: str = "X",
+) -> list[Bar]:
+    """One-minute bars whose closes follow `returns` (log), with the given wicks and volumes."""
+    bars, price, moment = [], start, datetime(2026, 1, 1, tzinfo=UTC)
+    for ret, wick, volume in zip(returns, wicks, volumes, strict=True):
+        close = max(price * math.exp(ret), 1e-4)
+        high, low = max(price, close) * (1 + wick), min(price, close) * (1 - wick)
+        bars.append(Bar(symbol, moment, price, high, low, close, volume))
+        price, moment = close, moment + timedelta(minutes=1)
+    return bars

@@ -41,3 +41,11 @@ def create_database(prefix: str, template: str | None = None) -> str:
 def drop_database(name: str) -> None:
     with admin() as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def count_signals(sqlalchemy_url: str) -> int:
+    """Rows in Alpine's `signals` table of that database."""
+    with psycopg.connect(conninfo(sqlalchemy_url)) as conn:
+        row = conn.execute("SELECT count(*) FROM signals").fetchone()
+    assert row is not None
+    return int(row[0])

@@ -7,7 +7,6 @@ import random
 import re
 import signal
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -24,24 +23,11 @@ from tests.pipeline import (
 from tests.support import (
     AlpineServer,
     cli,
-    new_api_key,
-    new_signing_secret,
     spawn,
-    start_alpine,
-    stop,
     wait_for,
 )
 
 SEED = int(os.environ.get("CHAOS_SEED", "20261122"))
-
-
-@pytest.fixture
-def alpine(pg_url: str, tmp_path: Path) -> Iterator[AlpineServer]:
-    server = start_alpine(
-        pg_url, tmp_path, api_keys=[new_api_key()], signing_secret=new_signing_secret()
-    )
-    yield server
-    stop(server.process)
 
 
 def duplicate_answers(alpine: AlpineServer) -> int:

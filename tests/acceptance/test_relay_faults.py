@@ -6,10 +6,7 @@ import json
 import signal
 import sqlite3
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.pipeline import (
     alpine_rows,
@@ -25,7 +22,6 @@ from tests.support import (
     AlpineServer,
     cli,
     new_api_key,
-    new_signing_secret,
     spawn,
     start_alpine,
     stop,
@@ -33,15 +29,6 @@ from tests.support import (
 )
 
 OUTAGE_SECONDS = 30
-
-
-@pytest.fixture
-def alpine(pg_url: str, tmp_path: Path) -> Iterator[AlpineServer]:
-    server = start_alpine(
-        pg_url, tmp_path, api_keys=[new_api_key()], signing_secret=new_signing_secret()
-    )
-    yield server
-    stop(server.process)
 
 
 def test_alpine_down_for_30_seconds_then_everything_drains(

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy.engine import make_url
 from standardwebhooks import Webhook
 
+from tests.pgdb import count_signals
 from tests.support import (
     AlpineServer,
     new_api_key,
@@ -153,16 +154,6 @@ def send(server: AlpineServer, attack: Attack) -> httpx.Response:
         return client.request(attack.method, attack.path, content=content, headers=encoded)  # type: ignore[arg-type]
 
 
-def stored(database_url: str) -> int:
-    conninfo = (
-        make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    )
-    with psycopg.connect(conninfo) as conn:
-        row = conn.execute("SELECT count(*) FROM signals").fetchone()
-    assert row is not None
-    return int(row[0])
-
-
 @pytest.mark.parametrize("name", list(ATTACKS))
 def test_hostile_request_is_refused_with_its_documented_status(
     alpine: AlpineServer, module_pg_url: str, name: str
@@ -179,7 +170,7 @@ def test_hostile_request_is_refused_with_its_documented_status(
         assert response.headers["content-type"].startswith("application/json")
         detail = response.json()["detail"]
         assert isinstance(detail, str) and detail
-    assert stored(module_pg_url) == 0
+    assert count_signals(module_pg_url) == 0
     assert alpine.process.poll() is None
 
 

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy.engine import make_url
 from standardwebhooks import Webhook
 
+from tests.pgdb import count_signals
 from tests.support import (
     AlpineServer,
     new_api_key,
@@ -38,14 +39,6 @@ def alpine(pg_url: str, tmp_path: Path) -> Iterator[AlpineServer]:
     )
     yield server
     stop(server.process)
-
-
-def count_rows(pg_url: str) -> int:
-    conninfo = make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(conninfo) as conn:
-        row = conn.execute("SELECT count(*) FROM signals").fetchone()
-    assert row is not None
-    return int(row[0])
 
 
 def post(
@@ -90,7 +83,7 @@ def test_created_then_duplicate_then_conflict(alpine: AlpineServer, pg_url: str)
     other["sha256"] = verification_hash(other)
     conflict = post(alpine, other)
     assert conflict.status_code == 409 and "signal_id" in conflict.json()["detail"]
-    assert count_rows(pg_url) == 1
+    assert count_signals(pg_url) == 1
 
 
 def test_rotation_both_keys_work_and_the_key_id_is_recorded(
@@ -136,7 +129,7 @@ def test_rejections_store_nothing(
     response = _hostile(alpine, name, payload)
     assert response.status_code == status, response.text
     assert isinstance(response.json()["detail"], str) and response.json()["detail"]
-    assert count_rows(pg_url) == 0
+    assert count_signals(pg_url) == 0
 
 
 def _tampered(alpine: AlpineServer, payload: dict[str, Any]) -> httpx.Response:
@@ -186,7 +179,7 @@ def test_oversize_body_is_413(pg_url: str, tmp_path: Path) -> None:
         big = dict(signal_payload(), reasoning="x" * 5000)
         response = post(server, big)
         assert response.status_code == 413
-        assert count_rows(pg_url) == 0
+        assert count_signals(pg_url) == 0
     finally:
         stop(server.process)
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import math
-from datetime import UTC, datetime, timedelta
-
 import pytest
 
 from argo.consensus import DEFAULT_WEIGHTS, Vote, poll, weigh
@@ -12,27 +9,13 @@ from argo.engine import EngineConfig, SignalEngine
 from argo.prices import Bar
 from argo.regime import detect, threshold
 from argo.signal import Action, Regime
+from tests.factories import bars_from
 
 
 def series(returns: list[float], start: float = 100.0, volume: float = 1e6) -> list[Bar]:
     """Bars following `returns`, with small wicks and steady volume."""
-    bars, price, moment = [], start, datetime(2026, 1, 1, tzinfo=UTC)
-    for index, ret in enumerate(returns):
-        close = price * math.exp(ret)
-        wiggle = 0.001 * (1 + index % 3)
-        bars.append(
-            Bar(
-                "X",
-                moment,
-                price,
-                max(price, close) * (1 + wiggle),
-                min(price, close) * (1 - wiggle),
-                close,
-                volume,
-            )
-        )
-        price, moment = close, moment + timedelta(minutes=1)
-    return bars
+    wicks = [0.001 * (1 + index % 3) for index in range(len(returns))]
+    return bars_from(returns, wicks, [volume] * len(returns), start)
 
 
 UPTREND = series([0.004 if i % 4 else -0.001 for i in range(70)])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,6 +12,7 @@ from argo.engine import EngineConfig, SignalEngine
 from argo.generator import SignalFactory
 from argo.prices import Bar, SyntheticPriceSource
 from argo.signal import Action, canonical_hash
+from tests.factories import bars_from
 
 SYMBOLS = ["AAPL", "BTC-USD"]
 
@@ -62,23 +62,7 @@ def bar_paths(draw: st.DrawFn) -> list[Bar]:
     returns = draw(st.lists(st.floats(-0.3, 0.3), min_size=count, max_size=count))
     wicks = draw(st.lists(st.floats(0, 0.05), min_size=count, max_size=count))
     volumes = draw(st.lists(st.floats(0, 1e7), min_size=count, max_size=count))
-    price = draw(st.floats(0.01, 1e5))
-    bars, moment = [], datetime(2026, 1, 1, tzinfo=UTC)
-    for ret, wick, volume in zip(returns, wicks, volumes, strict=True):
-        close = max(price * math.exp(ret), 1e-4)
-        bars.append(
-            Bar(
-                "TEST",
-                moment,
-                price,
-                max(price, close) * (1 + wick),
-                min(price, close) * (1 - wick),
-                close,
-                volume,
-            )
-        )
-        price, moment = close, moment + timedelta(minutes=1)
-    return bars
+    return bars_from(returns, wicks, volumes, draw(st.floats(0.01, 1e5)), "TEST")
 
 
 @settings(max_examples=60, deadline=None)

@@ -77,7 +77,7 @@ def outbox(db: Path) -> Iterator[OutboxStore]:
 
 
 def make_relay(
-    outbox: OutboxStore, handler: Handler, use_batch: bool = True
+    outbox: OutboxStore, handler: Handler, use_batch: bool = True, posts_in_flight: int = 8
 ) -> tuple[Relay, RelayMetrics]:
     metrics = RelayMetrics()
     client = httpx.Client(transport=httpx.MockTransport(handler), base_url="http://alpine.test")
@@ -87,7 +87,12 @@ def make_relay(
         deliverer,
         RetryPolicy(base_seconds=1.0, max_attempts=3),
         metrics,
-        RelaySettings(worker_id="w1", batch_size=50, use_batch_endpoint=use_batch),
+        RelaySettings(
+            worker_id="w1",
+            batch_size=50,
+            use_batch_endpoint=use_batch,
+            posts_in_flight=posts_in_flight,
+        ),
         jitter=lambda ceiling: ceiling,
     )
     return relay, metrics
@@ -220,17 +225,7 @@ def test_refused_connections_are_never_charged_even_next_to_successes(
             raise httpx.ConnectError("refused", request=request)
         return httpx.Response(201, json={"status": "created"})
 
-    metrics = RelayMetrics()
-    client = httpx.Client(transport=httpx.MockTransport(coming_back), base_url="http://alpine.test")
-    deliverer = Deliverer(client, api_key="k" * 20, metrics=metrics, max_tries=1)
-    relay = Relay(
-        outbox,
-        deliverer,
-        RetryPolicy(base_seconds=1.0, max_attempts=3),
-        metrics,
-        RelaySettings(worker_id="w1", batch_size=50, use_batch_endpoint=False, posts_in_flight=1),
-        jitter=lambda ceiling: ceiling,
-    )
+    relay, _ = make_relay(outbox, coming_back, use_batch=False, posts_in_flight=1)
     result = relay.run_once()
     assert (result.delivered, result.released, result.retried) == (4, 2, 0)
     assert all(r["attempts"] == 0 for r in rows(db))
