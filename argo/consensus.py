@@ -1,10 +1,10 @@
 """Independent indicator sources vote; the weighted votes make the consensus.
 
-Each source looks at the same recent bars and votes BUY (+1), SELL (-1) or abstains
-(0), with a strength in [0, 1] and a short reason. The consensus direction is the
-sign of the weighted sum of votes. With, over the sources that voted (weight w,
-strength s), support = sum w*s of votes with the direction, against = sum w*s of
-votes against it, voted = sum w:
+Each source reads the same indicators of the recent bars and votes BUY (+1), SELL
+(-1) or abstains (0), with a strength in [0, 1] and a short reason. The consensus
+direction is the sign of the weighted sum of votes. With, over the sources that
+voted (weight w, strength s), support = sum w*s of votes with the direction,
+against = sum w*s of votes against it, voted = sum w:
 
     purity     = (support - against) / (support + against)    1 when nobody dissents
     conviction = min(1, (support + against) / (FIRM * voted))   FIRM = 0.9
@@ -13,6 +13,9 @@ votes against it, voted = sum w:
 
 and there is no consensus unless the sources that voted carry at least half of all
 the weight (a quorum).
+
+A source's lean (direction and strength) is apart from its reason, so the engine
+can weigh every bar and put reasons into words only for the bars it signals on.
 """
 
 from __future__ import annotations
@@ -20,12 +23,18 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from argo.indicators import atr, ema, rate_of_change, rsi, sma
+from argo.indicators import Indicators
 from argo.prices import Bar
 
 MIN_BARS = 51
 QUORUM = 0.5
 FIRM = 0.9
+_SQRT_10 = 10**0.5
+
+Lean = tuple[int, float]
+"""A source's direction (+1, -1 or 0) and strength."""
+Stance = tuple[str, int, float]
+"""A source's name, direction and strength."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,79 +45,124 @@ class Vote:
     reason: str
 
 
-Source = Callable[[Sequence[Bar]], Vote]
+@dataclass(frozen=True, slots=True)
+class Source:
+    """How an indicator source leans on the readings, and why, in words."""
+
+    lean: Callable[[Indicators], Lean]
+    reason: Callable[[Indicators, int], str]
 
 
 def _clip(value: float) -> float:
     return max(0.0, min(1.0, value))
 
 
-def momentum(bars: Sequence[Bar]) -> Vote:
+def _momentum(market: Indicators) -> tuple[float, float]:
+    """The 10-bar rate of change, and the same in units of expected move (ATR)."""
+    expected = market.atr / market.close * _SQRT_10
+    change = market.rate_of_change(10)
+    return change, (change / expected if expected else 0.0)
+
+
+def momentum(market: Indicators) -> Lean:
     """10-bar rate of change, measured in units of expected move (ATR)."""
-    closes = [b.close for b in bars]
-    expected = atr(bars) / closes[-1] * (10**0.5)
-    z = rate_of_change(closes, 10) / expected if expected else 0.0
+    z = _momentum(market)[1]
     if abs(z) < 0.4:
-        return Vote("momentum", 0, 0.0, "momentum flat")
-    return Vote(
-        "momentum",
-        1 if z > 0 else -1,
-        _clip(abs(z) / 1.5),
-        f"{rate_of_change(closes, 10) * 100:+.1f}% over 10 bars",
-    )
+        return 0, 0.0
+    return 1 if z > 0 else -1, _clip(abs(z) / 1.5)
 
 
-def trend(bars: Sequence[Bar]) -> Vote:
+def _momentum_reason(market: Indicators, direction: int) -> str:
+    return f"{_momentum(market)[0] * 100:+.1f}% over 10 bars" if direction else "momentum flat"
+
+
+def _spread(market: Indicators) -> float:
+    """EMA(12) - EMA(26), in ATRs."""
+    return (market.fast_ema - market.slow_ema) / (market.atr or 1.0)
+
+
+def trend(market: Indicators) -> Lean:
     """EMA(12) against EMA(26), in ATRs."""
-    closes = [b.close for b in bars]
-    spread = (ema(closes[-40:], 12) - ema(closes[-40:], 26)) / (atr(bars) or 1.0)
+    spread = _spread(market)
     if abs(spread) < 0.15:
-        return Vote("trend", 0, 0.0, "no trend")
-    word = "above" if spread > 0 else "below"
-    return Vote("trend", 1 if spread > 0 else -1, _clip(abs(spread) / 1.2), f"EMA12 {word} EMA26")
+        return 0, 0.0
+    return 1 if spread > 0 else -1, _clip(abs(spread) / 1.2)
 
 
-def mean_reversion(bars: Sequence[Bar]) -> Vote:
+def _trend_reason(market: Indicators, direction: int) -> str:
+    if not direction:
+        return "no trend"
+    return f"EMA12 {'above' if direction > 0 else 'below'} EMA26"
+
+
+def _trending(market: Indicators) -> bool:
+    """A strong trend: EMA spread over half an ATR."""
+    return abs(market.fast_ema - market.slow_ema) > 0.5 * (market.atr or 1.0)
+
+
+def mean_reversion(market: Indicators) -> Lean:
     """RSI(14): stretched markets snap back, but only in a range; a strong trend
-    (EMA spread over half an ATR) is left to the trend-following sources."""
-    closes = [b.close for b in bars]
-    if abs(ema(closes[-40:], 12) - ema(closes[-40:], 26)) > 0.5 * (atr(bars) or 1.0):
-        return Vote("mean_reversion", 0, 0.0, "trending: no mean-reversion view")
-    value = rsi(closes)
+    is left to the trend-following sources."""
+    if _trending(market):
+        return 0, 0.0
+    value = market.rsi()
     if value >= 70:
-        return Vote("mean_reversion", -1, _clip((value - 70) / 20), f"RSI {value:.0f} overbought")
+        return -1, _clip((value - 70) / 20)
     if value <= 30:
-        return Vote("mean_reversion", 1, _clip((30 - value) / 20), f"RSI {value:.0f} oversold")
-    return Vote("mean_reversion", 0, 0.0, f"RSI {value:.0f} neutral")
+        return 1, _clip((30 - value) / 20)
+    return 0, 0.0
 
 
-def breakout(bars: Sequence[Bar]) -> Vote:
+def _mean_reversion_reason(market: Indicators, direction: int) -> str:
+    if _trending(market):
+        return "trending: no mean-reversion view"
+    word = {-1: "overbought", 1: "oversold", 0: "neutral"}[direction]
+    return f"RSI {market.rsi():.0f} {word}"
+
+
+def breakout(market: Indicators) -> Lean:
     """Close beyond the previous 20-bar high or low (a volatility breakout)."""
-    previous = bars[-21:-1]
-    high, low = max(b.high for b in previous), min(b.low for b in previous)
-    close, width = bars[-1].close, atr(bars) or 1.0
+    high, low = market.high20, market.low20
+    close, width = market.close, market.atr or 1.0
     if close > high:
-        return Vote("breakout", 1, _clip(0.6 + (close - high) / width), "broke the 20-bar high")
+        return 1, _clip(0.6 + (close - high) / width)
     if close < low:
-        return Vote("breakout", -1, _clip(0.6 + (low - close) / width), "broke the 20-bar low")
-    return Vote("breakout", 0, 0.0, "inside the 20-bar range")
+        return -1, _clip(0.6 + (low - close) / width)
+    return 0, 0.0
 
 
-def volume(bars: Sequence[Bar]) -> Vote:
+def _breakout_reason(market: Indicators, direction: int) -> str:
+    return {
+        1: "broke the 20-bar high",
+        -1: "broke the 20-bar low",
+        0: "inside the 20-bar range",
+    }[direction]
+
+
+def _volume_ratio(market: Indicators) -> float:
+    return market.volume / (market.volume20 or 1.0)
+
+
+def volume(market: Indicators) -> Lean:
     """Heavy volume confirms the direction of the last bar."""
-    ratio = bars[-1].volume / (sma([b.volume for b in bars[:-1]], 20) or 1.0)
-    move = bars[-1].close - bars[-1].open
+    ratio = _volume_ratio(market)
+    move = market.close - market.open
     if ratio < 1.3 or move == 0:
-        return Vote("volume", 0, 0.0, f"volume {ratio:.1f}x normal")
-    return Vote("volume", 1 if move > 0 else -1, _clip((ratio - 1.0) / 1.5), f"volume {ratio:.1f}x")
+        return 0, 0.0
+    return 1 if move > 0 else -1, _clip((ratio - 1.0) / 1.5)
+
+
+def _volume_reason(market: Indicators, direction: int) -> str:
+    ratio = _volume_ratio(market)
+    return f"volume {ratio:.1f}x" if direction else f"volume {ratio:.1f}x normal"
 
 
 SOURCES: Mapping[str, Source] = {
-    "momentum": momentum,
-    "trend": trend,
-    "mean_reversion": mean_reversion,
-    "breakout": breakout,
-    "volume": volume,
+    "momentum": Source(momentum, _momentum_reason),
+    "trend": Source(trend, _trend_reason),
+    "mean_reversion": Source(mean_reversion, _mean_reversion_reason),
+    "breakout": Source(breakout, _breakout_reason),
+    "volume": Source(volume, _volume_reason),
 }
 DEFAULT_WEIGHTS: Mapping[str, float] = {
     "momentum": 1.0,
@@ -134,28 +188,81 @@ class Consensus:
         )
 
 
+Tally = tuple[int, float, float]
+"""Direction, confidence and agreement of a consensus."""
+_NO_CONSENSUS: Tally = (0, 0.0, 0.0)
+
+
+def tally(stances: Sequence[Stance], weights: Mapping[str, float]) -> Tally:
+    """Direction, confidence (0-100) and agreement (0-1) of the sources' stances."""
+    # Every total is the builtin sum of its terms in source order, as it always was.
+    present: list[float] = []
+    voting: list[tuple[float, int, float]] = []
+    for name, direction, strength in stances:
+        weight = weights.get(name, 0.0)
+        present.append(weight)
+        if direction and weight > 0:
+            voting.append((weight, direction, strength))
+    total = sum(present)
+    voted = sum([weight for weight, _, _ in voting])
+    if total <= 0 or voted / total < QUORUM:
+        return _NO_CONSENSUS
+    score = sum([weight * direction * strength for weight, direction, strength in voting])
+    side = 1 if score > 0 else -1 if score < 0 else 0
+    if side == 0:
+        return _NO_CONSENSUS
+    return side, *_strength(voting, side, voted)
+
+
+def _strength(
+    voting: Sequence[tuple[float, int, float]], side: int, voted: float
+) -> tuple[float, float]:
+    """Confidence and agreement of the voters' `side`."""
+    support: list[float] = []
+    against: list[float] = []
+    agreeing: list[float] = []
+    for weight, direction, strength in voting:
+        if direction == side:
+            support.append(weight * strength)
+            agreeing.append(weight)
+        else:
+            against.append(weight * strength)
+    pro, con = sum(support), sum(against)
+    purity = (pro - con) / (pro + con)
+    conviction = min(1.0, (pro + con) / (FIRM * voted))
+    confidence = max(0.0, min(100.0, 100.0 * purity * conviction))
+    return round(confidence, 2), round(sum(agreeing) / voted, 3)
+
+
 def weigh(votes: Sequence[Vote], weights: Mapping[str, float]) -> Consensus:
     """Combine votes into a direction, a confidence (0-100) and an agreement (0-1)."""
-    total = sum(weights.get(v.source, 0.0) for v in votes)
-    voting = [v for v in votes if v.direction and weights.get(v.source, 0.0) > 0]
-    voted = sum(weights[v.source] for v in voting)
-    if total <= 0 or voted / total < QUORUM:
-        return Consensus(0, 0.0, 0.0, tuple(votes))
-    score = sum(weights[v.source] * v.direction * v.strength for v in voting)
-    direction = 1 if score > 0 else -1 if score < 0 else 0
-    if direction == 0:
-        return Consensus(0, 0.0, 0.0, tuple(votes))
-    support = sum(weights[v.source] * v.strength for v in voting if v.direction == direction)
-    against = sum(weights[v.source] * v.strength for v in voting if v.direction != direction)
-    agreeing = sum(weights[v.source] for v in voting if v.direction == direction)
-    purity = (support - against) / (support + against)
-    conviction = min(1.0, (support + against) / (FIRM * voted))
-    confidence = max(0.0, min(100.0, 100.0 * purity * conviction))
-    return Consensus(direction, round(confidence, 2), round(agreeing / voted, 3), tuple(votes))
+    direction, confidence, agreement = tally(
+        [(v.source, v.direction, v.strength) for v in votes], weights
+    )
+    return Consensus(direction, confidence, agreement, tuple(votes))
+
+
+def leans(market: Indicators, weights: Mapping[str, float]) -> list[Stance]:
+    """(source, direction, strength) of every weighted source, in the order of `weights`."""
+    return [(name, *SOURCES[name].lean(market)) for name in weights if name in SOURCES]
+
+
+def explain(market: Indicators, stances: Sequence[Stance]) -> tuple[Vote, ...]:
+    """The votes behind `stances` (from `leans`), each with its reason."""
+    return tuple(
+        Vote(name, direction, strength, SOURCES[name].reason(market, direction))
+        for name, direction, strength in stances
+    )
+
+
+def consult(market: Indicators, weights: Mapping[str, float] = DEFAULT_WEIGHTS) -> Consensus:
+    """Ask every weighted source about the readings of `market` and weigh."""
+    stances = leans(market, weights)
+    return Consensus(*tally(stances, weights), explain(market, stances))
 
 
 def poll(bars: Sequence[Bar], weights: Mapping[str, float] = DEFAULT_WEIGHTS) -> Consensus:
     """Ask every weighted source about `bars` (at least MIN_BARS of them) and weigh."""
     if len(bars) < MIN_BARS:
         raise ValueError(f"need {MIN_BARS} bars, got {len(bars)}")
-    return weigh([SOURCES[name](bars) for name in weights if name in SOURCES], weights)
+    return consult(Indicators.of(bars), weights)

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from argo.consensus import DEFAULT_WEIGHTS, MIN_BARS, Consensus, poll
-from argo.indicators import atr
+from argo.consensus import DEFAULT_WEIGHTS, MIN_BARS, Consensus, explain, leans, tally
+from argo.indicators import Indicators
 from argo.prices import Bar
-from argo.regime import detect, threshold
+from argo.regime import classify, lowest_threshold, threshold
 from argo.signal import Action, Regime
 
 STRATEGY = "weighted-consensus-v1"
+# Bars to warm up with: more than the longest indicator window (MIN_BARS).
 HISTORY = 60
 
 
@@ -42,46 +42,67 @@ class Decision:
 
 
 class SignalEngine:
-    """Keeps the last bars per symbol and decides, bar by bar, whether to signal."""
+    """Keeps each symbol's indicators current and decides, bar by bar, whether to signal.
+
+    A bar costs the same however long the run: the indicators are updated as bars
+    arrive, and reasons are put into words only for the bars that signal.
+    """
 
     def __init__(self, config: EngineConfig | None = None) -> None:
         self.config = config or EngineConfig()
-        self._bars: dict[str, deque[Bar]] = {}
-        self._cooldown: dict[tuple[str, Action], int] = {}
+        self._markets: dict[str, Indicators] = {}
+        self._observed: dict[str, int] = {}
+        # (symbol, action) -> the count of observed bars at which its cooldown is over.
+        self._cooldown_until: dict[tuple[str, Action], int] = {}
 
     def warm(self, bar: Bar) -> None:
         """Record a bar without deciding anything (history before the first cycle)."""
-        self._bars.setdefault(bar.symbol, deque(maxlen=HISTORY)).append(bar)
+        self._market(bar.symbol).push(bar)
 
     def observe(self, bar: Bar) -> Decision | None:
         """Record `bar`; a Decision when the regime-adjusted consensus is strong enough."""
-        self.warm(bar)
-        for key in [k for k in self._cooldown if k[0] == bar.symbol]:
-            self._cooldown[key] -= 1
-        bars = list(self._bars[bar.symbol])
-        if len(bars) < MIN_BARS:
+        symbol, config = bar.symbol, self.config
+        market = self._market(symbol)
+        market.push(bar)
+        observed = self._observed[symbol] = self._observed.get(symbol, 0) + 1
+        if market.count < MIN_BARS:
             return None
-        consensus = poll(bars, self.config.weights)
-        if consensus.direction == 0:
+        stances = leans(market, config.weights)
+        direction, confidence, agreement = tally(stances, config.weights)
+        if direction == 0:
             return None
-        action = Action.BUY if consensus.direction > 0 else Action.SELL
-        regime = detect(bars)
-        if consensus.confidence < threshold(self.config.base_threshold, regime, action):
+        action = Action.BUY if direction > 0 else Action.SELL
+        # Cheapest checks first: all are pure, so the order changes no outcome.
+        if confidence < lowest_threshold(config.base_threshold):
             return None
-        if self._cooldown.get((bar.symbol, action), 0) > 0:
+        if self._cooldown_until.get((symbol, action), 0) > observed:
             return None
-        decision = self._exits(bar, bars, action, consensus, regime)
-        if decision is not None:
-            self._cooldown[(bar.symbol, action)] = self.config.cooldown_bars
-        return decision
+        regime = classify(market)
+        if confidence < threshold(config.base_threshold, regime, action):
+            return None
+        exits = self._exits(market, action, regime)
+        if exits is None:
+            return None
+        self._cooldown_until[(symbol, action)] = observed + config.cooldown_bars
+        consensus = Consensus(direction, confidence, agreement, explain(market, stances))
+        return Decision(
+            action, *exits, confidence, agreement, regime, _reasoning(action, consensus, regime)
+        )
+
+    def _market(self, symbol: str) -> Indicators:
+        market = self._markets.get(symbol)
+        if market is None:
+            market = self._markets[symbol] = Indicators()
+        return market
 
     def _exits(
-        self, bar: Bar, bars: list[Bar], action: Action, consensus: Consensus, regime: Regime
-    ) -> Decision | None:
-        width = atr(bars)
+        self, market: Indicators, action: Action, regime: Regime
+    ) -> tuple[float, float, float] | None:
+        """Entry, target and stop, ATRs apart; None unless they make sense."""
+        width = market.atr
         stop_atr = self.config.stop_atr * (4 / 3 if regime is Regime.CRISIS else 1)
         sign = 1 if action is Action.BUY else -1
-        entry = round(bar.close, 6)
+        entry = round(market.close, 6)
         target = round(entry + sign * self.config.target_atr * width, 6)
         stop = round(entry - sign * stop_atr * width, 6)
         if (
@@ -90,16 +111,7 @@ class SignalEngine:
             or not (min(target, stop) < entry < max(target, stop))
         ):
             return None
-        return Decision(
-            action=action,
-            entry_price=entry,
-            target_price=target,
-            stop_price=stop,
-            confidence=consensus.confidence,
-            agreement=consensus.agreement,
-            regime=regime,
-            reasoning=_reasoning(action, consensus, regime),
-        )
+        return entry, target, stop
 
 
 def _reasoning(action: Action, consensus: Consensus, regime: Regime) -> str:

@@ -14,20 +14,34 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from argo.indicators import atr, sma, true_ranges
+from argo.indicators import Indicators
 from argo.prices import Bar
 from argo.signal import Action, Regime
+
+_EXTRA = {
+    (Regime.BULL, Action.BUY): 0.0,
+    (Regime.BULL, Action.SELL): 5.0,
+    (Regime.BEAR, Action.SELL): 0.0,
+    (Regime.BEAR, Action.BUY): 5.0,
+    (Regime.CHOP, Action.BUY): 4.0,
+    (Regime.CHOP, Action.SELL): 4.0,
+    (Regime.CRISIS, Action.SELL): 5.0,
+    (Regime.CRISIS, Action.BUY): 10.0,
+}
+_LEAST_EXTRA = min(_EXTRA.values())
 
 
 def detect(bars: Sequence[Bar]) -> Regime:
     """The regime of the market that `bars` (51 or more) describe."""
-    closes = [b.close for b in bars]
-    short_atr = atr(bars) or 1e-12
-    ranges = true_ranges(bars[-51:])
-    long_atr = sum(ranges) / len(ranges) if ranges else short_atr
-    vol_ratio = short_atr / (long_atr or short_atr)
-    slope = (sma(closes, 20) - sma(closes, 50)) / short_atr
-    drop = (closes[-11] - closes[-1]) / short_atr
+    return classify(Indicators.of(bars))
+
+
+def classify(market: Indicators) -> Regime:
+    """The regime of a market from its current readings."""
+    short_atr = market.atr or 1e-12
+    vol_ratio = short_atr / (market.long_atr() or short_atr)
+    slope = (market.sma20() - market.sma50()) / short_atr
+    drop = (market.close_ago(10) - market.close) / short_atr
     if (vol_ratio >= 1.8 and slope < 0) or drop > 6.0:
         return Regime.CRISIS
     if slope >= 0.8:
@@ -39,14 +53,9 @@ def detect(bars: Sequence[Bar]) -> Regime:
 
 def threshold(base: float, regime: Regime, action: Action) -> float:
     """The confidence a signal needs in this regime (capped at 100)."""
-    extra = {
-        (Regime.BULL, Action.BUY): 0.0,
-        (Regime.BULL, Action.SELL): 5.0,
-        (Regime.BEAR, Action.SELL): 0.0,
-        (Regime.BEAR, Action.BUY): 5.0,
-        (Regime.CHOP, Action.BUY): 4.0,
-        (Regime.CHOP, Action.SELL): 4.0,
-        (Regime.CRISIS, Action.SELL): 5.0,
-        (Regime.CRISIS, Action.BUY): 10.0,
-    }[(regime, action)]
-    return min(base + extra, 100.0)
+    return min(base + _EXTRA[(regime, action)], 100.0)
+
+
+def lowest_threshold(base: float) -> float:
+    """The least `threshold` asks in any regime: below it, no need to know the regime."""
+    return min(base + _LEAST_EXTRA, 100.0)

@@ -7,7 +7,7 @@ import pytest
 from argo.consensus import DEFAULT_WEIGHTS, Vote, poll, weigh
 from argo.engine import EngineConfig, SignalEngine
 from argo.prices import Bar
-from argo.regime import detect, threshold
+from argo.regime import detect, lowest_threshold, threshold
 from argo.signal import Action, Regime
 from tests.factories import bars_from
 
@@ -62,6 +62,12 @@ def test_crash_is_crisis_with_a_higher_bar() -> None:
 )
 def test_threshold_table(regime: Regime, action: Action, bar: float) -> None:
     assert threshold(88, regime, action) == bar
+
+
+@pytest.mark.parametrize("base", [0.0, 50.0, 88.0, 95.5, 100.0, 120.0])
+def test_lowest_threshold_is_the_least_any_regime_asks(base: float) -> None:
+    asks = [threshold(base, regime, action) for regime in Regime for action in Action]
+    assert lowest_threshold(base) == min(asks)
 
 
 def v(source: str, direction: int, strength: float) -> Vote:
