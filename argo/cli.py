@@ -20,13 +20,13 @@ from argo.backup import online_backup
 from argo.engine import EngineConfig
 from argo.errors import ArgoError
 from argo.generator import Generator, SignalFactory
-from argo.logsetup import setup_logging
 from argo.metrics import GeneratorMetrics
-from argo.options import db_option as db_option_for
-from argo.options import run_group
 from argo.outcomes import OutcomeTracker
 from argo.prices import DEFAULT_SYMBOLS, CsvError, open_source
-from argo.sdnotify import SystemdNotifier
+from argo.process.cli import db_option as db_option_for
+from argo.process.cli import run_group
+from argo.process.logsetup import setup_logging
+from argo.process.sdnotify import SystemdNotifier
 from argo.signal import Signal
 from argo.store import SignalStore
 from argo.timeutil import parse_since, utc_now
@@ -328,5 +328,5 @@ def backup(target: Path, db_path: Path) -> None:
 
 
 def entry_point() -> None:
-    """Console entry point (see argo.options.run_group)."""
+    """Console entry point (see argo.process.cli.run_group)."""
     run_group(main, "argo", (ArgoError, sqlite3.Error, OSError))

@@ -1,9 +1,11 @@
 """Argo's exceptions.
 
 ArgoError
-├── ConfigError        a setting is missing or malformed (exit code 2)
-└── StoreError         the SQLite store failed
-    └── StoreBusyError the write lock could not be had in time
+├── ConfigError             a setting is missing or malformed (exit code 2)
+└── StoreError              the SQLite store failed
+    ├── StoreBusyError      the write lock could not be had in time
+    ├── SchemaError         the database's schema is one this release cannot use
+    └── OutboxMissingError  the database does not exist or holds no outbox (exit code 2)
 """
 
 from __future__ import annotations
@@ -23,3 +25,11 @@ class StoreError(ArgoError):
 
 class StoreBusyError(StoreError):
     """The SQLite write lock could not be had in time."""
+
+
+class SchemaError(StoreError):
+    """The database's schema is one this release cannot use."""
+
+
+class OutboxMissingError(StoreError):
+    """The database does not exist or holds no Argo outbox."""

@@ -15,7 +15,7 @@ from argo.engine import HISTORY, STRATEGY, EngineConfig, SignalEngine
 from argo.metrics import GeneratorMetrics
 from argo.outcomes import Outcome, OutcomeTracker
 from argo.prices import Bar, PriceSource, asset_type_of
-from argo.sdnotify import SystemdNotifier
+from argo.process.sdnotify import SystemdNotifier
 from argo.signal import Signal
 from argo.store import SignalStore
 from argo.timeutil import to_text, utc_now

@@ -5,14 +5,26 @@ from __future__ import annotations
 from pathlib import Path
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
+_ROOTS = (_PACKAGE_DIR.parent / "schema", _PACKAGE_DIR / "_schema")
+
+
+def _schema_path(name: str) -> Path:
+    for root in _ROOTS:
+        candidate = root / name
+        if candidate.exists():
+            return candidate
+    raise FileNotFoundError(f"schema/{name} is missing from this installation")
 
 
 def argo_sql() -> str:
-    """The text of schema/argo.sql."""
-    for candidate in (
-        _PACKAGE_DIR.parent / "schema" / "argo.sql",
-        _PACKAGE_DIR / "_schema" / "argo.sql",
-    ):
-        if candidate.is_file():
-            return candidate.read_text(encoding="utf-8")
-    raise FileNotFoundError("schema/argo.sql is missing from this installation")
+    """The text of schema/argo.sql: the complete current schema for a new database."""
+    return _schema_path("argo.sql").read_text(encoding="utf-8")
+
+
+def argo_migrations() -> dict[int, str]:
+    """schema/argo-migrations/NNNN_*.sql by the version each one upgrades to."""
+    folder = _schema_path("argo-migrations")
+    return {
+        int(path.name.split("_", 1)[0]): path.read_text(encoding="utf-8")
+        for path in sorted(folder.glob("[0-9][0-9][0-9][0-9]_*.sql"))
+    }

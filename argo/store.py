@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from argo.outbox import OutboxEvent, created_event, outcome_event
+from argo.outbox.events import OutboxEvent, created_event, outcome_event
+from argo.outbox.schema import ensure_schema
 from argo.outcomes import Outcome
-from argo.schema_files import argo_sql
 from argo.signal import Action, AssetType, Regime, Signal
 from argo.sqlite import connect, write_transaction
 from argo.timeutil import from_text, to_text
@@ -68,18 +68,6 @@ class StoredSignal:
         )
 
 
-def apply_schema(conn: sqlite3.Connection) -> None:
-    """Create the tables and indexes if missing (idempotent)."""
-    with write_transaction(conn):
-        for statement in _statements(argo_sql()):
-            conn.execute(statement)
-
-
-def _statements(script: str) -> list[str]:
-    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
-    return [part.strip() for part in "\n".join(lines).split(";") if part.strip()]
-
-
 class SignalStore:
     """Signals and their outbox events in Argo's SQLite file."""
 
@@ -90,7 +78,7 @@ class SignalStore:
     def open(cls, path: Path, *, synchronous: str = "FULL") -> SignalStore:
         """Open (creating if needed) the database at `path` with the schema applied."""
         conn = connect(path, synchronous=synchronous)
-        apply_schema(conn)
+        ensure_schema(conn)
         return cls(conn)
 
     @property
@@ -160,12 +148,13 @@ class SignalStore:
         with write_transaction(self._conn) as conn:
             for outcome in outcomes:
                 cursor = conn.execute(
-                    "UPDATE signals SET outcome = ?, exit_price = ?, profit_loss_pct = ?"
-                    " WHERE signal_id = ? AND outcome IS NULL",
+                    "UPDATE signals SET outcome = ?, exit_price = ?, profit_loss_pct = ?,"
+                    " closed_at = ? WHERE signal_id = ? AND outcome IS NULL",
                     (
                         outcome.outcome.value,
                         outcome.exit_price,
                         outcome.profit_loss_pct,
+                        to_text(outcome.closed_at),
                         outcome.signal_id,
                     ),
                 )

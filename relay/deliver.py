@@ -1,127 +1,49 @@
-"""One event, one POST to Alpine: sign it, send it, classify the answer.
+"""POSTs to Alpine: sign, send within a deadline, and turn what came back into Replies.
 
-The only place that knows httpx; its errors become relay.errors here. The
-`backoff` decorator wraps just the single HTTP call (a few quick tries for
-transient faults); lasting retries are the outbox row's business (relay.loop).
+The only place that talks HTTP. Nothing raises out of it: every answer and every
+exception becomes a relay.fate.Reply (see relay.classify). The `backoff` decorator
+wraps one POST for a few quick tries on transient faults (same event id, so Alpine
+dedupes); lasting retries are the outbox row's business (relay.fate).
 """
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import logging
-import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 import backoff
 import httpx
 from standardwebhooks import Webhook
 
-from relay.errors import (
-    DeliveryRejectedError,
-    PermanentDeliveryError,
-    RateLimitedError,
-    RetryableDeliveryError,
-    UnreachableError,
-)
+from argo.outbox import EventType, OutboxRow, steady_seconds
+from relay.classify import from_batch_response, from_exception, from_response, json_body
+from relay.fate import Answer, Reply
 from relay.metrics import RelayMetrics
-from relay.store import OutboxRow
 
 log = logging.getLogger(__name__)
 
-ENDPOINTS = {
-    "signal.created": "/api/v1/argo/sync/signal",
-    "signal.outcome": "/api/v1/argo/sync/outcome",
+ENDPOINTS: dict[str, str] = {
+    EventType.SIGNAL_CREATED: "/api/v1/argo/sync/signal",
+    EventType.SIGNAL_OUTCOME: "/api/v1/argo/sync/outcome",
 }
 BATCH_ENDPOINT = "/api/v1/argo/sync/signals"
-BATCHABLE = "signal.created"
+HEALTH_ENDPOINT = "/api/v1/argo/sync/health"
+BATCHABLE = EventType.SIGNAL_CREATED
 MAX_BATCH = 500
-MAX_RETRY_AFTER_SECONDS = 300.0
-_PERMANENT = frozenset({400, 409, 413, 422})
-_RETRYABLE_4XX = frozenset({404, 408, 425})
+_ENCODING = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+_TRANSIENT = frozenset({Answer.FAILED, Answer.UNAVAILABLE})
 
 
-class Delivered(StrEnum):
-    CREATED = "created"
-    DUPLICATE = "duplicate"
-    APPLIED = "applied"
+class DeadlineExceeded(httpx.ReadTimeout):
+    """The whole POST (connect, send, every chunk of the answer) took longer than allowed."""
 
 
-ItemResult = Delivered | PermanentDeliveryError
-"""One batch item's fate: stored, or refused for good (conflict or invalid)."""
-
-
-def default_timeout() -> httpx.Timeout:
-    """10 s for the whole answer, 3 s to connect."""
-    return httpx.Timeout(10.0, connect=3.0)
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float:
-    """Seconds to wait from a Retry-After header (seconds or HTTP date), within [1, 300]."""
-    if not value:
-        return 1.0
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return 1.0
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    if seconds != seconds:  # NaN
-        return 1.0
-    return min(max(seconds, 1.0), MAX_RETRY_AFTER_SECONDS)
-
-
-def classify(response: httpx.Response) -> Delivered:
-    """Map Alpine's answer to an outcome, or raise the matching DeliveryError."""
-    status = response.status_code
-    reason = f"HTTP {status}: {_detail(response)}"
-    if 200 <= status < 300:
-        body = _json(response)
-        if isinstance(body, dict) and body.get("status") == "duplicate":
-            return Delivered.DUPLICATE
-        return Delivered.CREATED if status == 201 else Delivered.APPLIED
-    if status == 429:
-        raise RateLimitedError(
-            reason, retry_after=parse_retry_after(response.headers.get("Retry-After"))
-        )
-    if status in (401, 403) or 300 <= status < 400:
-        raise DeliveryRejectedError(reason, status=status)
-    if status in _PERMANENT:
-        raise PermanentDeliveryError(reason, status=status)
-    if status >= 500 or status in _RETRYABLE_4XX:
-        raise RetryableDeliveryError(reason, status=status)
-    raise PermanentDeliveryError(reason, status=status)
-
-
-def _item_result(item: Any) -> ItemResult:
-    status = item.get("status") if isinstance(item, dict) else None
-    if status == "created":
-        return Delivered.CREATED
-    if status == "duplicate":
-        return Delivered.DUPLICATE
-    error = item.get("error", "") if isinstance(item, dict) else ""
-    return PermanentDeliveryError(f"batch item {status}: {error}"[:500])
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _detail(response: httpx.Response) -> str:
-    body = _json(response)
-    if isinstance(body, dict) and "detail" in body:
-        return str(body["detail"])[:300]
-    return response.text[:300]
+def default_timeout(seconds: float = 10.0, connect: float = 3.0) -> httpx.Timeout:
+    """`seconds` per read or write, `connect` to connect."""
+    return httpx.Timeout(seconds, connect=connect)
 
 
 class Deliverer:
@@ -135,62 +57,83 @@ class Deliverer:
         signing_secrets: Sequence[str] = (),
         metrics: RelayMetrics,
         max_tries: int = 2,
+        deadline_seconds: float = 15.0,
     ) -> None:
         self._client = client
         self._api_key = api_key
         self._webhooks = [Webhook(secret) for secret in signing_secrets]
         self._metrics = metrics
-        retrying = backoff.on_exception(
+        self._deadline = deadline_seconds
+        retrying = backoff.on_predicate(
             backoff.expo,
-            RetryableDeliveryError,
+            predicate=self._transient,
             max_tries=max_tries,
-            giveup=lambda exc: isinstance(exc, RateLimitedError),
             jitter=backoff.full_jitter,
             on_backoff=self._on_backoff,
             logger=None,
             factor=0.05,
             max_value=1.0,
         )
-        self._send = retrying(self._post_once)
-        self._send_batch = retrying(self._post_batch_once)
+        self._send = retrying(self._send_once)
+        self._send_batch = retrying(self._send_batch_once)
 
-    def deliver(self, row: OutboxRow) -> Delivered:
-        """POST `row` until it is stored or a DeliveryError says why not."""
-        return self._send(row)
+    def send(self, row: OutboxRow) -> Reply:
+        """POST one row; its reply (never raises)."""
+        reply: Reply = self._send(row)
+        return reply
 
-    def deliver_batch(self, rows: Sequence[OutboxRow]) -> list[ItemResult]:
-        """POST `signal.created` rows to the batch endpoint; one result per row, in order.
-
-        Raises a DeliveryError when the request as a whole fails.
-        """
+    def send_batch(self, rows: Sequence[OutboxRow]) -> list[Reply]:
+        """POST `signal.created` rows to the batch endpoint; one reply per row, in order."""
         if not rows or len(rows) > MAX_BATCH or any(r.event_type != BATCHABLE for r in rows):
             raise ValueError(f"a batch holds 1 to {MAX_BATCH} {BATCHABLE} rows")
-        results: list[ItemResult] = self._send_batch(list(rows))
-        return results
+        replies: list[Reply] = self._send_batch(list(rows))
+        return replies
 
-    def _post_batch_once(self, rows: list[OutboxRow]) -> list[ItemResult]:
+    def health(self) -> tuple[bool, str]:
+        """Whether Alpine's health endpoint answers as a healthy Alpine, and what it said."""
+        try:
+            response = self._client.get(HEALTH_ENDPOINT)
+        except Exception as exc:
+            return False, f"unreachable ({type(exc).__name__}: {exc})"
+        body = json_body(response)
+        healthy = (
+            response.status_code == 200
+            and isinstance(body, dict)
+            and body.get("status") == "healthy"
+        )
+        return healthy, f"HTTP {response.status_code} {response.text[:200]}"
+
+    def _send_once(self, row: OutboxRow) -> Reply:
+        path = ENDPOINTS.get(row.event_type)
+        if path is None:
+            return Reply(Answer.MISCONFIGURED, f"no endpoint for event type {row.event_type!r}")
+        outcome = self._post(path, row.payload.encode("utf-8"), row.event_id)
+        if isinstance(outcome, Reply):
+            self._count(outcome)
+            return outcome
+        reply = from_response(outcome, row)
+        self._count(reply)
+        return reply
+
+    def _send_batch_once(self, rows: list[OutboxRow]) -> list[Reply]:
         body = b'{"signals":[' + b",".join(r.payload.encode("utf-8") for r in rows) + b"]}"
         batch_id = (
             "batch_" + hashlib.sha256("|".join(r.event_id for r in rows).encode()).hexdigest()[:32]
         )
-        response = self._post(BATCH_ENDPOINT, body, batch_id)
-        answer = _json(response)
-        items = answer.get("results") if isinstance(answer, dict) else None
-        if not isinstance(items, list) or len(items) != len(rows):
-            raise RetryableDeliveryError("batch answer does not hold one result per item")
-        results = [_item_result(item) for item in items]
-        for result in results:
-            label = result.value if isinstance(result, Delivered) else "rejected"
-            self._metrics.deliveries.labels(label).inc()
-        return results
+        outcome = self._post(BATCH_ENDPOINT, body, batch_id)
+        if isinstance(outcome, Reply):
+            replies = [outcome] * len(rows)
+        else:
+            replies = from_batch_response(outcome, rows)
+        for reply in replies:
+            self._count(reply)
+        return replies
 
-    def health(self) -> str:
-        """Alpine's health endpoint, as a one-line description (never raises)."""
-        try:
-            response = self._client.get("/api/v1/argo/sync/health")
-        except httpx.HTTPError as exc:
-            return f"unreachable ({type(exc).__name__}: {exc})"
-        return f"HTTP {response.status_code} {response.text[:200]}"
+    @staticmethod
+    def _transient(result: Reply | list[Reply]) -> bool:
+        """Worth a quick second try: a transport fault or 5xx (for a batch, they come whole)."""
+        first = result[0] if isinstance(result, list) else result
+        return first.answer in _TRANSIENT
 
     def _headers(self, message_id: str, body: bytes) -> dict[str, str]:
         headers = {"X-API-Key": self._api_key, "Content-Type": "application/json"}
@@ -204,39 +147,55 @@ class Deliverer:
             )
         return headers
 
-    def _post(self, path: str, body: bytes, message_id: str) -> httpx.Response:
-        """One POST; transport faults become RetryableDeliveryError, bad answers raise."""
-        started = time.perf_counter()
+    def _post(self, path: str, body: bytes, message_id: str) -> httpx.Response | Reply:
+        """One POST read to the end within the deadline; the response, or the Reply for
+        the exception that stopped it."""
+        started = steady_seconds()
         try:
-            headers = self._headers(message_id, body)
-            response = self._client.post(path, content=body, headers=headers)
-        except httpx.TimeoutException as exc:
-            self._record_failure("timeout")
-            raise RetryableDeliveryError(f"timeout: {exc!r}") from exc
-        except httpx.TransportError as exc:
-            self._record_failure("connection_error")
-            raise UnreachableError(f"transport: {type(exc).__name__}: {exc}") from exc
+            request = self._client.build_request(
+                "POST", path, content=body, headers=self._headers(message_id, body)
+            )
+            streamed = self._client.send(request, stream=True)
+            try:
+                chunks = []
+                for chunk in streamed.iter_bytes():
+                    chunks.append(chunk)
+                    if steady_seconds() - started > self._deadline:
+                        raise DeadlineExceeded(f"answer not complete within {self._deadline} s")
+            finally:
+                streamed.close()
+            headers = [
+                (k, v) for k, v in streamed.headers.multi_items() if k.lower() not in _ENCODING
+            ]
+            return httpx.Response(
+                streamed.status_code, headers=headers, content=b"".join(chunks), request=request
+            )
+        except Exception as exc:
+            return from_exception(exc)
         finally:
-            self._metrics.delivery_seconds.observe(time.perf_counter() - started)
-        if not 200 <= response.status_code < 300:
-            self._record_failure(f"http_{response.status_code}")
-            classify(response)  # raises the matching DeliveryError
-        return response
+            self._metrics.delivery_seconds.observe(steady_seconds() - started)
 
-    def _post_once(self, row: OutboxRow) -> Delivered:
-        path = ENDPOINTS.get(row.event_type)
-        if path is None:
-            raise PermanentDeliveryError(f"unknown event type {row.event_type!r}")
-        response = self._post(path, row.payload.encode("utf-8"), row.event_id)
-        outcome = classify(response)
-        self._metrics.deliveries.labels(outcome.value).inc()
-        return outcome
-
-    def _record_failure(self, result: str) -> None:
-        self._metrics.deliveries.labels(result).inc()
+    def _count(self, reply: Reply) -> None:
+        self._metrics.deliveries.labels(_result_label(reply)).inc()
 
     def _on_backoff(self, details: Any) -> None:
         log.info(
             "delivery retry",
             extra={"event": "delivery_retry", "tries": details["tries"], "wait": details["wait"]},
         )
+
+
+_LABELS = {
+    Answer.FAILED: "timeout",
+    Answer.UNAVAILABLE: "connection_error",
+    Answer.MISCONFIGURED: "client_error",
+}
+
+
+def _result_label(reply: Reply) -> str:
+    """The `result` label: Alpine's status word, `http_NNN`, or the kind of transport fault."""
+    if reply.answer is Answer.ACKNOWLEDGED:
+        return reply.detail
+    if reply.status:
+        return f"http_{reply.status}"
+    return _LABELS.get(reply.answer, reply.answer.value)

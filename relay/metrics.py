@@ -12,8 +12,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from argo.outbox import Backlog
 from argo.timeutil import utc_now
-from relay.store import Backlog
 
 _E2E_BUCKETS = (
     0.005,
@@ -60,6 +60,11 @@ class OutboxCollector(Collector):
         yield GaugeMetricFamily(
             "relay_outbox_dead", "Dead-lettered outbox events.", value=status.dead
         )
+        yield GaugeMetricFamily(
+            "relay_outbox_parked",
+            "Events held back because their signal's creation event is a dead letter.",
+            value=status.parked,
+        )
 
 
 class RelayMetrics:
@@ -69,7 +74,8 @@ class RelayMetrics:
         self.registry = registry if registry is not None else CollectorRegistry()
         self.deliveries = Counter(
             "relay_deliveries",
-            "POSTs to Alpine by result (created, duplicate, applied, timeout, http_NNN, ...).",
+            "POSTs to Alpine by result: created, duplicate, applied, already_applied, http_NNN,"
+            " timeout, connection_error, client_error.",
             ["result"],
             registry=self.registry,
         )
@@ -89,9 +95,15 @@ class RelayMetrics:
             "Unix time of the last event Alpine acknowledged.",
             registry=self.registry,
         )
+        self.signal_age_at_delivery = Histogram(
+            "relay_signal_age_at_delivery_seconds",
+            "From the signal's own timestamp to Alpine's acknowledgement: freshness.",
+            buckets=_E2E_BUCKETS,
+            registry=self.registry,
+        )
         self.paused = Gauge(
             "relay_paused",
-            "1 while delivery is paused because Alpine rejects our key or signature.",
+            "1 while delivery is paused: Alpine rejects our key, or does not answer as Alpine.",
             registry=self.registry,
         )
 

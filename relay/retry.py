@@ -44,6 +44,8 @@ class RetryPolicy:
         """When a row that has failed `attempts` times is due again."""
         return now + timedelta(seconds=self.delay_seconds(attempts, jitter))
 
-    def is_exhausted(self, attempts: int, created_at: datetime, now: datetime) -> bool:
-        """True once a row has failed too often or is too old to keep trying."""
-        return attempts >= self.max_attempts or now - created_at >= self.max_age
+    def is_exhausted(self, attempts: int, first_failed_at: datetime, now: datetime) -> bool:
+        """True once a row has failed too often, or has kept failing on its own for longer
+        than `max_age` since its first failure (never counted from its creation, so an
+        outage, which charges nothing, never ages a row)."""
+        return attempts >= self.max_attempts or now - first_failed_at >= self.max_age

@@ -1,5 +1,7 @@
 -- Argo's SQLite database: signals and the transactional outbox.
--- Applied by argo.store.apply_schema on every open; every statement is idempotent.
+-- The complete current schema, applied by argo.outbox.schema to a new database, which is then
+-- marked with PRAGMA user_version = 2. An older database is brought up to date by the files in
+-- schema/argo-migrations/ instead (NNNN_name.sql upgrades version NNNN-1 to NNNN).
 -- Times are UTC text in one fixed-width form, YYYY-MM-DDTHH:MM:SS.ffffffZ, so they sort as text.
 
 CREATE TABLE IF NOT EXISTS signals (
@@ -22,7 +24,8 @@ CREATE TABLE IF NOT EXISTS signals (
     order_id        TEXT,
     created_at      TEXT    NOT NULL,
     reasoning       TEXT,
-    regime          TEXT    CHECK (regime IN ('BULL', 'BEAR', 'CHOP', 'CRISIS'))
+    regime          TEXT    CHECK (regime IN ('BULL', 'BEAR', 'CHOP', 'CRISIS')),
+    closed_at       TEXT                                -- when the outcome was decided
 );
 
 CREATE INDEX IF NOT EXISTS idx_signals_symbol ON signals (symbol);
@@ -38,19 +41,23 @@ CREATE TABLE IF NOT EXISTS sync_outbox (
     created_at      TEXT    NOT NULL,                   -- commit time of the announced change
     attempts        INTEGER NOT NULL DEFAULT 0,         -- failures charged to this row alone
     next_attempt_at TEXT    NOT NULL,
-    claimed_by      TEXT,
-    claimed_until   TEXT,
+    claimed_by      TEXT,                               -- worker id holding the lease (display)
+    claimed_until   TEXT,                               -- wall-clock lease end (display only)
     delivered_at    TEXT,
     dead_at         TEXT,
     last_error      TEXT,
+    claim_token     TEXT,                               -- fencing token of the claim holding it
+    lease_expires   REAL,                               -- lease end on the host's boot clock
+    lease_epoch     TEXT,                               -- boot id that clock belongs to
+    first_failed_at TEXT,                               -- first failure charged to the row
     CHECK (delivered_at IS NULL OR dead_at IS NULL)
 );
 
--- The relay's claim query: due, undelivered, not dead, oldest first.
-CREATE INDEX IF NOT EXISTS idx_outbox_due
-    ON sync_outbox (next_attempt_at, id)
+-- The relay's claim query walks pending rows in id order and stops at the batch size.
+CREATE INDEX IF NOT EXISTS idx_outbox_pending
+    ON sync_outbox (id)
     WHERE delivered_at IS NULL AND dead_at IS NULL;
--- Ordering rule (outcome after creation) looks up earlier events of a signal.
+-- Ordering rule (an outcome waits for its delivered creation) looks up a signal's events.
 CREATE INDEX IF NOT EXISTS idx_outbox_signal ON sync_outbox (signal_id, id);
 CREATE INDEX IF NOT EXISTS idx_outbox_dead ON sync_outbox (dead_at) WHERE dead_at IS NOT NULL;
 -- Last success, delivered counts and pruning without scanning the table.

@@ -18,11 +18,13 @@ NAMES = (
     "relay_outbox_pending",
     "relay_outbox_oldest_pending_age_seconds",
     "relay_outbox_dead",
+    "relay_outbox_parked",
     "relay_deliveries_total",
     "relay_delivery_seconds_bucket",
     "relay_end_to_end_seconds_bucket",
     "relay_last_success_timestamp_seconds",
     "relay_paused",
+    "relay_signal_age_at_delivery_seconds_bucket",
 )
 
 
@@ -65,6 +67,8 @@ def test_metrics_names_values_and_promtool(alpine: AlpineServer, tmp_path: Path)
     assert sample(text, "relay_paused") == 0
     assert sample(text, "relay_last_success_timestamp_seconds") > 1.7e9
     assert sample(text, "relay_end_to_end_seconds_count") == 40
+    assert sample(text, "relay_signal_age_at_delivery_seconds_count") == 40
+    assert sample(text, "relay_outbox_parked") == 0
     assert 'relay_end_to_end_seconds_bucket{le="3600.0"}' in text
 
     promtool = shutil.which("promtool")

@@ -14,8 +14,8 @@ import psycopg
 
 from alpine.migrations import upgrade
 from alpine.store import make_engine
+from argo.outbox.schema import statements
 from argo.schema_files import argo_sql
-from argo.store import _statements
 from tests.bench.stats import Figure, repeat
 from tests.factories import make_signals
 from tests.pgdb import conninfo, create_database, drop_database, url_for
@@ -39,7 +39,7 @@ def _fresh_sqlite(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
-    for statement in _statements(argo_sql()):
+    for statement in statements(argo_sql()):
         conn.execute(statement)
     return conn
 

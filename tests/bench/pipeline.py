@@ -9,10 +9,8 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
-import httpx
 import psycopg
 
 from argo.engine import EngineConfig
@@ -20,11 +18,8 @@ from argo.generator import SignalFactory, UniqueClock
 from argo.prices import DEFAULT_SYMBOLS, SyntheticPriceSource
 from argo.store import SignalStore
 from argo.timeutil import from_text, utc_now
-from relay.deliver import Deliverer, default_timeout
-from relay.loop import Relay, RelaySettings
-from relay.metrics import RelayMetrics
-from relay.retry import RetryPolicy
-from relay.store import OutboxStore
+from relay.app import relay_app
+from relay.config import RelayConfig
 from tests.bench.stats import Figure, percentile, repeat
 from tests.pgdb import conninfo
 from tests.pipeline import outbox_counts, relay_env
@@ -72,28 +67,20 @@ def drain_rate(bench: Bench, count: int, runs: int, *, batched: bool) -> Figure:
         env = bench.fresh("drain")
         result = cli("argo", "generate", "--count", str(count), "--batch-size", "100", env=env)
         assert result.returncode == 0, result.stderr
-        store = OutboxStore.open(Path(env["ARGO_DB"]))
-        metrics = RelayMetrics()
-        with httpx.Client(base_url=bench.alpine.url, timeout=default_timeout()) as client:
-            deliverer = Deliverer(
-                client,
-                api_key=bench.alpine.api_key,
-                signing_secrets=[bench.alpine.signing_secret]
-                if bench.alpine.signing_secret
-                else [],
-                metrics=metrics,
-            )
-            settings = RelaySettings(
-                worker_id="bench",
-                batch_size=500 if batched else 100,
-                lease=timedelta(seconds=120),
-                use_batch_endpoint=batched,
-            )
-            relay = Relay(store, deliverer, RetryPolicy(), metrics, settings)
+        config = RelayConfig(
+            db_path=Path(env["ARGO_DB"]),
+            alpine_url=bench.alpine.url,
+            api_key=bench.alpine.api_key,
+            signing_secret=bench.alpine.signing_secret,
+            worker_id="bench",
+            batch_size=500 if batched else 100,
+            lease_seconds=120.0,
+            use_batch_endpoint=batched,
+        )
+        with relay_app(config) as app:
             started = time.perf_counter()
-            result_totals = relay.drain(threading.Event())
+            result_totals = app.relay.drain(threading.Event())
             elapsed = time.perf_counter() - started
-        store.close()
         assert result_totals.delivered == count, result_totals
         return count / elapsed
 

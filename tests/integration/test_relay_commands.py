@@ -8,11 +8,11 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from argo.outbox import DeadLetter, OutboxStore, Release, Settlement, WorkerState
 from argo.timeutil import to_text, utc_now
 from relay.cli import main
-from relay.store import BatchOutcome, DeadLetter, OutboxStore
-from relay.store_admin import WorkerState
-from tests.factories import filled_store
+from tests.factories import add_outcome_event, filled_store
+from tests.support import cli
 
 
 def run(db: Path, *args: str) -> tuple[int, str]:
@@ -25,18 +25,19 @@ def settle_some(db: Path, delivered: int, dead: int) -> list[str]:
     store = OutboxStore.open(db)
     try:
         now = utc_now()
-        rows = store.claim("tester", now, timedelta(seconds=60), 1000)
+        claim = store.claim("tester", now, 60, 1000)
+        rows = claim.rows
         store.settle(
-            "tester",
-            now,
-            BatchOutcome(
-                delivered=[r.id for r in rows[:delivered]],
-                dead=[
-                    DeadLetter(r.id, "HTTP 409: conflict")
+            claim,
+            Settlement(
+                delivered=tuple(r.id for r in rows[:delivered]),
+                dead=tuple(
+                    DeadLetter(r.id, 0, "HTTP 409: conflict")
                     for r in rows[delivered : delivered + dead]
-                ],
-                released=[r.id for r in rows[delivered + dead :]],
+                ),
+                released=tuple(Release(r.id) for r in rows[delivered + dead :]),
             ),
+            now,
         )
         return [r.event_id for r in rows[delivered : delivered + dead]]
     finally:
@@ -107,8 +108,46 @@ def test_replay_dry_run_then_enqueue(tmp_path: Path) -> None:
     apple = sum(s.symbol == "AAPL" for s in signals)
     assert 0 < apple < 12
     code, output = run(db, "replay", "--since", "1h", "--dry-run")
-    assert code == 0 and "would enqueue 12" in output
+    assert code == 0 and "would enqueue events for 12 signals" in output
     code, output = run(db, "replay", "--since", "1h", "--symbol", "aapl")
-    assert code == 0 and f"enqueued {apple} events" in output
+    assert code == 0 and f"enqueued {apple} events (0 outcomes)" in output
     assert json.loads(run(db, "status", "--json")[1])["pending"] == 12 + apple
     assert run(db, "replay", "--since", "2025-01-01T00:00:00")[0] == 2  # naive time refused
+
+
+def test_status_counts_events_parked_behind_a_dead_creation(tmp_path: Path) -> None:
+    db = tmp_path / "signals.db"
+    store, signals = filled_store(db, 2)
+    add_outcome_event(store, signals[0].signal_id)
+    store.close()
+    settle_some(db, delivered=0, dead=1)
+    report = json.loads(run(db, "status", "--json")[1])
+    assert (report["dead"], report["parked"], report["pending"]) == (1, 1, 2)
+
+
+def test_a_missing_database_is_a_usage_error_naming_argo_db(tmp_path: Path) -> None:
+    typo = tmp_path / "sigansl.db"
+    for args in (("run", "--once"), ("status",), ("dead", "list"), ("replay", "--since", "1h")):
+        result = cli("relay", *args, env={"ARGO_DB": str(typo), "ARGO_API_KEY": "k" * 20})
+        assert result.returncode == 2, (args, result.stderr)
+        assert "ARGO_DB" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not typo.exists()  # never created
+
+
+def test_an_empty_file_is_not_an_outbox(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    result = cli("relay", "status", env={"ARGO_DB": str(empty)})
+    assert result.returncode == 2 and "no Argo outbox" in result.stderr
+
+
+def test_a_bad_setting_is_exit_2_naming_it(tmp_path: Path) -> None:
+    db = tmp_path / "signals.db"
+    filled_store(db, 1)[0].close()
+    env = {"ARGO_DB": str(db), "ARGO_API_KEY": "k" * 20, "RELAY_BATCH_SIZE": "lots"}
+    result = cli("relay", "run", "--once", env=env)
+    assert result.returncode == 2 and "RELAY_BATCH_SIZE" in result.stderr
+    result = cli(
+        "relay", "run", "--once", "--batch-size", "900", env=env | {"RELAY_BATCH_SIZE": "5"}
+    )
+    assert result.returncode == 2 and "--batch-size" in result.stderr

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from argo.sdnotify import SystemdNotifier
+from argo.process.sdnotify import SystemdNotifier
 
 
 @pytest.fixture

@@ -1,8 +1,4 @@
-"""Operator actions on the outbox: dead letters, pruning, and relay worker records.
-
-Part of the relay's store seam (with relay/store.py): the only other module that
-runs SQL against the outbox.
-"""
+"""Operator actions on the outbox: dead letters, pruning, and relay worker records."""
 
 from __future__ import annotations
 
@@ -87,8 +83,9 @@ class OutboxAdmin:
     def retry_dead(self, event_ids: Sequence[str] | None, now: datetime) -> int:
         """Make dead letters due again with a fresh attempt count (all when `event_ids` is None)."""
         reset = (
-            "UPDATE sync_outbox SET dead_at = NULL, attempts = 0, next_attempt_at = ?,"
-            " claimed_by = NULL, claimed_until = NULL WHERE dead_at IS NOT NULL"
+            "UPDATE sync_outbox SET dead_at = NULL, attempts = 0, first_failed_at = NULL,"
+            " next_attempt_at = ?, claimed_by = NULL, claimed_until = NULL, claim_token = NULL,"
+            " lease_expires = NULL, lease_epoch = NULL WHERE dead_at IS NOT NULL"
         )
         with write_transaction(self._conn) as conn:
             if event_ids is None:

@@ -23,11 +23,20 @@ def db_option(what: str = "Argo's SQLite database") -> Callable[[Any], Any]:
     )
 
 
-def run_group(group: click.Group, prog: str, failures: tuple[type[BaseException], ...]) -> None:
-    """Run a click group as a console script; `failures` end in one line and exit 1
-    instead of a traceback (a locked or unreadable database, a full disk, ...)."""
+def run_group(
+    group: click.Group,
+    prog: str,
+    failures: tuple[type[BaseException], ...],
+    usage_failures: tuple[type[BaseException], ...] = (),
+) -> None:
+    """Run a click group as a console script. `usage_failures` (a setting is wrong) end
+    in one line and exit 2, `failures` (a locked or unreadable database, a full disk, ...)
+    in one line and exit 1, instead of a traceback."""
     try:
         group()
+    except usage_failures as exc:
+        click.echo(f"{prog}: {exc}", err=True)
+        sys.exit(2)
     except failures as exc:
         click.echo(f"{prog}: {exc}", err=True)
         sys.exit(1)

@@ -1,0 +1,115 @@
+"""The composition root: build the relay's objects from one RelayConfig and own their
+lifetimes, so each command is a few lines."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+
+import httpx
+
+from argo.outbox import LeaseClock, OutboxStore, boot_clock, steady_seconds
+from argo.process.sdnotify import SystemdNotifier
+from argo.timeutil import utc_now
+from relay.config import RelayConfig
+from relay.deliver import Deliverer, default_timeout
+from relay.fate import Rules
+from relay.loop import LoopSettings, Relay
+from relay.metrics import RelayMetrics
+from relay.pacing import OUTAGE_POLICY, PAUSE_POLICY, Pacing
+from relay.presence import Presence
+from relay.retry import Jitter, RetryPolicy, full_jitter
+from relay.send import WindowSender
+
+
+@dataclass(frozen=True, slots=True)
+class RelayApp:
+    """The running parts of one relay process."""
+
+    config: RelayConfig
+    outbox: OutboxStore
+    deliverer: Deliverer
+    relay: Relay
+    metrics: RelayMetrics
+
+
+def open_outbox(config: RelayConfig, lease_clock: LeaseClock = boot_clock) -> OutboxStore:
+    """Argo's existing outbox at config.db_path (OutboxMissingError when there is none)."""
+    return OutboxStore.open(config.db_path, setting="ARGO_DB", lease_clock=lease_clock)
+
+
+@contextmanager
+def relay_app(
+    config: RelayConfig,
+    *,
+    notifier: SystemdNotifier | None = None,
+    transport: httpx.BaseTransport | None = None,
+    jitter: Jitter = full_jitter,
+    lease_clock: LeaseClock = boot_clock,
+) -> Iterator[RelayApp]:
+    """Everything `relay run` needs, closed in reverse order on exit."""
+    config.check_for_delivery()
+    metrics = RelayMetrics()
+    outbox = open_outbox(config, lease_clock)
+    client = httpx.Client(
+        base_url=config.alpine_url,
+        timeout=default_timeout(config.request_timeout_seconds, config.connect_timeout_seconds),
+        follow_redirects=False,
+        transport=transport,
+    )
+    deliverer = Deliverer(
+        client,
+        api_key=config.api_key or "",
+        signing_secrets=config.signing_secrets,
+        metrics=metrics,
+        max_tries=config.post_tries,
+        deadline_seconds=config.post_deadline_seconds,
+    )
+    sender = WindowSender(
+        deliverer,
+        use_batch_endpoint=config.use_batch_endpoint,
+        posts_in_flight=config.posts_in_flight,
+        renew_every_seconds=config.lease_seconds / 3,
+    )
+    rules = Rules(
+        RetryPolicy(
+            base_seconds=config.retry_base_seconds,
+            cap_seconds=config.retry_cap_seconds,
+            max_attempts=config.max_attempts,
+            max_age=timedelta(hours=config.max_age_hours),
+        ),
+        outage_threshold=config.outage_threshold,
+    )
+    pacing = Pacing(
+        steady_seconds,
+        outage_policy=RetryPolicy(
+            base_seconds=OUTAGE_POLICY.base_seconds, cap_seconds=config.outage_cap_seconds
+        ),
+        pause_policy=PAUSE_POLICY,
+        jitter=jitter,
+    )
+    presence = Presence(
+        outbox.admin(),
+        config.worker_id,
+        notifier or SystemdNotifier({}),
+        utc_now,
+        config.heartbeat_seconds,
+    )
+    settings = LoopSettings(
+        worker_id=config.worker_id,
+        batch_size=config.batch_size,
+        lease_seconds=config.lease_seconds,
+        idle_poll_seconds=config.idle_poll_seconds,
+        rescan_seconds=config.rescan_seconds,
+    )
+    relay = Relay(
+        outbox, sender, deliverer, rules, pacing, presence, metrics, settings, jitter=jitter
+    )
+    try:
+        yield RelayApp(config, outbox, deliverer, relay, metrics)
+    finally:
+        sender.close()
+        client.close()
+        outbox.close()
