@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from argo.outbox.doorbell import Bell
 from argo.outbox.events import OutboxEvent, created_event, outcome_event
 from argo.outbox.schema import ensure_schema
 from argo.outcomes import Outcome
@@ -71,15 +72,16 @@ class StoredSignal:
 class SignalStore:
     """Signals and their outbox events in Argo's SQLite file."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, bell: Bell | None = None) -> None:
         self._conn = conn
+        self._bell = bell
 
     @classmethod
     def open(cls, path: Path, *, synchronous: str = "FULL") -> SignalStore:
         """Open (creating if needed) the database at `path` with the schema applied."""
         conn = connect(path, synchronous=synchronous)
         ensure_schema(conn)
-        return cls(conn)
+        return cls(conn, Bell(path))
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -87,6 +89,11 @@ class SignalStore:
 
     def close(self) -> None:
         self._conn.close()
+
+    def ring(self) -> None:
+        """Tell a listening relay that new events are committed (best effort)."""
+        if self._bell is not None:
+            self._bell.ring()
 
     def add(self, signal: Signal, now: datetime) -> bool:
         """Commit `signal` with its `signal.created` event; False if it was already stored."""
@@ -107,6 +114,8 @@ class SignalStore:
                     continue
                 _insert_event(conn, created_event(signal, now))
                 stored.append(signal)
+        if stored:
+            self.ring()
         return stored
 
     def signals(
@@ -172,6 +181,8 @@ class SignalStore:
                     ),
                 )
                 applied.append(outcome)
+        if applied:
+            self.ring()
         return applied
 
     def outbox_backlog(self) -> tuple[int, datetime | None]:

@@ -3,14 +3,17 @@ lifetimes, so each command is a few lines."""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
 import httpx
 
 from argo.outbox import LeaseClock, OutboxStore, boot_clock, steady_seconds
+from argo.outbox.doorbell import Doorbell
 from argo.process.sdnotify import SystemdNotifier
 from argo.timeutil import utc_now
 from relay.config import RelayConfig
@@ -19,9 +22,11 @@ from relay.fate import Rules
 from relay.loop import LoopSettings, Relay
 from relay.metrics import RelayMetrics
 from relay.pacing import OUTAGE_POLICY, PAUSE_POLICY, Pacing
-from relay.presence import Presence
+from relay.presence import Presence, worker_slot
 from relay.retry import Jitter, RetryPolicy, full_jitter
 from relay.send import WindowSender
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +53,43 @@ def relay_app(
     transport: httpx.BaseTransport | None = None,
     jitter: Jitter = full_jitter,
     lease_clock: LeaseClock = boot_clock,
+    listen_for_doorbell: bool = True,
 ) -> Iterator[RelayApp]:
     """Everything `relay run` needs, closed in reverse order on exit."""
     config.check_for_delivery()
+    with ExitStack() as stack:
+        outbox = open_outbox(config, lease_clock)
+        stack.callback(outbox.close)
+        if config.worker_id is None:
+            config = _in_own_slot(config, outbox, stack)
+        yield stack.enter_context(
+            _parts(config, outbox, notifier, transport, jitter, listen_for_doorbell)
+        )
+
+
+def _in_own_slot(config: RelayConfig, outbox: OutboxStore, stack: ExitStack) -> RelayConfig:
+    """Take this host's first free worker slot and the leases its dead holder left."""
+    worker_id = stack.enter_context(worker_slot(config.db_path))
+    taken = outbox.admin().release_leases_of(worker_id)
+    if taken:
+        log.warning(
+            "took back rows a dead relay of this slot had leased",
+            extra={"event": "leases_taken_over", "worker": worker_id, "rows": taken},
+        )
+    return dataclasses.replace(config, worker_id=worker_id)
+
+
+@contextmanager
+def _parts(
+    config: RelayConfig,
+    outbox: OutboxStore,
+    notifier: SystemdNotifier | None,
+    transport: httpx.BaseTransport | None,
+    jitter: Jitter,
+    listen_for_doorbell: bool,
+) -> Iterator[RelayApp]:
+    assert config.worker_id is not None
     metrics = RelayMetrics()
-    outbox = open_outbox(config, lease_clock)
     client = httpx.Client(
         base_url=config.alpine_url,
         timeout=default_timeout(config.request_timeout_seconds, config.connect_timeout_seconds),
@@ -104,12 +141,23 @@ def relay_app(
         idle_poll_seconds=config.idle_poll_seconds,
         rescan_seconds=config.rescan_seconds,
     )
+    doorbell = Doorbell.listen(config.db_path) if listen_for_doorbell else None
     relay = Relay(
-        outbox, sender, deliverer, rules, pacing, presence, metrics, settings, jitter=jitter
+        outbox,
+        sender,
+        deliverer,
+        rules,
+        pacing,
+        presence,
+        metrics,
+        settings,
+        jitter=jitter,
+        doorbell=doorbell,
     )
     try:
         yield RelayApp(config, outbox, deliverer, relay, metrics)
     finally:
+        if doorbell is not None:
+            doorbell.close()
         sender.close()
         client.close()
-        outbox.close()

@@ -91,7 +91,7 @@ def run(once: bool, deadline_seconds: float | None, **flags: Any) -> None:
 
     signals_module.signal(signals_module.SIGTERM, request_stop)
     signals_module.signal(signals_module.SIGINT, request_stop)
-    with relay_app(config, notifier=SystemdNotifier()) as app:
+    with relay_app(config, notifier=SystemdNotifier(), listen_for_doorbell=not once) as app:
         log.warning("alpine health: %s", app.deliverer.health()[1], extra={"event": "health_check"})
         if once:
             report = app.relay.drain(stop, deadline_seconds)
@@ -101,7 +101,7 @@ def run(once: bool, deadline_seconds: float | None, **flags: Any) -> None:
             status_store = open_outbox(config)
             app.metrics.watch_outbox(lambda: status_store.backlog(utc_now()))
             start_http_server(config.metrics_port, addr="127.0.0.1", registry=app.metrics.registry)
-        log.warning("relay started", extra={"event": "started", "worker": config.worker_id})
+        log.warning("relay started", extra={"event": "started", "worker": app.config.worker_id})
         app.relay.run(stop)
     log.warning("relay stopped", extra={"event": "stopped"})
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import secrets
-import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -118,7 +116,7 @@ class RelayConfig:
         default=3600.0,
         metadata=_env("RELAY_RETRY_CAP_SECONDS", "longest wait between a row's tries", low=0.01),
     )
-    worker_id: str = field(default_factory=lambda: new_worker_id())
+    worker_id: str | None = None  # None: take this host's first free slot (relay.presence)
     use_batch_endpoint: bool = True
     post_tries: int = 2
     idle_poll_seconds: float = 0.01
@@ -217,11 +215,6 @@ def signing_secrets(value: str | None) -> list[str]:
         if not secret.startswith("whsec_") or len(secret) < 20:
             raise ConfigError("ALPINE_SIGNING_SECRET must be whsec_<base64>, comma-separated")
     return found
-
-
-def new_worker_id() -> str:
-    """host:pid:random, so leases name the process that holds them."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 def _sentence(text: str) -> str:

@@ -12,6 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from argo.outbox import EventType, OutboxRow, OutboxStore, steady_seconds
+from argo.outbox.doorbell import Doorbell
 from argo.timeutil import from_text, utc_now
 from relay.deliver import Deliverer
 from relay.fate import Decision, Fate, Rules, Sent, Verdict, decide, needs_probe
@@ -83,6 +84,7 @@ class Relay:
         *,
         clock: Callable[[], datetime] = utc_now,
         jitter: Jitter = full_jitter,
+        doorbell: Doorbell | None = None,
     ) -> None:
         self._outbox = outbox
         self._sender = sender
@@ -94,6 +96,7 @@ class Relay:
         self._settings = settings
         self._clock = clock
         self._jitter = jitter
+        self._doorbell = doorbell
 
     def run_once(self, stop: threading.Event | None = None) -> WindowReport:
         """Claim one window of due rows, send them, decide every fate once, settle."""
@@ -183,12 +186,15 @@ class Relay:
             self._presence.stopped()
 
     def _wait_for_work(self, stop: threading.Event, version: int) -> None:
-        """Sleep until another connection commits after `version`, or `rescan_seconds` pass."""
-        polls = max(1, int(self._settings.rescan_seconds / self._settings.idle_poll_seconds))
-        for _ in range(polls):
+        """Sleep until a writer rings the doorbell, another connection commits after
+        `version` (read between waits, for writers that do not ring), or
+        `rescan_seconds` pass (retries coming due)."""
+        poll = self._settings.idle_poll_seconds
+        for _ in range(max(1, int(self._settings.rescan_seconds / poll))):
             if self._outbox.data_version() != version:
                 return
-            if stop.wait(self._settings.idle_poll_seconds):
+            rang = self._doorbell.wait(poll) if self._doorbell else stop.wait(poll)
+            if rang or stop.is_set():
                 return
             self._presence.beat()
 

@@ -1,9 +1,15 @@
-"""Worker presence: the relay's row in `relay_workers` and what systemd hears."""
+"""Worker presence: a stable worker id per host, the relay's row in `relay_workers`,
+and what systemd hears."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import fcntl
+import os
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 
 from argo.outbox import OutboxAdmin, WorkerState, steady_seconds
 from argo.process.sdnotify import SystemdNotifier
@@ -60,3 +66,32 @@ class Presence:
         self._last_record = steady_seconds()
         self._admin.record_worker(self._worker_id, state, self._clock(), detail)
         self._notifier.status(f"{state.value}{': ' + detail if detail else ''}")
+
+
+MAX_SLOTS = 64
+
+
+@contextmanager
+def worker_slot(db_path: Path, host: str | None = None) -> Iterator[str]:
+    """Hold this host's first free relay slot for `db_path`; its worker id, `host:relay-N`.
+
+    A slot is an flock on `<db>.relay-N.lock`, released by the kernel when the process
+    dies however it dies. Whoever holds slot N therefore knows that no live process
+    holds leases as `host:relay-N`: a restarted relay takes over its dead predecessor's
+    rows at once instead of waiting out their lease.
+    """
+    name = host or socket.gethostname()
+    for slot in range(MAX_SLOTS):
+        lock = db_path.with_name(f"{db_path.name}.relay-{slot}.lock")
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        try:
+            yield f"{name}:relay-{slot}"
+        finally:
+            os.close(fd)
+        return
+    raise RuntimeError(f"{MAX_SLOTS} relays already run on {db_path}")

@@ -95,6 +95,16 @@ class OutboxAdmin:
                 for event_id in event_ids
             )
 
+    def release_leases_of(self, worker_id: str) -> int:
+        """Hand back every pending row leased to `worker_id` (its process is known dead)."""
+        with write_transaction(self._conn) as conn:
+            return conn.execute(
+                "UPDATE sync_outbox SET claimed_by = NULL, claimed_until = NULL,"
+                " claim_token = NULL, lease_expires = NULL, lease_epoch = NULL"
+                " WHERE claimed_by = ? AND delivered_at IS NULL AND dead_at IS NULL",
+                (worker_id,),
+            ).rowcount
+
     def prune_delivered(self, older_than: datetime, batch_size: int = 5000) -> int:
         """Delete delivered rows older than `older_than`, `batch_size` per transaction."""
         total = 0

@@ -80,6 +80,7 @@ def enqueue(
             outcomes, untimed = _outcome_events(store, chunk, now)
             events = [created_event(s.signal, now) for s in chunk]
             insert_events(conn, [*events, *outcomes])
+        store.ring()
         total += ReplayCount(len(chunk), len(outcomes), untimed)
         if progress is not None:
             progress(len(chunk))

@@ -35,19 +35,32 @@ _IN_ORDER = f"""(o.event_type = '{EventType.SIGNAL_CREATED}' OR (
 DUE = f"{_PENDING} AND o.next_attempt_at <= :now AND {_UNLEASED} AND {_IN_ORDER}"
 """The due predicate over `sync_outbox AS o` (parameters :now, :epoch, :clock)."""
 
-_DUE_ROWS = f"SELECT o.id FROM sync_outbox AS o INDEXED BY idx_outbox_pending WHERE {DUE}"
-_CLAIM = f"""
+DUE_ROWS = f"SELECT o.id FROM sync_outbox AS o INDEXED BY idx_outbox_pending WHERE {DUE}"
+CLAIM = f"""
 UPDATE sync_outbox SET claimed_by = :worker, claimed_until = :until, claim_token = :token,
     lease_expires = :expires, lease_epoch = :epoch
-WHERE id IN ({_DUE_ROWS} ORDER BY o.id LIMIT :limit)
+WHERE id IN ({DUE_ROWS} ORDER BY o.id LIMIT :limit)
 RETURNING id, event_id, event_type, signal_id, payload, created_at, attempts, first_failed_at
 """
-_PARKED = f"""
+PARKED = f"""
 SELECT count(*) FROM sync_outbox AS o INDEXED BY idx_outbox_pending
 WHERE {_PENDING} AND o.event_type <> '{EventType.SIGNAL_CREATED}'
   AND NOT EXISTS (SELECT 1 FROM sync_outbox AS c WHERE c.signal_id = o.signal_id
       AND c.event_type = '{EventType.SIGNAL_CREATED}' AND c.dead_at IS NULL)
 """
+BACKLOG = (
+    "SELECT count(*), sum(o.claim_token IS NOT NULL AND o.lease_epoch = ?"
+    f" AND o.lease_expires > ?), min(o.created_at) FROM sync_outbox AS o WHERE {_PENDING}"
+)
+DEAD_COUNT = "SELECT count(*) FROM sync_outbox WHERE dead_at IS NOT NULL"
+DELIVERED = "SELECT count(*), max(delivered_at) FROM sync_outbox WHERE delivered_at IS NOT NULL"
+# The latest error among pending rows, and among dead ones (each walks its own index).
+LAST_ERRORS = (
+    f"SELECT o.id, o.last_error FROM sync_outbox AS o WHERE {_PENDING}"
+    " AND o.last_error IS NOT NULL ORDER BY o.id DESC LIMIT 1",
+    "SELECT id, last_error FROM sync_outbox WHERE dead_at IS NOT NULL"
+    " AND last_error IS NOT NULL ORDER BY dead_at DESC LIMIT 1",
+)
 _HELD = "claim_token = ? AND delivered_at IS NULL AND dead_at IS NULL"
 _NO_LEASE = (
     "claimed_by = NULL, claimed_until = NULL, claim_token = NULL,"
@@ -196,7 +209,7 @@ class OutboxStore:
 
     def has_due(self, now: datetime) -> bool:
         """Whether any row is due (a read; no write lock taken)."""
-        sql = f"{_DUE_ROWS} ORDER BY o.id LIMIT 1"
+        sql = f"{DUE_ROWS} ORDER BY o.id LIMIT 1"
         return self._conn.execute(sql, self._due_params(now)).fetchone() is not None
 
     def claim(self, worker: str, now: datetime, lease_seconds: float, limit: int) -> Claim:
@@ -212,7 +225,7 @@ class OutboxStore:
             limit=limit,
         )
         with write_transaction(self._conn) as conn:
-            rows = conn.execute(_CLAIM, params).fetchall()
+            rows = conn.execute(CLAIM, params).fetchall()
         ordered = sorted((OutboxRow.from_row(r) for r in rows), key=lambda r: r.id)
         return Claim(worker, token, tuple(ordered), expires)
 
@@ -283,34 +296,20 @@ class OutboxStore:
         """Pending, in flight, dead, parked and the oldest pending time, from the partial
         indexes (cheap enough for every metrics scrape, however many rows were delivered)."""
         lease_now = self._lease_clock()
-        pending = self._conn.execute(
-            "SELECT count(*), sum(o.claim_token IS NOT NULL AND o.lease_epoch = ?"
-            f" AND o.lease_expires > ?), min(o.created_at) FROM sync_outbox AS o WHERE {_PENDING}",
-            (lease_now.epoch, lease_now.seconds),
-        ).fetchone()
-        dead = self._conn.execute(
-            "SELECT count(*) FROM sync_outbox WHERE dead_at IS NOT NULL"
-        ).fetchone()[0]
+        pending = self._conn.execute(BACKLOG, (lease_now.epoch, lease_now.seconds)).fetchone()
+        dead = self._conn.execute(DEAD_COUNT).fetchone()[0]
         return Backlog(
             pending=pending[0],
             in_flight=pending[1] or 0,
             dead=dead,
-            parked=self._conn.execute(_PARKED).fetchone()[0],
+            parked=self._conn.execute(PARKED).fetchone()[0],
             oldest_pending_created_at=from_text(pending[2]) if pending[2] else None,
         )
 
     def status(self, now: datetime) -> OutboxStatus:
         """The backlog plus delivered count, last success and last error (`relay status`)."""
-        delivered, last = self._conn.execute(
-            "SELECT count(*), max(delivered_at) FROM sync_outbox WHERE delivered_at IS NOT NULL"
-        ).fetchone()
-        errors = [
-            self._conn.execute(
-                f"SELECT id, last_error FROM sync_outbox WHERE {where}"
-                " AND last_error IS NOT NULL ORDER BY id DESC LIMIT 1"
-            ).fetchone()
-            for where in ("delivered_at IS NULL AND dead_at IS NULL", "dead_at IS NOT NULL")
-        ]
+        delivered, last = self._conn.execute(DELIVERED).fetchone()
+        errors = [self._conn.execute(sql).fetchone() for sql in LAST_ERRORS]
         latest = max((e for e in errors if e is not None), key=lambda e: e[0], default=None)
         return OutboxStatus(
             backlog=self.backlog(now),

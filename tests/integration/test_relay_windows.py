@@ -358,3 +358,39 @@ def test_a_row_failing_forever_never_delays_fresh_signals(db: Path) -> None:
         if r["delivered_at"]
     ]
     assert len(latencies) == 40 and max(latencies) < 1.0, max(latencies)
+
+
+def test_the_doorbell_wakes_the_relay_before_its_next_poll(db: Path) -> None:
+    """Polling once a second, the relay still delivers a fresh commit at once: the writer
+    rang the doorbell beside the database."""
+    from argo.outbox.doorbell import doorbell_path
+    from tests.factories import make_signals
+
+    store, _ = filled_store(db, 1)
+    fresh = make_signals(4, seed=3)[1:]
+    stop = threading.Event()
+    with relay_for(
+        db, ScriptedAlpine(always(201)), idle_poll_seconds=1.0, rescan_seconds=30.0
+    ) as app:
+        assert doorbell_path(db).exists()
+        runner = threading.Thread(target=app.relay.run, args=(stop,))
+        runner.start()
+        try:
+            wait_for(lambda: all(r["delivered_at"] for r in outbox_rows(db)), what="the first row")
+            delays = []
+            for signal in fresh:
+                committed = time.monotonic()
+                store.add(signal, utc_now())
+                wait_for(
+                    lambda: all(r["delivered_at"] for r in outbox_rows(db)),
+                    timeout=5,
+                    interval=0.002,
+                    what="the fresh row",
+                )
+                delays.append(time.monotonic() - committed)
+        finally:
+            stop.set()
+            runner.join(10)
+    store.close()
+    assert not doorbell_path(db).exists()  # removed on exit
+    assert max(delays) < 0.5, delays  # well inside the 1 s poll
