@@ -143,6 +143,16 @@ class SignalStore:
             sql += f" LIMIT {int(limit)}"
         return [StoredSignal.from_row(row) for row in self._conn.execute(sql, params)]
 
+    def signals_with_ids(self, signal_ids: Sequence[str]) -> list[StoredSignal]:
+        """The stored signals among `signal_ids`, in timestamp order."""
+        found: list[StoredSignal] = []
+        for start in range(0, len(signal_ids), 500):
+            chunk = list(signal_ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT {_SIGNAL_COLUMNS} FROM signals WHERE signal_id IN ({marks})"
+            found.extend(StoredSignal.from_row(row) for row in self._conn.execute(sql, chunk))
+        return sorted(found, key=lambda s: (s.signal.timestamp, s.signal.signal_id))
+
     def open_signals(self) -> list[StoredSignal]:
         """Signals without an outcome yet, oldest first."""
         sql = f"SELECT {_SIGNAL_COLUMNS} FROM signals WHERE outcome IS NULL ORDER BY id"

@@ -79,6 +79,41 @@ def _in_own_slot(config: RelayConfig, outbox: OutboxStore, stack: ExitStack) -> 
     return dataclasses.replace(config, worker_id=worker_id)
 
 
+def alpine_client(
+    config: RelayConfig, transport: httpx.BaseTransport | None = None
+) -> httpx.Client:
+    """The HTTP client for Alpine: its base URL, timeouts, no redirects followed."""
+    return httpx.Client(
+        base_url=config.alpine_url,
+        timeout=default_timeout(config.request_timeout_seconds, config.connect_timeout_seconds),
+        follow_redirects=False,
+        transport=transport,
+    )
+
+
+def _deliverer(config: RelayConfig, client: httpx.Client, metrics: RelayMetrics) -> Deliverer:
+    return Deliverer(
+        client,
+        api_key=config.api_key or "",
+        signing_secrets=config.signing_secrets,
+        metrics=metrics,
+        max_tries=config.post_tries,
+        deadline_seconds=config.post_deadline_seconds,
+    )
+
+
+@contextmanager
+def verifier(config: RelayConfig) -> Iterator[tuple[OutboxStore, Deliverer]]:
+    """Argo's outbox and an Alpine client, for `relay verify` (no worker, no lease)."""
+    config.check_for_delivery()
+    outbox = open_outbox(config)
+    try:
+        with alpine_client(config) as client:
+            yield outbox, _deliverer(config, client, RelayMetrics())
+    finally:
+        outbox.close()
+
+
 @contextmanager
 def _parts(
     config: RelayConfig,
@@ -90,20 +125,8 @@ def _parts(
 ) -> Iterator[RelayApp]:
     assert config.worker_id is not None
     metrics = RelayMetrics()
-    client = httpx.Client(
-        base_url=config.alpine_url,
-        timeout=default_timeout(config.request_timeout_seconds, config.connect_timeout_seconds),
-        follow_redirects=False,
-        transport=transport,
-    )
-    deliverer = Deliverer(
-        client,
-        api_key=config.api_key or "",
-        signing_secrets=config.signing_secrets,
-        metrics=metrics,
-        max_tries=config.post_tries,
-        deadline_seconds=config.post_deadline_seconds,
-    )
+    client = alpine_client(config, transport)
+    deliverer = _deliverer(config, client, metrics)
     sender = WindowSender(
         deliverer,
         use_batch_endpoint=config.use_batch_endpoint,

@@ -20,6 +20,7 @@ from standardwebhooks import Webhook
 
 from argo.outbox import EventType, OutboxRow, steady_seconds
 from relay.classify import from_batch_response, from_exception, from_response, json_body
+from relay.errors import ListingError
 from relay.fate import Answer, Reply
 from relay.metrics import RelayMetrics
 
@@ -31,6 +32,7 @@ ENDPOINTS: dict[str, str] = {
 }
 BATCH_ENDPOINT = "/api/v1/argo/sync/signals"
 HEALTH_ENDPOINT = "/api/v1/argo/sync/health"
+LISTING_ENDPOINT = "/api/v1/argo/sync/signals"
 BATCHABLE = EventType.SIGNAL_CREATED
 MAX_BATCH = 500
 _ENCODING = frozenset({"content-encoding", "content-length", "transfer-encoding"})
@@ -102,6 +104,28 @@ class Deliverer:
             and body.get("status") == "healthy"
         )
         return healthy, f"HTTP {response.status_code} {response.text[:200]}"
+
+    def listing(
+        self, since: datetime, until: datetime, cursor: str | None
+    ) -> tuple[dict[str, str], str | None]:
+        """One page of Alpine's reconciliation list: {signal_id: sha256} and the next cursor.
+
+        Raises ListingError when Alpine does not answer the page.
+        """
+        params = {"since": _rfc3339(since), "until": _rfc3339(until), "limit": "1000"}
+        if cursor:
+            params["cursor"] = cursor
+        try:
+            response = self._client.get(
+                LISTING_ENDPOINT, params=params, headers={"X-API-Key": self._api_key}
+            )
+        except httpx.HTTPError as exc:
+            raise ListingError(f"Alpine unreachable: {type(exc).__name__}: {exc}") from exc
+        body = json_body(response)
+        if response.status_code != 200 or not isinstance(body, dict):
+            raise ListingError(f"HTTP {response.status_code}: {response.text[:200]}")
+        pairs = {item["signal_id"]: item["sha256"] for item in body.get("signals", [])}
+        return pairs, body.get("next_cursor")
 
     def _send_once(self, row: OutboxRow) -> Reply:
         path = ENDPOINTS.get(row.event_type)
@@ -199,3 +223,7 @@ def _result_label(reply: Reply) -> str:
     if reply.status:
         return f"http_{reply.status}"
     return _LABELS.get(reply.answer, reply.answer.value)
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

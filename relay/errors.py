@@ -2,7 +2,8 @@
 becomes a relay.fate.Reply in relay.classify, and httpx errors are translated there.
 
 RelayError
-└── ConfigError        a setting is missing or malformed (exit code 2)
+├── ConfigError        a setting is missing or malformed (exit code 2)
+└── ListingError       Alpine did not answer a page of its reconciliation list
 """
 
 from __future__ import annotations
@@ -14,3 +15,7 @@ class RelayError(Exception):
 
 class ConfigError(RelayError):
     """A relay setting is missing or malformed."""
+
+
+class ListingError(RelayError):
+    """Alpine did not answer a page of its reconciliation list."""

@@ -9,6 +9,7 @@ a second row, and it delivers even when the signal's old events are dead letters
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -85,6 +86,12 @@ def enqueue(
         if progress is not None:
             progress(len(chunk))
     return total
+
+
+def enqueue_ids(conn: sqlite3.Connection, signal_ids: Sequence[str], now: datetime) -> ReplayCount:
+    """Replay exactly the signals `signal_ids` (for `relay verify --repair`)."""
+    store = SignalStore(conn)
+    return enqueue(store, store.signals_with_ids(signal_ids), now)
 
 
 def _outcome_events(
