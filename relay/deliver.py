@@ -19,6 +19,7 @@ import httpx
 from standardwebhooks import Webhook
 
 from argo.outbox import EventType, OutboxRow, steady_seconds
+from argo.process.crashpoints import crash_point
 from relay.classify import from_batch_response, from_exception, from_response, json_body
 from relay.errors import ListingError
 from relay.fate import Answer, Reply
@@ -180,6 +181,7 @@ class Deliverer:
                 "POST", path, content=body, headers=self._headers(message_id, body)
             )
             streamed = self._client.send(request, stream=True)
+            crash_point("after_send")
             try:
                 chunks = []
                 for chunk in streamed.iter_bytes():

@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from argo.outbox import EventType, OutboxRow, OutboxStore, steady_seconds
 from argo.outbox.doorbell import Doorbell
+from argo.process.crashpoints import crash_point
 from argo.timeutil import from_text, utc_now
 from relay.deliver import Deliverer
 from relay.fate import Decision, Fate, Rules, Sent, Verdict, decide, needs_probe
@@ -110,12 +111,14 @@ class Relay:
         claim = self._outbox.claim(s.worker_id, now, s.lease_seconds, s.batch_size)
         if not claim.rows:
             return WindowReport(version)
+        crash_point("after_claim")
         sent = self._sender.send(
             claim.rows, stop, lambda: self._outbox.renew(claim, self._clock(), s.lease_seconds)
         )
         alpine_up = self._probe() if needs_probe(sent, self._rules) else None
         decided_at = self._clock()
         decision = decide(sent, self._rules, decided_at, self._jitter, alpine_up)
+        crash_point("before_settle")
         held = self._outbox.settle(claim, decision.settlement, decided_at)
         if held < len(claim.rows):
             log.warning(

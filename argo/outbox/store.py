@@ -21,6 +21,7 @@ from argo.outbox.admin import OutboxAdmin
 from argo.outbox.events import EventType
 from argo.outbox.lease import LeaseClock, LeaseTime, boot_clock
 from argo.outbox.schema import upgrade_existing
+from argo.process.crashpoints import crash_point
 from argo.sqlite import connect, write_transaction
 from argo.timeutil import from_text, to_text
 
@@ -290,6 +291,7 @@ class OutboxStore:
                         f"UPDATE sync_outbox SET {sql}, {_NO_LEASE} WHERE id = ? AND {_HELD}",
                         values,
                     ).rowcount
+            crash_point("in_settle")
         return held
 
     def backlog(self, now: datetime) -> Backlog:
