@@ -19,7 +19,6 @@ from argo.outbox import (
     ArgoError,
     OutboxMissingError,
     OutboxStatus,
-    OutboxStore,
     SchemaError,
     Worker,
     WorkerState,
@@ -30,24 +29,20 @@ from argo.process.logsetup import setup_logging
 from argo.process.sdnotify import SystemdNotifier
 from argo.timeutil import parse_since, to_text, utc_now
 from relay import __version__
-from relay.app import open_outbox, relay_app, verifier
-from relay.config import RelayConfig, describe
+from relay.app import open_outbox, relay_app
+from relay.cli_common import config_with as _config
+from relay.cli_common import db_option
+from relay.cli_common import open_existing as _open
+from relay.cli_dead import dead
+from relay.cli_verify import verify
+from relay.config import describe
 from relay.errors import ConfigError, RelayError
 from relay.loop import DrainReport
-from relay.verify import repair as repair_missing
-from relay.verify import verify as reconcile_window
+from relay.status_view import render, verdict
 
 log = logging.getLogger("relay")
 
 EXIT_STOPPED_EARLY = 3
-
-db_option = click.option(
-    "--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), help=describe("db_path")
-)
-
-
-def _config(**flags: Any) -> RelayConfig:
-    return RelayConfig.from_env().with_overrides(**flags)
 
 
 @click.group()
@@ -141,29 +136,33 @@ def _status_dict(status: OutboxStatus, workers: list[Worker]) -> dict[str, objec
         "relay_detail": next((w.detail for w in alive if w.detail), None),
         "last_success": to_text(status.last_delivered_at) if status.last_delivered_at else None,
         "last_error": status.last_error,
+        "last_freshness_seconds": status.last_freshness_seconds,
     }
-
-
-def _open(db_path: Path | None) -> OutboxStore:
-    return open_outbox(_config(db_path=db_path))
 
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @db_option
 def status(as_json: bool, db_path: Path | None) -> None:
-    """Show pending, lag, in flight, dead letters, parked, paused or not, last error."""
+    """Show a verdict (delivering, behind, paused: why, no relay running) and pending, lag,
+    in flight, dead letters, parked, relays alive, freshness, last error, what to do next."""
     store = _open(db_path)
     try:
         now = utc_now()
-        report = _status_dict(store.status(now), store.admin().workers(now))
+        status_now, workers = store.status(now), store.admin().workers(now)
     finally:
         store.close()
+    view = verdict(status_now, workers, now)
+    report = _status_dict(status_now, workers) | {"verdict": view.text}
     if as_json:
         click.echo(json.dumps(report))
         return
-    for key, value in report.items():
-        click.echo(f"{key:<28} {value if value is not None else '-'}")
+    colours = {"green": "green", "yellow": "yellow", "red": "red"}
+    click.secho(f"● {view.text}", fg=colours[view.colour], bold=True)
+    for label, text in render(status_now, workers, now):
+        click.echo(f"  {label:<11} {text}")
+    for step in view.next_steps or ("nothing to do",):
+        click.echo(f"  {'next':<11} {step}")
 
 
 @main.command()
@@ -206,114 +205,6 @@ def replay(
 
 
 @main.command()
-@click.option("--since", required=True, help="Start of the window: 2h, 7d or ISO-8601 (inclusive).")
-@click.option("--until", help="End of the window: 2h, 7d or ISO-8601 (exclusive); default now.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option("--repair", is_flag=True, help="Replay exactly the signals missing in Alpine.")
-@click.option("--alpine-url", help=describe("alpine_url"))
-@click.option("--api-key", help=describe("api_key"))
-@db_option
-def verify(since: str, until: str | None, as_json: bool, repair: bool, **flags: Any) -> None:
-    """Reconcile Argo's committed signals in a window with Alpine's list: matched,
-    missing, hash mismatch, unknown to Argo, still pending. Exit 0 when nothing is
-    missing or mismatched, 1 otherwise. Safe on a live system."""
-    now = utc_now()
-    try:
-        start = parse_since(since, now)
-        end = parse_since(until, now) if until else now
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--since/--until") from exc
-    with verifier(_config(**flags)) as (outbox, deliverer):
-        result = reconcile_window(outbox, deliverer, start, end, progress=_Progress())
-        click.echo("", err=True)
-        report = result.as_dict()
-        if repair and result.missing:
-            count = repair_missing(outbox, result.missing, utc_now())
-            report["repaired"] = count.signals
-    if as_json:
-        click.echo(json.dumps(report))
-    else:
-        _print_reconciliation(report)
-    if not result.ok:
-        sys.exit(1)
-
-
-class _Progress:
-    """`reading Alpine's list: N` on stderr, rewritten in place while pages arrive."""
-
-    def __init__(self) -> None:
-        self.seen = 0
-
-    def __call__(self, count: int) -> None:
-        self.seen += count
-        click.echo(f"\rreading Alpine's list: {self.seen}", err=True, nl=False)
-
-
-def _print_reconciliation(report: dict[str, Any]) -> None:
-    for name in ("matched", "missing", "mismatched", "unknown", "pending"):
-        first = report["first"].get(name) if name != "matched" else None
-        shown = f"  e.g. {', '.join(first)}" if first else ""
-        click.echo(f"{name:<12} {report[name]}{shown}")
-    if "repaired" in report:
-        click.echo(f"repaired     {report['repaired']} (replays enqueued; the relay delivers them)")
-    click.echo("ok" if report["ok"] else "NOT OK: signals are missing or altered in Alpine")
-
-
-@main.group()
-def dead() -> None:
-    """Inspect and retry dead letters."""
-
-
-@dead.command(name="list")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-@db_option
-def dead_list(as_json: bool, db_path: Path | None) -> None:
-    """List dead-lettered events, oldest first, with why they died."""
-    store = _open(db_path)
-    try:
-        rows = store.admin().dead_letters()
-    finally:
-        store.close()
-    for row in rows:
-        fields = {
-            "event_id": row.event_id,
-            "event_type": row.event_type,
-            "signal_id": row.signal_id,
-            "attempts": row.attempts,
-            "dead_at": to_text(row.dead_at),
-            "last_error": row.last_error,
-        }
-        if as_json:
-            click.echo(json.dumps(fields))
-        else:
-            click.echo(
-                f"{row.event_id}  {row.event_type:<15} {row.signal_id}  attempts={row.attempts}"
-                f"  dead_at={to_text(row.dead_at)}  {row.last_error}"
-            )
-    if not as_json:
-        click.echo(f"{len(rows)} dead letter(s)", err=True)
-
-
-@dead.command(name="retry")
-@click.option("--all", "retry_all", is_flag=True, help="Retry every dead letter.")
-@click.argument("event_ids", nargs=-1)
-@db_option
-def dead_retry(retry_all: bool, event_ids: tuple[str, ...], db_path: Path | None) -> None:
-    """Make dead letters due again with a fresh attempt count (parked events follow)."""
-    if retry_all == bool(event_ids):
-        raise click.UsageError("give either --all or one or more EVENT_IDs")
-    store = _open(db_path)
-    try:
-        count = store.admin().retry_dead(None if retry_all else list(event_ids), utc_now())
-    finally:
-        store.close()
-    click.echo(f"requeued {count} dead letter(s)")
-    if event_ids and count < len(event_ids):
-        click.echo(f"{len(event_ids) - count} of the given ids are not dead letters", err=True)
-        sys.exit(1)
-
-
-@main.command()
 @click.option("--older-than", required=True, help="Age of delivered rows to delete: 7d, 12h, ...")
 @db_option
 def prune(older_than: str, db_path: Path | None) -> None:
@@ -329,6 +220,10 @@ def prune(older_than: str, db_path: Path | None) -> None:
     finally:
         store.close()
     click.echo(f"deleted {deleted} delivered row(s) older than {to_text(cutoff)}")
+
+
+main.add_command(dead)
+main.add_command(verify)
 
 
 def entry_point() -> None:

@@ -1,6 +1,6 @@
 -- Argo's SQLite database: signals and the transactional outbox.
 -- The complete current schema, applied by argo.outbox.schema to a new database, which is then
--- marked with PRAGMA user_version = 2. An older database is brought up to date by the files in
+-- marked with PRAGMA user_version = 3. An older database is brought up to date by the files in
 -- schema/argo-migrations/ instead (NNNN_name.sql upgrades version NNNN-1 to NNNN).
 -- Times are UTC text in one fixed-width form, YYYY-MM-DDTHH:MM:SS.ffffffZ, so they sort as text.
 
@@ -50,6 +50,7 @@ CREATE TABLE IF NOT EXISTS sync_outbox (
     lease_expires   REAL,                               -- lease end on the host's boot clock
     lease_epoch     TEXT,                               -- boot id that clock belongs to
     first_failed_at TEXT,                               -- first failure charged to the row
+    discarded_at    TEXT,                               -- an operator gave the dead letter up
     CHECK (delivered_at IS NULL OR dead_at IS NULL)
 );
 
@@ -59,7 +60,9 @@ CREATE INDEX IF NOT EXISTS idx_outbox_pending
     WHERE delivered_at IS NULL AND dead_at IS NULL;
 -- Ordering rule (an outcome waits for its delivered creation) looks up a signal's events.
 CREATE INDEX IF NOT EXISTS idx_outbox_signal ON sync_outbox (signal_id, id);
-CREATE INDEX IF NOT EXISTS idx_outbox_dead ON sync_outbox (dead_at) WHERE dead_at IS NOT NULL;
+-- Dead letters still awaiting a decision (discarded ones are kept, but not counted).
+CREATE INDEX IF NOT EXISTS idx_outbox_dead
+    ON sync_outbox (dead_at) WHERE dead_at IS NOT NULL AND discarded_at IS NULL;
 -- Last success, delivered counts and pruning without scanning the table.
 CREATE INDEX IF NOT EXISTS idx_outbox_delivered
     ON sync_outbox (delivered_at) WHERE delivered_at IS NOT NULL;

@@ -8,10 +8,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from argo.outbox.events import EventType
 from argo.sqlite import write_transaction
 from argo.timeutil import from_text, to_text
 
 ALIVE_WITHIN = timedelta(seconds=30)
+_DISCARD_PARKED = (
+    "UPDATE sync_outbox SET dead_at = ?, discarded_at = ?,"
+    " last_error = 'discarded with its signal''s creation event'"
+    " WHERE signal_id = ? AND event_type <> 'signal.created'"
+    " AND delivered_at IS NULL AND dead_at IS NULL"
+    " AND NOT EXISTS (SELECT 1 FROM sync_outbox AS c WHERE c.signal_id = sync_outbox.signal_id"
+    " AND c.event_type = 'signal.created' AND c.dead_at IS NULL)"
+)
 
 
 class WorkerState(StrEnum):
@@ -74,7 +83,7 @@ class OutboxAdmin:
     def dead_letters(self, limit: int | None = None) -> list[DeadRow]:
         sql = (
             "SELECT id, event_id, event_type, signal_id, attempts, dead_at, last_error"
-            " FROM sync_outbox WHERE dead_at IS NOT NULL ORDER BY id"
+            " FROM sync_outbox WHERE dead_at IS NOT NULL AND discarded_at IS NULL ORDER BY id"
         )
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
@@ -85,7 +94,8 @@ class OutboxAdmin:
         reset = (
             "UPDATE sync_outbox SET dead_at = NULL, attempts = 0, first_failed_at = NULL,"
             " next_attempt_at = ?, claimed_by = NULL, claimed_until = NULL, claim_token = NULL,"
-            " lease_expires = NULL, lease_epoch = NULL WHERE dead_at IS NOT NULL"
+            " lease_expires = NULL, lease_epoch = NULL"
+            " WHERE dead_at IS NOT NULL AND discarded_at IS NULL"
         )
         with write_transaction(self._conn) as conn:
             if event_ids is None:
@@ -94,6 +104,29 @@ class OutboxAdmin:
                 conn.execute(reset + " AND event_id = ?", (to_text(now), event_id)).rowcount
                 for event_id in event_ids
             )
+
+    def discard_dead(self, event_ids: Sequence[str], now: datetime) -> int:
+        """Mark dead letters as given up (kept, never deleted); how many.
+
+        Discarding a creation also discards its signal's pending outcomes: they wait for a
+        creation that will now never be delivered.
+        """
+        stamp = to_text(now)
+        with write_transaction(self._conn) as conn:
+            count = 0
+            for event_id in event_ids:
+                row = conn.execute(
+                    "UPDATE sync_outbox SET discarded_at = ? WHERE event_id = ?"
+                    " AND dead_at IS NOT NULL AND discarded_at IS NULL"
+                    " RETURNING signal_id, event_type",
+                    (stamp, event_id),
+                ).fetchone()
+                if row is None:
+                    continue
+                count += 1
+                if row["event_type"] == EventType.SIGNAL_CREATED:
+                    conn.execute(_DISCARD_PARKED, (stamp, stamp, row["signal_id"]))
+            return count
 
     def release_leases_of(self, worker_id: str) -> int:
         """Hand back every pending row leased to `worker_id` (its process is known dead)."""

@@ -53,13 +53,20 @@ BACKLOG = (
     "SELECT count(*), sum(o.claim_token IS NOT NULL AND o.lease_epoch = ?"
     f" AND o.lease_expires > ?), min(o.created_at) FROM sync_outbox AS o WHERE {_PENDING}"
 )
-DEAD_COUNT = "SELECT count(*) FROM sync_outbox WHERE dead_at IS NOT NULL"
+DEAD_COUNT = "SELECT count(*) FROM sync_outbox WHERE dead_at IS NOT NULL AND discarded_at IS NULL"
 DELIVERED = "SELECT count(*), max(delivered_at) FROM sync_outbox WHERE delivered_at IS NOT NULL"
+# The most recently delivered creation, and its signal's own time (freshness).
+LAST_DELIVERED_SIGNAL = f"""
+SELECT o.delivered_at, s.timestamp FROM sync_outbox AS o
+JOIN signals AS s ON s.signal_id = o.signal_id
+WHERE o.delivered_at IS NOT NULL AND o.event_type = '{EventType.SIGNAL_CREATED}'
+ORDER BY o.delivered_at DESC LIMIT 1
+"""
 # The latest error among pending rows, and among dead ones (each walks its own index).
 LAST_ERRORS = (
     f"SELECT o.id, o.last_error FROM sync_outbox AS o WHERE {_PENDING}"
     " AND o.last_error IS NOT NULL ORDER BY o.id DESC LIMIT 1",
-    "SELECT id, last_error FROM sync_outbox WHERE dead_at IS NOT NULL"
+    "SELECT id, last_error FROM sync_outbox WHERE dead_at IS NOT NULL AND discarded_at IS NULL"
     " AND last_error IS NOT NULL ORDER BY dead_at DESC LIMIT 1",
 )
 _HELD = "claim_token = ? AND delivered_at IS NULL AND dead_at IS NULL"
@@ -157,6 +164,7 @@ class OutboxStatus:
     delivered: int
     last_delivered_at: datetime | None
     last_error: str | None
+    last_freshness_seconds: float | None = None  # signal timestamp -> its delivery
 
 
 class OutboxStore:
@@ -313,13 +321,22 @@ class OutboxStore:
         delivered, last = self._conn.execute(DELIVERED).fetchone()
         errors = [self._conn.execute(sql).fetchone() for sql in LAST_ERRORS]
         latest = max((e for e in errors if e is not None), key=lambda e: e[0], default=None)
+        fresh = self._conn.execute(LAST_DELIVERED_SIGNAL).fetchone()
         return OutboxStatus(
             backlog=self.backlog(now),
             delivered=delivered,
             last_delivered_at=from_text(last) if last else None,
             last_error=latest[1] if latest else None,
+            last_freshness_seconds=_between(fresh[1], fresh[0]) if fresh else None,
         )
 
 
 def _seconds(value: float) -> timedelta:
     return timedelta(seconds=value)
+
+
+def _between(start: str, end: str) -> float | None:
+    try:
+        return (from_text(end) - from_text(start)).total_seconds()
+    except ValueError:
+        return None

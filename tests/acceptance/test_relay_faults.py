@@ -97,7 +97,7 @@ def test_a_poison_row_is_dead_lettered_and_the_rest_flow(
     assert "sha256" in str(dead[0]["last_error"])
     assert sum(1 for r in rows if r["delivered_at"]) == 199  # in the same single drain
     assert len(alpine_rows(pg_url)) == 199
-    listed = cli("relay", "dead", "list", env=env)
+    listed = cli("relay", "dead", "list", "--events", env=env)
     assert poisoned["signal_id"] in listed.stdout
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
@@ -59,7 +60,7 @@ def test_status_reports_counts_and_a_paused_relay(tmp_path: Path) -> None:
     assert report["relays_running"] == 1
     assert "409" in report["last_error"]  # the dead letter's reason
     code, human = run(db, "status")
-    assert code == 0 and "oldest_pending_age_seconds" in human
+    assert code == 0 and human.startswith("● paused: HTTP 401") and "next" in human
 
 
 def test_dead_list_and_retry(tmp_path: Path) -> None:
@@ -151,3 +152,76 @@ def test_a_bad_setting_is_exit_2_naming_it(tmp_path: Path) -> None:
         "relay", "run", "--once", "--batch-size", "900", env=env | {"RELAY_BATCH_SIZE": "5"}
     )
     assert result.returncode == 2 and "--batch-size" in result.stderr
+
+
+def _worker(db: Path, state: WorkerState, detail: str | None = None, age_s: float = 0) -> None:
+    store = OutboxStore.open(db)
+    store.admin().record_worker("host:relay-0", state, utc_now() - timedelta(seconds=age_s), detail)
+    store.close()
+
+
+def test_status_verdicts_read_at_a_glance(tmp_path: Path) -> None:
+    db = tmp_path / "signals.db"
+    filled_store(db, 3)[0].close()
+    assert run(db, "status")[1].startswith("● no relay running")
+    _worker(db, WorkerState.RUNNING)
+    assert run(db, "status")[1].startswith("● delivering")
+    _worker(db, WorkerState.RUNNING, "outage: ConnectError: refused")
+    assert run(db, "status")[1].startswith("● Alpine unavailable, backing off")
+    _worker(db, WorkerState.PAUSED, "paused: HTTP 401: bad key (check ARGO_API_KEY ...)")
+    output = run(db, "status")[1]
+    assert output.startswith("● paused: HTTP 401") and "fix the setting" in output
+    _worker(db, WorkerState.RUNNING)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE sync_outbox SET created_at = '2020-01-01T00:00:00.000000Z'")
+    assert run(db, "status")[1].startswith("● behind: oldest pending")
+    settle_some(db, delivered=3, dead=0)
+    output = run(db, "status")[1]
+    assert output.startswith("● idle: everything delivered") and "freshness" in output
+    assert "\x1b[" not in output  # no colour when not on a terminal
+    assert json.loads(run(db, "status", "--json")[1])["verdict"].startswith("idle")
+
+
+def test_dead_letters_are_grouped_retried_and_discarded_by_cause(tmp_path: Path) -> None:
+    db = tmp_path / "signals.db"
+    store, signals = filled_store(db, 5)
+    add_outcome_event(store, signals[0].signal_id)
+    store.close()
+    settle_some(db, delivered=0, dead=5)
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT id FROM sync_outbox WHERE dead_at IS NOT NULL ORDER BY id")
+        ids = [r[0] for r in rows]
+        for n, row_id in enumerate(ids):
+            error = (
+                f"HTTP 422: entry_price: Input should be greater than 0, got -{n}.5"
+                if n < 3
+                else f"HTTP 409: differing fields: reasoning (signal {n:016x})"
+            )
+            conn.execute("UPDATE sync_outbox SET last_error = ? WHERE id = ?", (error, row_id))
+    code, grouped = run(db, "dead", "list")
+    assert code == 0
+    lines = [line for line in grouped.splitlines() if line.startswith("[")]
+    assert len(lines) == 2 and "     3  first" in lines[0] and "     2  first" in lines[1]
+    invalid = lines[0][1:7]
+    listed = [json.loads(line) for line in run(db, "dead", "list", "--json")[1].splitlines()]
+    assert {d["cause_id"] for d in listed} == {invalid, lines[1][1:7]}
+
+    code, output = run(db, "dead", "retry", "--cause", invalid)
+    assert code == 0 and "requeued 3" in output
+    conflict = lines[1][1:7]
+    report = json.loads(run(db, "status", "--json")[1])
+    assert (report["dead"], report["parked"]) == (2, 0)  # the first signal's creation is due
+    settle_some(db, delivered=0, dead=3)  # the three die again (and the first parks its outcome)
+    report = json.loads(run(db, "status", "--json")[1])
+    assert (report["dead"], report["parked"]) == (5, 1)
+    code, output = run(db, "dead", "discard", "--cause", conflict)
+    assert code == 0 and "discarded 2" in output
+    code, output = run(db, "dead", "discard", *[d["event_id"] for d in listed][:1])
+    assert code == 0 and "discarded 1" in output
+    report = json.loads(run(db, "status", "--json")[1])
+    assert (report["dead"], report["parked"]) == (2, 0)  # its parked outcome went with it
+    with sqlite3.connect(db) as conn:
+        kept = conn.execute("SELECT count(*) FROM sync_outbox WHERE discarded_at IS NOT NULL")
+        assert kept.fetchone()[0] == 4  # 3 creations and the parked outcome, all kept
+    assert run(db, "dead", "retry", "--cause", "nope")[0] == 2
+    assert run(db, "dead", "retry", "--all", "--cause", invalid)[0] == 2

@@ -32,3 +32,17 @@ def test_every_signal_lands_in_one_bucket() -> None:
 def test_pending_and_unknown_do_not_fail_it() -> None:
     result = reconcile({"p": c("p", Delivery.PENDING)}, {"u": "h"})
     assert result.ok
+
+
+def test_causes_keep_the_words_and_drop_what_differs_between_rows() -> None:
+    from relay.triage import cause_of
+
+    assert cause_of("batch item invalid: sha256 does not match") == (
+        "batch item invalid: sha256 does not match"
+    )
+    assert cause_of("HTTP 422: price: greater than 0, got -3.5") == cause_of(
+        "HTTP 422: price: greater than 0, got 7"
+    )
+    assert cause_of("gave up after 20 attempts: HTTP 500: x 0123456789abcdef") == (
+        "gave up after N attempts: HTTP 500: x <id>"
+    )
