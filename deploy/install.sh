@@ -59,6 +59,19 @@ for name in generator relay alpine; do
     fi
 done
 
+if [ ! -e "$ETC/argo-alpine.toml" ]; then
+    install -m 0640 "$SRC/deploy/argo-alpine.toml.example" "$ETC/argo-alpine.toml"
+    echo "  wrote $ETC/argo-alpine.toml from the example"
+fi
+# Secrets as systemd credentials (LoadCredential=): one file each, readable by root only.
+install -d -m 0700 "$ETC/credentials"
+for credential in argo-api-key alpine-signing-secret; do
+    if [ ! -e "$ETC/credentials/$credential" ]; then
+        install -m 0600 /dev/null "$ETC/credentials/$credential"
+        echo "  created $ETC/credentials/$credential (empty): put the secret in it"
+    fi
+done
+
 for unit in argo-generator.service argo-relay.service alpine-api.service; do
     install -m 0644 "$SRC/deploy/systemd/$unit" "$UNITS/$unit"
 done

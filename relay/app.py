@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,8 +16,9 @@ from argo.outbox import LeaseClock, OutboxStore, boot_clock, steady_seconds
 from argo.outbox.doorbell import Doorbell
 from argo.process.sdnotify import SystemdNotifier
 from argo.timeutil import utc_now
-from relay.config import RelayConfig
+from relay.config import RelayConfig, signing_secrets
 from relay.deliver import Deliverer, default_timeout
+from relay.errors import ConfigError
 from relay.fate import Rules
 from relay.loop import LoopSettings, Relay
 from relay.metrics import RelayMetrics
@@ -54,6 +55,7 @@ def relay_app(
     jitter: Jitter = full_jitter,
     lease_clock: LeaseClock = boot_clock,
     listen_for_doorbell: bool = True,
+    reread_credentials: Callable[[], tuple[str | None, str | None]] | None = None,
 ) -> Iterator[RelayApp]:
     """Everything `relay run` needs, closed in reverse order on exit."""
     config.check_for_delivery()
@@ -63,7 +65,9 @@ def relay_app(
         if config.worker_id is None:
             config = _in_own_slot(config, outbox, stack)
         yield stack.enter_context(
-            _parts(config, outbox, notifier, transport, jitter, listen_for_doorbell)
+            _parts(
+                config, outbox, notifier, transport, jitter, listen_for_doorbell, reread_credentials
+            )
         )
 
 
@@ -102,6 +106,24 @@ def _deliverer(config: RelayConfig, client: httpx.Client, metrics: RelayMetrics)
     )
 
 
+def _rotation(
+    deliverer: Deliverer, reread: Callable[[], tuple[str | None, str | None]]
+) -> Callable[[], bool]:
+    """A hook for the driver: switch to credentials rotated in their store, if any."""
+
+    def rotate() -> bool:
+        api_key, secret = reread()
+        if not api_key:
+            return False
+        try:
+            secrets = signing_secrets(secret)
+        except ConfigError:
+            return False
+        return deliverer.use_credentials(api_key, secrets)
+
+    return rotate
+
+
 @contextmanager
 def verifier(config: RelayConfig) -> Iterator[tuple[OutboxStore, Deliverer]]:
     """Argo's outbox and an Alpine client, for `relay verify` (no worker, no lease)."""
@@ -122,6 +144,7 @@ def _parts(
     transport: httpx.BaseTransport | None,
     jitter: Jitter,
     listen_for_doorbell: bool,
+    reread_credentials: Callable[[], tuple[str | None, str | None]] | None,
 ) -> Iterator[RelayApp]:
     assert config.worker_id is not None
     metrics = RelayMetrics()
@@ -176,6 +199,7 @@ def _parts(
         settings,
         jitter=jitter,
         doorbell=doorbell,
+        on_rejected=_rotation(deliverer, reread_credentials) if reread_credentials else None,
     )
     try:
         yield RelayApp(config, outbox, deliverer, relay, metrics)

@@ -30,14 +30,14 @@ from argo.process.sdnotify import SystemdNotifier
 from argo.timeutil import parse_since, to_text, utc_now
 from relay import __version__
 from relay.app import open_outbox, relay_app
-from relay.cli_common import config_with as _config
-from relay.cli_common import db_option
+from relay.cli_common import config_with, db_option, loaded_with
 from relay.cli_common import open_existing as _open
 from relay.cli_dead import dead
 from relay.cli_verify import verify
 from relay.config import describe
 from relay.errors import ConfigError, RelayError
 from relay.loop import DrainReport
+from relay.settings_load import redacted, reread_credentials
 from relay.status_view import render, verdict
 
 log = logging.getLogger("relay")
@@ -48,7 +48,14 @@ EXIT_STOPPED_EARLY = 3
 @click.group()
 @click.version_option(__version__, prog_name="relay")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
-def main(verbose: int) -> None:
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML config file, section [relay] [env ARGO_ALPINE_CONFIG;"
+    " default /etc/argo-alpine/argo-alpine.toml when it exists].",
+)
+def main(verbose: int, config_path: Path | None) -> None:
     """Relay: deliver Argo's outbox to Alpine, at least once, in order."""
     setup_logging(verbose)
 
@@ -77,7 +84,8 @@ def run(once: bool, deadline_seconds: float | None, **flags: Any) -> None:
     With --once the exit code is 0 when nothing due is left, 3 when delivery stopped
     early (outage, paused, rate limit past the deadline, deadline, SIGTERM).
     """
-    config = _config(**flags)
+    loaded = loaded_with(**flags)
+    config = loaded.config
     if not config.sync_enabled:
         click.echo("relay: ALPINE_SYNC_ENABLED is false; events stay in the outbox", err=True)
         return
@@ -88,7 +96,12 @@ def run(once: bool, deadline_seconds: float | None, **flags: Any) -> None:
 
     signals_module.signal(signals_module.SIGTERM, request_stop)
     signals_module.signal(signals_module.SIGINT, request_stop)
-    with relay_app(config, notifier=SystemdNotifier(), listen_for_doorbell=not once) as app:
+    with relay_app(
+        config,
+        notifier=SystemdNotifier(),
+        listen_for_doorbell=not once,
+        reread_credentials=lambda: reread_credentials(loaded),
+    ) as app:
         log.warning("alpine health: %s", app.deliverer.health()[1], extra={"event": "health_check"})
         if once:
             report = app.relay.drain(stop, deadline_seconds)
@@ -186,7 +199,7 @@ def replay(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since/--until") from exc
     _open(db_path).close()  # exists, holds an outbox, schema current
-    store = open_store(_config(db_path=db_path).db_path)
+    store = open_store(config_with(db_path=db_path).db_path)
     try:
         found = matching(store, window)
         if dry_run:
@@ -220,6 +233,26 @@ def prune(older_than: str, db_path: Path | None) -> None:
     finally:
         store.close()
     click.echo(f"deleted {deleted} delivered row(s) older than {to_text(cutoff)}")
+
+
+@main.group(name="config")
+def config_group() -> None:
+    """The effective settings."""
+
+
+@config_group.command(name="show")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def config_show(as_json: bool) -> None:
+    """Every setting, its effective value and where it came from (secrets redacted)."""
+    loaded = loaded_with()
+    rows = redacted(loaded)
+    if as_json:
+        report = {name: {"value": value, "source": source} for name, value, source in rows}
+        click.echo(json.dumps({"config_file": str(loaded.file) if loaded.file else None} | report))
+        return
+    click.echo(f"config file: {loaded.file or '(none)'}")
+    for name, value, source in rows:
+        click.echo(f"  {name:<24} {value:<32} {source}")
 
 
 main.add_command(dead)

@@ -10,15 +10,28 @@ import click
 from argo.outbox import OutboxStore
 from relay.app import open_outbox
 from relay.config import RelayConfig, describe
+from relay.settings_load import Loaded, load
 
 db_option = click.option(
     "--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), help=describe("db_path")
 )
 
 
+def config_path() -> Path | None:
+    """`relay --config PATH`, when given."""
+    context = click.get_current_context(silent=True)
+    path = context.find_root().params.get("config_path") if context else None
+    return path if isinstance(path, Path) else None
+
+
+def loaded_with(**flags: Any) -> Loaded:
+    """The settings with their sources: flags over environment over file over defaults."""
+    return load(flags, config_path=config_path())
+
+
 def config_with(**flags: Any) -> RelayConfig:
-    """The environment's settings with the given flags applied."""
-    return RelayConfig.from_env().with_overrides(**flags)
+    """The effective settings with the given flags applied."""
+    return loaded_with(**flags).config
 
 
 def open_existing(db_path: Path | None) -> OutboxStore:

@@ -8,7 +8,6 @@ naming the setting (exit code 2).
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -21,9 +20,23 @@ _TRUE = {"1", "true", "yes", "on"}
 
 
 def _env(
-    env: str, help: str, *, low: float | None = None, high: float | None = None
+    env: str,
+    help: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    credential: str | None = None,
+    aws: str | None = None,
 ) -> dict[str, Any]:
-    return {"env": env, "help": help, "low": low, "high": high}
+    """Field metadata: its variable, help, bounds, and for secrets where stores keep it."""
+    return {
+        "env": env,
+        "help": help,
+        "low": low,
+        "high": high,
+        "credential": credential,
+        "aws": aws,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,15 +47,25 @@ class RelayConfig:
         default=Path("data/signals.db"), metadata=_env("ARGO_DB", "Argo's SQLite database")
     )
     alpine_url: str = field(
-        default="http://127.0.0.1:9001", metadata=_env("ALPINE_API_URL", "Alpine's base URL")
+        default="http://127.0.0.1:9001",
+        metadata=_env("ALPINE_API_URL", "Alpine's base URL", aws="argo-alpine/argo/alpine-api-url"),
     )
     api_key: str | None = field(
-        default=None, metadata=_env("ARGO_API_KEY", "key sent as X-API-Key")
+        default=None,
+        metadata=_env(
+            "ARGO_API_KEY",
+            "key sent as X-API-Key",
+            credential="argo-api-key",
+            aws="argo-alpine/argo/argo-api-key",
+        ),
     )
     signing_secret: str | None = field(
         default=None,
         metadata=_env(
-            "ALPINE_SIGNING_SECRET", "Standard Webhooks secret(s) whsec_..., comma-separated"
+            "ALPINE_SIGNING_SECRET",
+            "Standard Webhooks secret(s) whsec_..., comma-separated",
+            credential="alpine-signing-secret",
+            aws="argo-alpine/argo/alpine-signing-secret",
         ),
     )
     sync_enabled: bool = field(
@@ -127,21 +150,18 @@ class RelayConfig:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> RelayConfig:
-        """The defaults with every set environment variable applied and checked."""
-        env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for spec in fields(cls):
-            name = spec.metadata.get("env")
-            if name and env.get(name, "").strip():
-                values[spec.name] = _parse(spec, env[name], name)
-        return cls(**values)
+        """The defaults under the config file (ARGO_ALPINE_CONFIG), the secret stores and
+        every set environment variable, checked (see relay.settings_load)."""
+        from relay.settings_load import load
+
+        return load({}, environ=environ).config
 
     def with_overrides(self, **flags: Any) -> RelayConfig:
         """A copy with the flags that were given (not None) applied and checked."""
         given = {key: value for key, value in flags.items() if value is not None}
         by_name = {spec.name: spec for spec in fields(self)}
         for key, value in given.items():
-            _check_range(by_name[key], value, "--" + key.replace("_", "-"))
+            check_range(by_name[key], value, "--" + key.replace("_", "-"))
         return dataclasses.replace(self, **given)
 
     @property
@@ -177,18 +197,20 @@ _PARSERS: dict[Any, Callable[[str], Any]] = {
 }
 
 
-def _parse(spec: dataclasses.Field[Any], raw: str, name: str) -> Any:
+def parse_text(spec: dataclasses.Field[Any], raw: str, name: str) -> Any:
+    """A field's value from text (an environment variable), checked; `name` in errors."""
     if spec.type == "bool":
         return parse_bool(raw, name)
     try:
         value = _PARSERS[spec.type](raw.strip())
     except ValueError as exc:
         raise ConfigError(f"{name} must be a {spec.type}, got {raw!r}") from exc
-    _check_range(spec, value, name)
+    check_range(spec, value, name)
     return value
 
 
-def _check_range(spec: dataclasses.Field[Any], value: Any, name: str) -> None:
+def check_range(spec: dataclasses.Field[Any], value: Any, name: str) -> None:
+    """ConfigError naming `name` when `value` is outside the field's bounds."""
     low, high = spec.metadata.get("low"), spec.metadata.get("high")
     if (low is not None and value < low) or (high is not None and value > high):
         bounds = f"at least {low}" if high is None else f"between {low} and {high}"

@@ -65,6 +65,7 @@ class Deliverer:
         self._client = client
         self._api_key = api_key
         self._webhooks = [Webhook(secret) for secret in signing_secrets]
+        self._secrets = list(signing_secrets)
         self._metrics = metrics
         self._deadline = deadline_seconds
         retrying = backoff.on_predicate(
@@ -79,6 +80,13 @@ class Deliverer:
         )
         self._send = retrying(self._send_once)
         self._send_batch = retrying(self._send_batch_once)
+
+    def use_credentials(self, api_key: str, signing_secrets: Sequence[str]) -> bool:
+        """Switch to a rotated key or signing secret; whether anything changed."""
+        webhooks = [Webhook(secret) for secret in signing_secrets]
+        changed = api_key != self._api_key or list(signing_secrets) != self._secrets
+        self._api_key, self._webhooks, self._secrets = api_key, webhooks, list(signing_secrets)
+        return changed
 
     def send(self, row: OutboxRow) -> Reply:
         """POST one row; its reply (never raises)."""

@@ -86,6 +86,7 @@ class Relay:
         clock: Callable[[], datetime] = utc_now,
         jitter: Jitter = full_jitter,
         doorbell: Doorbell | None = None,
+        on_rejected: Callable[[], bool] | None = None,
     ) -> None:
         self._outbox = outbox
         self._sender = sender
@@ -98,6 +99,7 @@ class Relay:
         self._clock = clock
         self._jitter = jitter
         self._doorbell = doorbell
+        self._on_rejected = on_rejected
 
     def run_once(self, stop: threading.Event | None = None) -> WindowReport:
         """Claim one window of due rows, send them, decide every fate once, settle."""
@@ -161,6 +163,18 @@ class Relay:
         self._metrics.paused.set(1 if change.state is RelayState.PAUSED else 0)
         self._presence.changed(change.state, change.reason)
         _log_change(change.state, change.reason, change.wait_seconds)
+        if change.state is RelayState.PAUSED and _credentials_refused(sent):
+            self._try_rotated_credentials()
+
+    def _try_rotated_credentials(self) -> None:
+        """After a 401/403, read the key and signing secret from their stores again: a key
+        rotated there is used at once, without a restart."""
+        if self._on_rejected is not None and self._on_rejected():
+            log.warning(
+                "credentials changed in their store; retrying now",
+                extra={"event": "credentials_reloaded"},
+            )
+            self.pacing.resume_now()
 
     def _observe_delivery(self, row: OutboxRow, now: datetime) -> None:
         self._metrics.end_to_end_seconds.observe(max((now - row.created_at).total_seconds(), 0))
@@ -237,6 +251,10 @@ class Relay:
         if deadline_seconds is not None and steady_seconds() - started + wait > deadline_seconds:
             return Stopped.RATE_LIMITED, f"Alpine asks to wait {wait:.0f} s, past the deadline"
         return None
+
+
+def _credentials_refused(sent: list[Sent]) -> bool:
+    return any(item.reply.status in (401, 403) for item in sent)
 
 
 def _signal_timestamp(payload: str) -> datetime | None:

@@ -56,6 +56,11 @@ class Pacing:
         """Seconds until delivery may go on (0 when it may now)."""
         return max(self._resume_at - self._monotonic(), 0.0)
 
+    def resume_now(self) -> None:
+        """Deliver again at once (the configuration that caused a pause was fixed)."""
+        self._resume_at = 0.0
+        self._pauses = 0
+
     def note(self, verdict: Verdict, reason: str, retry_after: float) -> Change | None:
         """Take a window's verdict; the state change it causes, if any."""
         before = self.state

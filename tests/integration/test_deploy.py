@@ -181,6 +181,12 @@ def test_install_script_stages_a_complete_tree(tmp_path: Path) -> None:
     for name in ("generator", "relay", "alpine"):
         env_file = root / "etc/argo-alpine" / f"{name}.env"
         assert env_file.stat().st_mode & 0o777 == 0o600
+    credentials = root / "etc/argo-alpine/credentials"
+    assert credentials.stat().st_mode & 0o777 == 0o700
+    for credential in ("argo-api-key", "alpine-signing-secret"):
+        assert (credentials / credential).stat().st_mode & 0o777 == 0o600
+    assert "[relay]" in (root / "etc/argo-alpine/argo-alpine.toml").read_text()
+    assert "ARGO_API_KEY" not in (root / "etc/argo-alpine/relay.env").read_text()
     for command in ("argo", "relay", "alpine"):
         version = subprocess.run(
             [str(root / "opt/argo-alpine/venv/bin" / command), "--version"],
