@@ -155,6 +155,8 @@ def _parts(
         use_batch_endpoint=config.use_batch_endpoint,
         posts_in_flight=config.posts_in_flight,
         renew_every_seconds=config.lease_seconds / 3,
+        inline_single=config.lease_seconds
+        > 1.5 * config.post_tries * (config.post_deadline_seconds + 1.0),
     )
     rules = Rules(
         RetryPolicy(

@@ -32,8 +32,10 @@ class WindowSender:
         use_batch_endpoint: bool,
         posts_in_flight: int,
         renew_every_seconds: float,
+        inline_single: bool = False,
     ) -> None:
         self._deliverer = deliverer
+        self._inline_single = inline_single
         self._use_batch = use_batch_endpoint
         self._in_flight = max(1, posts_in_flight)
         self._renew_every = renew_every_seconds
@@ -46,7 +48,7 @@ class WindowSender:
         self, rows: Sequence[OutboxRow], stop: threading.Event, keep_alive: KeepAlive
     ) -> list[Sent]:
         """Every row's reply; rows not sent (stopping, lease lost) get NOT_SENT."""
-        window = _Window(self._renew_every, keep_alive, {r.id for r in rows})
+        window = _Window(self._renew_every, keep_alive, {r.id for r in rows}, self._inline_single)
         replies: dict[int, Reply] = {}
         batchable = [r for r in rows if r.event_type == BATCHABLE]
         if self._use_batch and len(batchable) > 1:
@@ -79,7 +81,10 @@ def _whole(replies: list[Reply]) -> bool:
 class _Window:
     """Runs POSTs in the pool, renewing the lease every `renew_every` seconds meanwhile."""
 
-    def __init__(self, renew_every: float, keep_alive: KeepAlive, held: set[int]) -> None:
+    def __init__(
+        self, renew_every: float, keep_alive: KeepAlive, held: set[int], inline_single: bool
+    ) -> None:
+        self._inline_single = inline_single
         self._renew_every = renew_every
         self._keep_alive = keep_alive
         self._renew_at = steady_seconds() + renew_every
@@ -91,7 +96,11 @@ class _Window:
             self._renew_at = steady_seconds() + self._renew_every
 
     def run(self, pool: ThreadPoolExecutor, calls: Sequence[Callable[[], T]]) -> list[T]:
-        """Run `calls` at once in `pool`; their results in order."""
+        """Run `calls` at once in `pool`; their results in order. A lone call runs in this
+        thread when every POST ends well inside the lease (no renewal needed): it saves a
+        thread hand-off on the path of a fresh signal."""
+        if self._inline_single and len(calls) == 1:
+            return [calls[0]()]
         futures: list[Future[T]] = [pool.submit(call) for call in calls]
         pending: set[Future[T]] = set(futures)
         while pending:

@@ -180,10 +180,15 @@ class OutboxStore:
         path: Path,
         *,
         setting: str = "ARGO_DB",
-        synchronous: str = "FULL",
+        synchronous: str = "NORMAL",
         lease_clock: LeaseClock = boot_clock,
     ) -> OutboxStore:
         """Open Argo's existing database at `path`, upgrading its schema if it is older.
+
+        The relay's own commits (claims, renewals, settles) skip the fsync by default
+        (`synchronous=NORMAL` in WAL mode): a power loss can undo only the last of them, and
+        an undone claim or settle costs a redelivery that Alpine absorbs, never a signal.
+        The signals themselves are committed by Argo with `synchronous=FULL`.
 
         Raises OutboxMissingError, naming `setting`, when there is no database or no outbox.
         """

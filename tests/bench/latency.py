@@ -1,0 +1,217 @@
+"""Commit → stored in Alpine, paced: our relay at 100/s and 500/s, relay SIGKILLs during
+100/s, and the seeds' design (commit, then an inline POST with 3 tries) as the baseline
+every latency is compared with. All against the same Alpine, in the same run."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import psycopg
+from standardwebhooks import Webhook
+
+from argo.engine import EngineConfig
+from argo.generator import SignalFactory, UniqueClock
+from argo.outbox import encode_payload
+from argo.prices import DEFAULT_SYMBOLS, SyntheticPriceSource
+from argo.signal import Signal
+from argo.store import SignalStore
+from argo.timeutil import from_text, utc_now
+from tests.bench.pipeline import Bench, Latency
+from tests.bench.stats import percentile
+from tests.pgdb import conninfo
+from tests.pipeline import outbox_counts
+from tests.support import spawn, stop, wait_for
+
+AfterCommit = Callable[[Signal], None]
+
+
+def _signals() -> Callable[[], Signal]:
+    factory = SignalFactory(
+        SyntheticPriceSource(DEFAULT_SYMBOLS, 11),
+        EngineConfig(base_threshold=0.0, cooldown_bars=0),
+        UniqueClock(),
+    )
+    factory.warm_up(DEFAULT_SYMBOLS)
+    index = 0
+
+    def next_signal() -> Signal:
+        nonlocal index
+        while True:
+            made, _ = factory.step(DEFAULT_SYMBOLS[index % len(DEFAULT_SYMBOLS)])
+            index += 1
+            if made is not None:
+                return made
+
+    return next_signal
+
+
+def _paced(
+    store: SignalStore,
+    rate: float,
+    seconds: float,
+    after_commit: AfterCommit | None = None,
+    every_second: Callable[[int], None] | None = None,
+) -> tuple[int, float]:
+    """Commit signals at `rate`/s for `seconds` (bounded); (sent, achieved rate)."""
+    next_signal = _signals()
+    interval, started, sent, ticks = 1.0 / rate, time.perf_counter(), 0, 0
+    while time.perf_counter() - started < seconds:
+        made = next_signal()
+        store.add(made, utc_now())
+        if after_commit is not None:
+            after_commit(made)
+        sent += 1
+        elapsed = time.perf_counter() - started
+        if every_second is not None and int(elapsed) > ticks:
+            ticks = int(elapsed)
+            every_second(ticks)
+        pause = started + sent * interval - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)
+    return sent, sent / (time.perf_counter() - started)
+
+
+def _latencies(bench: Bench, db: Path) -> list[float]:
+    """Per signal: Argo's commit time → Alpine's received_at, in ms."""
+    with sqlite3.connect(db) as conn:
+        committed = {
+            s: from_text(at) for s, at in conn.execute("SELECT signal_id, created_at FROM signals")
+        }
+    with psycopg.connect(conninfo(bench.pg_url)) as conn:
+        received = dict(conn.execute("SELECT signal_id, received_at FROM signals"))
+    return [(received[s] - committed[s]).total_seconds() * 1000 for s in committed if s in received]
+
+
+def _figures(rate: float, lags: list[float]) -> Latency:
+    return Latency(
+        rate,
+        percentile(lags, 50),
+        percentile(lags, 95),
+        percentile(lags, 99),
+        max(lags) if lags else 0.0,
+        len(lags),
+    )
+
+
+def relay_latency(bench: Bench, rate: float, seconds: float) -> Latency:
+    """Our design: the generator commits, the relay process delivers."""
+    env = bench.fresh(f"steady-{rate:.0f}")
+    db = Path(env["ARGO_DB"])
+    store = SignalStore.open(db)
+    relay = spawn("relay", "run", env=env, log=db.parent / "relay.log")
+    try:
+        wait_for(
+            lambda: "relay started" in (db.parent / "relay.log").read_text(), what="relay start"
+        )
+        sent, achieved = _paced(store, rate, seconds)
+        wait_for(lambda: outbox_counts(db)[0] == sent, timeout=120, what="steady-state drain")
+    finally:
+        stop(relay)
+        store.close()
+    return _figures(achieved, _latencies(bench, db))
+
+
+def baseline_latency(bench: Bench, rate: float, seconds: float) -> Latency:
+    """The seeds' design: commit to SQLite, then POST inline (3 tries), no relay."""
+    env = bench.fresh(f"baseline-{rate:.0f}")
+    db = Path(env["ARGO_DB"])
+    store = SignalStore.open(db)
+    webhook = Webhook(bench.alpine.signing_secret) if bench.alpine.signing_secret else None
+    client = httpx.Client(base_url=bench.alpine.url, timeout=10.0)
+
+    def post_inline(made: Signal) -> None:
+        text = encode_payload(made.to_payload())
+        headers = {"X-API-Key": bench.alpine.api_key, "Content-Type": "application/json"}
+        if webhook is not None:
+            now = datetime.now(UTC)
+            headers |= {
+                "webhook-id": f"inline_{made.signal_id}",
+                "webhook-timestamp": str(int(now.timestamp())),
+                "webhook-signature": webhook.sign(f"inline_{made.signal_id}", now, text),
+            }
+        for _ in range(3):
+            try:
+                if client.post(
+                    "/api/v1/argo/sync/signal", content=text, headers=headers
+                ).is_success:
+                    return
+            except httpx.HTTPError:
+                continue
+
+    try:
+        _, achieved = _paced(store, rate, seconds, after_commit=post_inline)
+    finally:
+        client.close()
+        store.close()
+    return _figures(achieved, _latencies(bench, db))
+
+
+@dataclass(frozen=True)
+class Kills:
+    kills: int
+    lost: int
+    duplicate_rows: int
+    redeliver_max_s: float
+
+
+def kills_during(bench: Bench, rate: float, seconds: float, kills: int = 5) -> Kills:
+    """SIGKILL the relay `kills` times at 100/s, restarting it at once; the time from each
+    kill until every signal committed before it is in Alpine."""
+    env = bench.fresh("kills")
+    db = Path(env["ARGO_DB"])
+    store = SignalStore.open(db)
+    log = db.parent / "relay.log"
+    relay = [spawn("relay", "run", env=env, log=log)]
+    redeliveries: list[float] = []
+    pending_checks: list[tuple[float, int]] = []
+    spacing = max(1, int(seconds // (kills + 1)))
+
+    def maybe_kill(second: int) -> None:
+        if second % spacing == 0 and len(pending_checks) < kills:
+            relay[0].send_signal(signal.SIGKILL)
+            relay[0].wait(10)
+            committed = outbox_counts(db)[1]
+            pending_checks.append((time.perf_counter(), committed))
+            relay[0] = spawn("relay", "run", env=env, log=log)
+        for killed_at, committed in list(pending_checks[len(redeliveries) :]):
+            if _delivered_first(db, committed):
+                redeliveries.append(time.perf_counter() - killed_at)
+
+    try:
+        wait_for(lambda: "relay started" in log.read_text(), what="relay start")
+        sent, _ = _paced(store, rate, seconds, every_second=maybe_kill)
+        for killed_at, committed in pending_checks[len(redeliveries) :]:
+            wait_for(lambda c=committed: _delivered_first(db, c), timeout=120, what="redelivery")
+            redeliveries.append(time.perf_counter() - killed_at)
+        wait_for(lambda: outbox_counts(db)[0] == sent, timeout=120, what="the final drain")
+    finally:
+        stop(relay[0])
+        store.close()
+    with sqlite3.connect(db) as conn:
+        argo = {s for (s,) in conn.execute("SELECT signal_id FROM signals")}
+    with psycopg.connect(conninfo(bench.pg_url)) as conn:
+        rows = [s for (s,) in conn.execute("SELECT signal_id FROM signals")]
+    return Kills(
+        len(pending_checks),
+        len(argo - set(rows)),
+        len(rows) - len(set(rows)),
+        max(redeliveries) if redeliveries else 0.0,
+    )
+
+
+def _delivered_first(db: Path, count: int) -> bool:
+    """Whether the first `count` outbox rows (those committed before a kill) are delivered."""
+    with sqlite3.connect(db, timeout=30) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM (SELECT delivered_at FROM sync_outbox ORDER BY id LIMIT ?)"
+            " WHERE delivered_at IS NULL",
+            (count,),
+        ).fetchone()
+    return int(row[0]) == 0
