@@ -27,6 +27,7 @@ from alpine.store import SignalStore, make_engine
 from alpine.subscriber_api import SubscriberApi
 from alpine.subscriber_store import SubscriberStore
 from alpine.tiers import load_tiers
+from alpine.webapp import mount_webapp
 
 log = logging.getLogger("alpine")
 
@@ -72,5 +73,6 @@ def create_app(settings: AlpineSettings, store: SignalStore | None = None) -> Fa
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.add_api_route("/metrics", prometheus_metrics, methods=["GET"], include_in_schema=False)
+    mount_webapp(app)
     document_schemas(app)
     return app

@@ -3,6 +3,10 @@
 Runs for DEMO_SECONDS (default 30), prints signals as Alpine stores them, kills the
 relay with SIGKILL halfway and starts a new one, then drains and prints a summary.
 Exits 0 only if every generated signal reached Alpine exactly once.
+
+It prints the subscriber page's address and an elite token first: open the page while
+the demo runs to watch the signals arrive. DEMO_KEEP=1 keeps Alpine serving after the
+summary until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -114,6 +118,28 @@ def outbox(db: Path) -> tuple[int, int, int]:
     return int(generated), int(delivered), int(pending)
 
 
+def subscriber_token(env: dict[str, str]) -> str:
+    """A new elite subscriber's bearer token (`alpine subscribers add` prints it last)."""
+    added = subprocess.run(
+        [sys.executable, "-m", "alpine", "subscribers", "add", "demo", "--tier", "elite"],
+        env=env,
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    return added.stdout.strip().splitlines()[-1]
+
+
+def keep_serving(url: str) -> None:
+    say(f"DEMO_KEEP: Alpine keeps serving {url}/ until Ctrl-C")
+    try:
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        print()
+
+
 def show(view: AlpineView) -> None:
     for row, lag in view.new_rows():
         say(
@@ -143,9 +169,12 @@ def main() -> int:
         "RELAY_LEASE_SECONDS": "3",
     }
     subprocess.run([sys.executable, "-m", "alpine", "db", "upgrade"], env=env, check=True, cwd=ROOT)
+    token = subscriber_token(env)
     alpine = spawn("alpine", "alpine", "serve", "--port", str(port), env=env)
     wait_healthy(url, alpine)
     say(f"Alpine listening on {url} (embedded SQLite, signed requests)")
+    say(f"subscriber page: {url}/  (open it now to watch signals arrive)")
+    say(f"  sign in with this elite token: {token}")
     generator = spawn("argo", "argo", "run", "--interval", "0.2", "--expire-after", "20s", env=env)
     relay = spawn("relay", "relay", "run", env=env)
     say(f"generator and relay started; running for {SECONDS:.0f} s (logs in {WORK})")
@@ -179,6 +208,8 @@ def main() -> int:
             time.sleep(0.2)
             show(view)
         show(view)
+        if os.environ.get("DEMO_KEEP") == "1":
+            keep_serving(url)
     finally:
         for process in (generator, relay, alpine):
             if process.poll() is None:

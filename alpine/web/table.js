@@ -1,0 +1,200 @@
+// The signal table: pages from /api/v1/signals (newest first), live rows from the
+// stream on top, filters (symbol on the server; action and confidence in the page).
+
+import { fmtConfidence, fmtPct, fmtPrice, fmtTime, h } from "./format.js";
+
+const PAGE = 50;
+const MAX_REQUESTS_PER_LOAD = 5; // a narrow filter scans at most this many pages per click
+const FRESH_MS = 4000;
+
+function column(key, title, cell, wide = false) {
+  return { key, title, cell, wide };
+}
+
+function actionBadge(action) {
+  return h("span", { class: `action action-${action.toLowerCase()}`, text: action });
+}
+
+function timeCell(iso) {
+  const [day, clock] = fmtTime(iso).split(" ");
+  return h("time", { datetime: iso }, h("span", { class: "day", text: day }), " ", clock ?? "");
+}
+
+/** The columns a tier gets: its extra fields add columns. */
+export function columnsFor(tier) {
+  const columns = [
+    column("timestamp", "Time (UTC)", (s) => timeCell(s.timestamp)),
+    column("symbol", "Symbol", null),
+    column("action", "Action", (s) => actionBadge(s.action)),
+    column("confidence", "Conf.", (s) => fmtConfidence(s.confidence)),
+    column("entry_price", "Entry", (s) => fmtPrice(s.entry_price)),
+    column("target_price", "Target", (s) => fmtPrice(s.target_price), true),
+    column("stop_price", "Stop", (s) => fmtPrice(s.stop_price), true),
+    column("strategy", "Strategy", (s) => s.strategy, true),
+  ];
+  if (tier.fields.includes("regime")) {
+    columns.push(column("regime", "Regime", (s) => s.regime ?? "–", true));
+  }
+  if (tier.fields.includes("outcome")) {
+    columns.push(column("outcome", "Outcome", (s) => s.outcome ?? "open"));
+    columns.push(column("profit_loss_pct", "P&L", (s) => fmtPct(s.profit_loss_pct), true));
+  }
+  return columns;
+}
+
+export class SignalTable {
+  constructor({ api, tier, elements, onOpen, onError, announce }) {
+    this.api = api;
+    this.columns = columnsFor(tier);
+    this.el = elements; // table, body, more, summary, form
+    this.onOpen = onOpen;
+    this.onError = onError;
+    this.announce = announce;
+    this.rows = [];
+    this.ids = new Set();
+    this.streamed = new Set();
+    this.repeats = 0;
+    this.cursor = null;
+    this.exhausted = false;
+    this.loading = false;
+    this.generation = 0;
+    this.filters = { symbol: "", action: "", minConfidence: 0 };
+    this.renderHead();
+  }
+
+  renderHead() {
+    const head = this.el.table.tHead.rows[0];
+    head.replaceChildren(
+      ...this.columns.map((c) =>
+        h("th", { scope: "col", class: c.wide ? "wide" : null, "data-col": c.key, text: c.title }),
+      ),
+    );
+  }
+
+  setFilters(filters) {
+    this.filters = filters;
+    return this.reload();
+  }
+
+  matches(signal) {
+    const f = this.filters;
+    if (f.symbol && signal.symbol !== f.symbol) return false;
+    if (f.action && signal.action !== f.action) return false;
+    return !(signal.confidence < f.minConfidence);
+  }
+
+  /** Forget the loaded rows and load the first page for the current filters. */
+  async reload() {
+    this.generation += 1;
+    this.rows = [];
+    this.ids.clear();
+    this.cursor = null;
+    this.exhausted = false;
+    this.loading = false;
+    this.render();
+    await this.loadMore();
+  }
+
+  /** Fetch older pages until PAGE more rows match the filters, or history ends. */
+  async loadMore() {
+    if (this.loading || this.exhausted) return;
+    const generation = this.generation;
+    this.setLoading(true);
+    let added = 0;
+    try {
+      for (let n = 0; n < MAX_REQUESTS_PER_LOAD && added < PAGE && !this.exhausted; n += 1) {
+        const body = await this.api.get("/api/v1/signals", {
+          symbol: this.filters.symbol,
+          limit: PAGE,
+          cursor: this.cursor,
+        });
+        if (generation !== this.generation) return;
+        for (const signal of body.signals) {
+          if (this.ids.has(signal.signal_id)) continue;
+          this.ids.add(signal.signal_id);
+          this.rows.push(signal);
+          if (this.matches(signal)) added += 1;
+        }
+        this.cursor = body.next_cursor;
+        this.exhausted = body.next_cursor === null;
+      }
+    } catch (error) {
+      if (generation === this.generation) this.onError(error);
+    } finally {
+      if (generation === this.generation) {
+        this.setLoading(false);
+        this.render();
+      }
+    }
+  }
+
+  /** A signal from the stream: on top, highlighted for a moment. */
+  arrive(signal) {
+    if (this.streamed.has(signal.signal_id)) this.repeats += 1;
+    this.streamed.add(signal.signal_id);
+    this.el.table.dataset.streamEvents = String(this.streamed.size + this.repeats);
+    this.el.table.dataset.streamRepeats = String(this.repeats);
+    if (this.ids.has(signal.signal_id)) return; // already in the first page
+    if (this.filters.symbol && signal.symbol !== this.filters.symbol) return;
+    this.ids.add(signal.signal_id);
+    this.rows.unshift(signal);
+    if (this.matches(signal)) {
+      const row = this.row(signal);
+      row.classList.add("fresh");
+      setTimeout(() => row.classList.remove("fresh"), FRESH_MS);
+      this.el.body.prepend(row);
+      this.el.empty.hidden = true;
+      this.announce(`New signal: ${signal.symbol} ${signal.action}`);
+    }
+    this.summarise();
+  }
+
+  setLoading(loading) {
+    this.loading = loading;
+    this.el.table.setAttribute("aria-busy", String(loading));
+    this.el.more.disabled = loading;
+  }
+
+  render() {
+    const visible = this.rows.filter((s) => this.matches(s));
+    this.el.body.replaceChildren(...visible.map((s) => this.row(s)));
+    this.el.empty.hidden = visible.length > 0 || this.loading;
+    this.summarise();
+  }
+
+  summarise() {
+    const shown = this.el.body.rows.length;
+    const loaded = this.rows.length;
+    const end = this.exhausted ? "all loaded" : "more available";
+    this.el.summary.textContent =
+      shown === loaded
+        ? `${shown} signal${shown === 1 ? "" : "s"} (${end})`
+        : `${shown} of ${loaded} loaded signals match the filters (${end})`;
+    this.el.more.hidden = this.exhausted;
+    this.el.table.dataset.loaded = String(loaded);
+  }
+
+  row(signal) {
+    const open = () => this.onOpen(signal);
+    const cells = this.columns.map((c) => {
+      if (c.key === "symbol") {
+        const button = h("button", {
+          type: "button",
+          class: "link",
+          text: signal.symbol,
+          "aria-label": `Details of ${signal.symbol} ${signal.action} at ${fmtTime(signal.timestamp)}`,
+          onclick: (event) => {
+            event.stopPropagation();
+            open();
+          },
+        });
+        return h("th", { scope: "row", "data-col": c.key }, button);
+      }
+      const cls = [c.wide ? "wide" : "", c.key === "outcome" ? `outcome-${signal.outcome ?? "open"}` : ""]
+        .join(" ")
+        .trim();
+      return h("td", { "data-col": c.key, class: cls || null }, c.cell(signal));
+    });
+    return h("tr", { "data-signal-id": signal.signal_id, onclick: open }, cells);
+  }
+}
