@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import sys
+import tempfile
+from pathlib import Path
 
 import click
 import uvicorn
 from sqlalchemy.exc import DBAPIError
 
 from alpine import __version__
-from alpine.app import create_app
+from alpine.app import LOG_FORMAT, create_app, freeze_startup
 from alpine.errors import AlpineError, ConfigError
+from alpine.metrics import MULTIPROCESS_ENV
 from alpine.migrations import pending, upgrade
 from alpine.settings import AlpineSettings
 from alpine.store import SignalStore, make_engine
 from alpine.subscriber_store import SubscriberError, SubscriberStore
-from alpine.tiers import TIER_NAMES
+from alpine.tiers import TIER_NAMES, load_tiers
+
+# On SIGTERM, requests in flight get this long; open streams are then closed (their
+# subscribers resume with Last-Event-ID), well inside systemd's TimeoutStopSec.
+GRACE_SECONDS = 5
 
 
 def _settings() -> AlpineSettings:
@@ -33,7 +42,7 @@ def main(verbose: int) -> None:
     """Alpine Analytics: receive Argo's signals and serve them."""
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        format=LOG_FORMAT,
     )
 
 
@@ -53,11 +62,21 @@ def main(verbose: int) -> None:
     type=click.IntRange(1, 65535),
     help="Port to bind [env ALPINE_PORT].",
 )
-def serve(host: str, port: int) -> None:
-    """Serve the HTTP API (ingest, health, metrics)."""
+@click.option(
+    "--workers",
+    envvar="ALPINE_WORKERS",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes sharing the port (PostgreSQL only above 1) [env ALPINE_WORKERS].",
+)
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the HTTP API (ingest, subscribers, metrics)."""
     settings = _settings()
     if not settings.api_keys:
         raise click.UsageError("ALPINE_API_KEYS is not set: give at least one key (16+ chars)")
+    if workers > 1 and not settings.database_url.startswith("postgresql"):
+        raise click.UsageError("ALPINE_WORKERS above 1 needs a postgresql ALPINE_DATABASE_URL")
     engine = make_engine(settings.database_url)
     try:
         missing = pending(engine)
@@ -71,11 +90,51 @@ def serve(host: str, port: int) -> None:
             err=True,
         )
         sys.exit(1)
+    if workers > 1:
+        engine.dispose()
+        try:
+            load_tiers(settings.tiers_file)  # each worker reads it again; fail here, once
+        except ConfigError as exc:
+            raise click.UsageError(str(exc)) from exc
+        _serve_workers(host, port, workers)
+        return
     try:
-        app = create_app(settings, SignalStore(engine))
+        app = freeze_startup(create_app(settings, SignalStore(engine)))
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from exc
-    uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        access_log=False,
+        log_level="warning",
+        timeout_graceful_shutdown=GRACE_SECONDS,
+    )
+
+
+def _serve_workers(host: str, port: int, workers: int) -> None:
+    """uvicorn's supervisor spawns `workers` fresh interpreters on one socket; each
+    builds its app from the environment, with metrics in a shared, emptied folder."""
+    chosen = os.environ.get("ALPINE_METRICS_DIR", "").strip()
+    folder = Path(chosen) if chosen else Path(tempfile.mkdtemp(prefix="alpine-metrics-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):  # the folder must start empty on every start
+        stale.unlink()
+    os.environ[MULTIPROCESS_ENV] = str(folder)  # inherited by the spawned workers
+    try:
+        uvicorn.run(
+            "alpine.app:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=False,
+            log_level="warning",
+            timeout_graceful_shutdown=GRACE_SECONDS,
+        )
+    finally:
+        if not chosen:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 @main.group()

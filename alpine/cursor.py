@@ -6,7 +6,7 @@ import base64
 import binascii
 from datetime import datetime
 
-from alpine.validation import parse_timestamp
+from alpine.timestamps import parse_timestamp
 
 
 def encode_cursor(timestamp: datetime, row_id: int) -> str:

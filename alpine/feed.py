@@ -2,17 +2,18 @@
 
 A signal is visible to a tier at v = max(timestamp + delay, received_at). The rows
 that became visible in a window (t0, t1] are a fixed set, so a stream position is
-(t0, t1, last id), and resuming from it repeats and skips nothing.
+(t0, t1, last id), and resuming from it repeats and skips nothing. A window may end
+no later than the horizon: the moment before which every row is committed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, or_, select
+from sqlalchemy import ColumnElement, Engine, and_, func, or_, select, text
 
 from alpine.tables import signals
 from alpine.tiers import Tier
@@ -36,6 +37,22 @@ _OPTIONAL = {
     "regime": ("regime",),
     "outcome": ("outcome", "exit_price", "profit_loss_pct", "closed_at"),
 }
+
+
+# received_at is now(), the start of the inserting transaction, so a row can commit
+# after rows with a later received_at. On PostgreSQL the horizon is the start of the
+# oldest open transaction of Alpine's own connections (application_name, set by
+# store.make_engine): nothing older can still appear. The margin covers the instant
+# between a transaction taking its start time and publishing it.
+_PG_HORIZON = text(
+    "SELECT clock_timestamp() - interval '10 milliseconds', min(xact_start)"
+    " FROM pg_stat_activity WHERE datname = current_database()"
+    " AND application_name = :app AND pid <> pg_backend_pid() AND xact_start IS NOT NULL"
+)
+HORIZON_MARGIN = timedelta(milliseconds=10)
+APPLICATION_NAME = "alpine"
+# SQLite (one process, short transactions): assume commits take less than this.
+SQLITE_SETTLE = timedelta(seconds=0.25)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +129,26 @@ class Feed:
             .limit(limit)
         )
         return self._run(query, tier)
+
+    def horizon(self) -> tuple[datetime, bool]:
+        """The latest moment before which every signal row is committed (database clock),
+        and whether an open transaction holds it back (then it moves on without notice)."""
+        if self._engine.dialect.name != "postgresql":
+            return datetime.now(UTC) - SQLITE_SETTLE, False
+        with self._engine.connect() as conn:
+            clock, oldest = conn.execute(_PG_HORIZON, {"app": APPLICATION_NAME}).one()
+        if oldest is not None and oldest < clock:
+            return oldest.astimezone(UTC), True
+        return clock.astimezone(UTC), False
+
+    def next_release(self, tier: Tier, now: datetime) -> datetime | None:
+        """When the next stored signal becomes visible to a delayed `tier`, if any will."""
+        query = select(func.min(signals.c.timestamp)).where(
+            *_entitled(tier), signals.c.timestamp > now - tier.delay
+        )
+        with self._engine.connect() as conn:
+            first: datetime | None = conn.execute(query).scalar_one()
+        return None if first is None else first + tier.delay
 
     def _run(self, query: Any, tier: Tier) -> list[FeedItem]:
         with self._engine.connect() as conn:

@@ -7,12 +7,13 @@ import logging
 from typing import Any
 
 from fastapi import HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
 from alpine.auth import ApiKeys, SignatureVerifier
 from alpine.canonical import verification_hash
 from alpine.metrics import AlpineMetrics
-from alpine.ratelimit import RateLimiter
+from alpine.ratelimit import Limiter
 from alpine.settings import AlpineSettings
 from alpine.validation import MAX_BATCH, SignalBatchIn, SignalIn, describe
 
@@ -29,16 +30,16 @@ class RateLimitedHTTPError(HTTPException):
 class IngestGuard:
     """Checks an ingest request cheapest first; raises HTTPException with a reason."""
 
-    def __init__(self, settings: AlpineSettings, metrics: AlpineMetrics) -> None:
+    def __init__(self, settings: AlpineSettings, metrics: AlpineMetrics, limiter: Limiter) -> None:
         self._keys = ApiKeys.of(settings.api_keys)
         self._verifier = (
             SignatureVerifier(settings.signing_secrets) if settings.signing_secrets else None
         )
-        self._limiter = RateLimiter(settings.rate_limit, settings.rate_burst)
+        self._limiter = limiter
         self._max_body = settings.max_body_bytes
         self._metrics = metrics
 
-    def authenticate(self, request: Request) -> str:
+    async def authenticate(self, request: Request) -> str:
         """The id of the presented API key (401 otherwise), within its rate limit (429)."""
         raw = request.headers.get("x-api-key")
         key_id = self._keys.identify(raw.encode("latin-1") if raw is not None else None)
@@ -47,9 +48,10 @@ class IngestGuard:
             self._metrics.auth_failures.labels(reason).inc()
             log.warning("rejected API key", extra={"event": "auth_failure", "reason": reason})
             raise HTTPException(401, "missing or invalid X-API-Key")
-        wait = self._limiter.retry_after(key_id)
-        if wait is not None:
-            raise RateLimitedHTTPError(wait)
+        if self._limiter.enabled:
+            wait = await run_in_threadpool(self._limiter.retry_after, f"ingest:{key_id}")
+            if wait is not None:
+                raise RateLimitedHTTPError(wait)
         return key_id
 
     async def read_body(self, request: Request) -> bytes:
@@ -79,7 +81,7 @@ class IngestGuard:
 
     async def admit(self, request: Request) -> tuple[str, bytes]:
         """Key id and raw body of a request that passed key, rate, size and signature."""
-        key_id = self.authenticate(request)
+        key_id = await self.authenticate(request)
         body = await self.read_body(request)
         self.verify_signature(body, request)
         return key_id, body

@@ -16,7 +16,8 @@ from alpine.guard import IngestGuard
 from alpine.metrics import AlpineMetrics
 from alpine.openapi import INGEST_RESPONSES, request_body
 from alpine.store import InsertResult, InsertStatus, OutcomeStatus, SignalStore
-from alpine.validation import OutcomeIn, SignalIn, describe, parse_timestamp
+from alpine.timestamps import parse_timestamp
+from alpine.validation import OutcomeIn, SignalIn, describe
 
 log = logging.getLogger("alpine.ingest")
 
@@ -25,6 +26,7 @@ INGEST_PATH = "/api/v1/argo/sync/signal"
 INGEST_ALIAS = "/api/v1/external-signals/sync/signal"
 
 _STATUS_CODES = {InsertStatus.CREATED: 201, InsertStatus.DUPLICATE: 200}
+_OUTCOME_REFUSALS = {OutcomeStatus.CONFLICT: 409, OutcomeStatus.INVALID: 422}
 
 
 def _responses(*codes: int, **extra: str) -> dict[int | str, dict[str, Any]]:
@@ -147,23 +149,23 @@ class IngestApi:
             outcome = OutcomeIn.model_validate_json(body)
         except ValidationError as exc:
             raise HTTPException(422, f"invalid outcome: {describe(exc)}") from exc
-        status = await run_in_threadpool(self._store.apply_outcome, outcome)
-        if status is OutcomeStatus.UNKNOWN_SIGNAL:
+        result = await run_in_threadpool(self._store.apply_outcome, outcome)
+        if result.status is OutcomeStatus.UNKNOWN_SIGNAL:
             raise HTTPException(404, f"no signal {outcome.signal_id} is stored (yet)")
-        if status is OutcomeStatus.CONFLICT:
-            raise HTTPException(409, "a different outcome is already recorded for this signal")
-        return JSONResponse({"status": status.value, "argo_signal_id": outcome.signal_id})
+        if result.status in _OUTCOME_REFUSALS:
+            raise HTTPException(_OUTCOME_REFUSALS[result.status], result.detail)
+        return JSONResponse({"status": result.status.value, "argo_signal_id": outcome.signal_id})
 
     async def list_hashes(
         self,
         request: Request,
-        since: str | None = Query(None, description="ISO-8601 with timezone; inclusive"),
-        until: str | None = Query(None, description="ISO-8601 with timezone; exclusive"),
+        since: str | None = Query(None, description="RFC 3339 with an offset; inclusive"),
+        until: str | None = Query(None, description="RFC 3339 with an offset; exclusive"),
         cursor: str | None = Query(None, description="next_cursor of the previous page"),
         limit: int = Query(500, ge=1, le=1000),
     ) -> JSONResponse:
         """(signal_id, sha256) pairs by signal timestamp, for reconciliation (Argo key)."""
-        self._guard.authenticate(request)
+        await self._guard.authenticate(request)
         try:
             start, end = (parse_timestamp(v) if v else None for v in (since, until))
             after = decode_cursor(cursor) if cursor else None

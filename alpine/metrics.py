@@ -1,11 +1,23 @@
-"""Every Prometheus metric of Alpine, on one injectable registry."""
+"""Every Prometheus metric of Alpine, on one injectable registry.
+
+With `alpine serve --workers N` each worker writes its samples to files in
+PROMETHEUS_MULTIPROC_DIR (prometheus-client's multiprocess mode, set up by
+alpine/cli.py before the workers start), and whichever worker answers /metrics
+sums them all: counters and histograms over every worker, dead ones included.
+"""
 
 from __future__ import annotations
 
+import os
 import time
+from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+from sqlalchemy import Engine, event
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class AlpineMetrics:
@@ -31,6 +43,27 @@ class AlpineMetrics:
             ["route"],
             registry=self.registry,
         )
+        self.db_queries = Counter(
+            "alpine_db_queries",
+            "SQL statements Alpine sent to its database (the live feed's LISTEN excluded).",
+            registry=self.registry,
+        )
+
+    def watch(self, engine: Engine) -> None:
+        """Count every statement `engine` executes in `alpine_db_queries_total`."""
+
+        def count(*_: Any) -> None:
+            self.db_queries.inc()
+
+        event.listen(engine, "before_cursor_execute", count)
+
+    def exposition(self) -> bytes:
+        """The text of /metrics: this process's registry, or every worker's files."""
+        if os.environ.get(MULTIPROCESS_ENV):
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return generate_latest(registry)
+        return generate_latest(self.registry)
 
 
 class RequestTimer:

@@ -1,4 +1,8 @@
-"""Per-key token buckets: `rate` requests per second, bursts up to `burst`."""
+"""Per-key token buckets: `rate` requests per second, bursts up to `burst`.
+
+`RateLimiter` keeps them in this process (the SQLite demo runs one process);
+alpine/rate_store.py keeps them in PostgreSQL, shared by every worker and host.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
+
+
+class Limiter(Protocol):
+    """What the ingest guard and the subscriber API ask of a rate limiter."""
+
+    @property
+    def enabled(self) -> bool: ...
+
+    def retry_after(self, key: str) -> int | None: ...
 
 
 @dataclass

@@ -17,6 +17,18 @@ def migrations_dir(dialect: str) -> Path:
 
 
 def split_statements(script: str) -> list[str]:
-    """Split a migration into statements (no semicolons inside strings or bodies)."""
+    """Split a migration into statements at semicolons outside `$$` bodies (no
+    semicolons inside strings)."""
     lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
-    return [part.strip() for part in "\n".join(lines).split(";") if part.strip()]
+    statements, current = [], ""
+    for index, part in enumerate("\n".join(lines).split("$$")):
+        if index % 2:  # inside a $$ ... $$ body: keep it whole
+            current += "$$" + part + "$$"
+            continue
+        first, *rest = part.split(";")
+        current += first
+        for piece in rest:
+            statements.append(current)
+            current = piece
+    statements.append(current)
+    return [s.strip() for s in statements if s.strip()]

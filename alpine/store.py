@@ -1,8 +1,10 @@
 """Alpine's only seam to its database (PostgreSQL, or SQLite for the embedded demo).
 
 Idempotent insert: the UNIQUE `signal_id` and `verification_hash` decide whether a
-signal is new, an identical repeat, or a conflict. A 2xx is only ever answered
-after the row is committed. Driver errors are translated here and nowhere else.
+signal is new; a signal that is not new is a duplicate only when every field sent
+equals the stored row (alpine/identity.py), else a conflict naming the fields. A 2xx
+is only ever answered after the row is committed. Driver errors are translated here
+and nowhere else.
 """
 
 from __future__ import annotations
@@ -17,11 +19,17 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, or_, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
 from alpine.errors import StoreUnavailableError
+from alpine.identity import OUTCOME_FIELDS, outcome_differences, outcome_values, signal_differences
 from alpine.tables import signals
-from alpine.validation import OutcomeIn, SignalIn
+from alpine.timestamps import format_timestamp
+from alpine.validation import OutcomeIn, SignalIn, profit_loss_problem
+
+# The database refused these values (a CHECK, or a value it cannot hold): the item's
+# own fault, answered per item, never a 5xx.
+_REFUSED = (IntegrityError, DataError)
 
 
 class InsertStatus(StrEnum):
@@ -35,7 +43,14 @@ class OutcomeStatus(StrEnum):
     APPLIED = "applied"
     ALREADY_APPLIED = "already_applied"
     CONFLICT = "conflict"
+    INVALID = "invalid"
     UNKNOWN_SIGNAL = "unknown_signal"
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeResult:
+    status: OutcomeStatus
+    detail: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +85,10 @@ def make_engine(url: str) -> Engine:
         return engine
     # No pool_pre_ping: it costs a round trip per request. After a database restart
     # the first request on a stale connection answers 503 and the pool is refreshed.
-    return create_engine(url, pool_size=8, max_overflow=4)
+    # application_name marks Alpine's sessions for the live feed's horizon (feed.py).
+    return create_engine(
+        url, pool_size=8, max_overflow=4, connect_args={"application_name": "alpine"}
+    )
 
 
 def _row_params(signal: SignalIn, api_key_id: str) -> dict[str, Any]:
@@ -108,7 +126,7 @@ _PG_BATCH_INSERT = text(
 
 def _json_row(signal: SignalIn, api_key_id: str) -> dict[str, Any]:
     row = _row_params(signal, api_key_id)
-    row["timestamp"] = signal.timestamp
+    row["timestamp"] = format_timestamp(signal.moment)
     return row
 
 
@@ -136,7 +154,7 @@ class SignalStore:
                 return
             with self._engine.begin() as conn:
                 yield conn
-        except IntegrityError:
+        except _REFUSED:
             raise
         except DBAPIError as exc:
             if exc.connection_invalidated or isinstance(exc, OperationalError):
@@ -144,7 +162,7 @@ class SignalStore:
             raise
 
     def insert(self, signal: SignalIn, api_key_id: str) -> InsertResult:
-        """Store `signal` once; report created, duplicate (same id and hash) or conflict."""
+        """Store `signal` once; report created, duplicate (all fields equal) or conflict."""
         return self.insert_many([signal], api_key_id)[0]
 
     def insert_many(self, batch: Sequence[SignalIn], api_key_id: str) -> list[InsertResult]:
@@ -156,7 +174,7 @@ class SignalStore:
         try:
             with self._transaction(single_statement=True) as conn:
                 return self._insert_batch(conn, batch, api_key_id)
-        except IntegrityError:
+        except _REFUSED:
             if len(batch) == 1:
                 return [_refused(batch[0])]
             return [self._insert_alone(signal, api_key_id) for signal in batch]
@@ -165,7 +183,7 @@ class SignalStore:
         try:
             with self._transaction(single_statement=True) as conn:
                 return self._insert_batch(conn, [signal], api_key_id)[0]
-        except IntegrityError:
+        except _REFUSED:
             return _refused(signal)
 
     def _insert_batch(
@@ -196,33 +214,40 @@ class SignalStore:
             results = [r if r is not None else next(judged) for r in results]
         return [r for r in results if r is not None]
 
-    def apply_outcome(self, outcome: OutcomeIn) -> OutcomeStatus:
-        """Record a signal's outcome once; repeating the same outcome is harmless."""
-        values = {
-            "outcome": outcome.outcome,
-            "exit_price": outcome.exit_price,
-            "profit_loss_pct": outcome.profit_loss_pct,
-            "closed_at": outcome.closed_moment,
-        }
+    def apply_outcome(self, outcome: OutcomeIn) -> OutcomeResult:
+        """Record a signal's outcome once; resending the same outcome is harmless.
+
+        The P&L bound depends on the stored signal's action, so it is checked here.
+        """
+        values = outcome_values(outcome)
+        stored = select(signals.c.action, *(signals.c[name] for name in OUTCOME_FIELDS)).where(
+            signals.c.signal_id == outcome.signal_id
+        )
         with self._transaction() as conn:
-            updated = conn.execute(
-                signals.update()
-                .where(signals.c.signal_id == outcome.signal_id, signals.c.outcome.is_(None))
-                .values(**values)
-                .returning(signals.c.id)
-            ).first()
-            if updated is not None:
-                return OutcomeStatus.APPLIED
-            row = conn.execute(
-                select(*(signals.c[name] for name in values)).where(
-                    signals.c.signal_id == outcome.signal_id
-                )
-            ).first()
-        if row is None:
-            return OutcomeStatus.UNKNOWN_SIGNAL
-        if dict(row._mapping) == values:
-            return OutcomeStatus.ALREADY_APPLIED
-        return OutcomeStatus.CONFLICT
+            row = conn.execute(stored.with_for_update()).first()
+            if row is None:
+                return OutcomeResult(OutcomeStatus.UNKNOWN_SIGNAL)
+            if row.outcome is None:
+                problem = profit_loss_problem(row.action, outcome.profit_loss_pct)
+                if problem:
+                    return OutcomeResult(OutcomeStatus.INVALID, problem)
+                updated = conn.execute(
+                    signals.update()
+                    .where(signals.c.signal_id == outcome.signal_id, signals.c.outcome.is_(None))
+                    .values(**values)
+                ).rowcount
+                if updated:
+                    return OutcomeResult(OutcomeStatus.APPLIED)
+                row = conn.execute(stored).first()  # SQLite: another writer got there first
+                assert row is not None
+        differing = outcome_differences(outcome, dict(row._mapping))
+        if not differing:
+            return OutcomeResult(OutcomeStatus.ALREADY_APPLIED)
+        return OutcomeResult(
+            OutcomeStatus.CONFLICT,
+            "a different outcome is already recorded for this signal; differing fields: "
+            + ", ".join(differing),
+        )
 
     def hashes(
         self,
@@ -257,9 +282,6 @@ class SignalStore:
             raise StoreUnavailableError(str(exc.orig)) from exc
 
 
-_OTHER = "a different signal with this {} is already stored"
-
-
 def _refused(signal: SignalIn) -> InsertResult:
     return InsertResult(InsertStatus.INVALID, None, "rejected by a database constraint")
 
@@ -269,7 +291,7 @@ def _judge_all(conn: Connection, pending: Sequence[SignalIn]) -> list[InsertResu
     ids = {s.signal_id for s in pending}
     hashes = {s.sha256 for s in pending}
     rows = conn.execute(
-        select(signals.c.id, signals.c.signal_id, signals.c.verification_hash).where(
+        select(signals).where(
             or_(signals.c.signal_id.in_(ids), signals.c.verification_hash.in_(hashes))
         )
     ).all()
@@ -279,11 +301,16 @@ def _judge_all(conn: Connection, pending: Sequence[SignalIn]) -> list[InsertResu
 
 
 def _judge(same_id: Any, same_hash: Any, signal: SignalIn) -> InsertResult:
-    if same_id is not None and same_id.verification_hash == signal.sha256:
-        return InsertResult(InsertStatus.DUPLICATE, int(same_id.id))
-    if same_id is not None:
-        return InsertResult(InsertStatus.CONFLICT, int(same_id.id), _OTHER.format("signal_id"))
-    if same_hash is not None:
-        return InsertResult(InsertStatus.CONFLICT, int(same_hash.id), _OTHER.format("sha256"))
-    # The conflicting row vanished between INSERT and SELECT (only a delete does that).
-    raise StoreUnavailableError("conflicting row changed during the insert; retry")
+    stored, key = (same_id, "signal_id") if same_id is not None else (same_hash, "sha256")
+    if stored is None:
+        # The conflicting row vanished between INSERT and SELECT (only a delete does that).
+        raise StoreUnavailableError("conflicting row changed during the insert; retry")
+    differing = signal_differences(signal, stored._mapping)
+    if not differing:
+        return InsertResult(InsertStatus.DUPLICATE, int(stored.id))
+    return InsertResult(
+        InsertStatus.CONFLICT,
+        int(stored.id),
+        f"a different signal with this {key} is already stored; differing fields: "
+        + ", ".join(differing),
+    )

@@ -6,39 +6,30 @@ token has its own rate limit (429 + Retry-After).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
-import json
-import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from alpine.feed import Feed, FeedItem
+from alpine.feed import Feed
+from alpine.livefeed import LiveFeed, Subscription, event_text, read_window
 from alpine.openapi import ERROR_BODY
-from alpine.ratelimit import RateLimiter
+from alpine.ratelimit import Limiter
 from alpine.subscriber_store import Subscriber, SubscriberStore
 from alpine.tiers import Tier
-from alpine.validation import parse_timestamp
+from alpine.timestamps import parse_timestamp
 
-SETTLE = timedelta(seconds=0.25)  # rows younger than this may still be committing
-POLL_SECONDS = 0.25
-WINDOW_LIMIT = 500
 _AUTH = {"WWW-Authenticate": 'Bearer realm="alpine"'}
 _DOC: dict[int | str, dict[str, Any]] = {
     401: {"description": "no, unknown or revoked bearer token", **ERROR_BODY},
     422: {"description": "a query parameter is invalid", **ERROR_BODY},
     429: {"description": "rate limited; see Retry-After", **ERROR_BODY},
 }
-
-
-def _micros(moment: datetime) -> int:
-    return int(moment.timestamp() * 1_000_000)
 
 
 def _moment(micros: int) -> datetime:
@@ -75,16 +66,16 @@ class SubscriberApi:
     def __init__(
         self,
         feed: Feed,
+        live: LiveFeed,
         subscribers: SubscriberStore,
         tiers: dict[str, Tier],
-        limiter: RateLimiter,
-        heartbeat_seconds: float,
+        limiter: Limiter,
     ) -> None:
         self._feed = feed
+        self._live = live
         self._subscribers = subscribers
         self._tiers = tiers
         self._limiter = limiter
-        self._heartbeat = heartbeat_seconds
 
     def register(self, app: FastAPI) -> None:
         for path, handler in (
@@ -102,7 +93,11 @@ class SubscriberApi:
         subscriber = await run_in_threadpool(self._subscribers.authenticate, token.strip())
         if subscriber is None:
             raise HTTPException(401, "unknown or revoked bearer token", _AUTH)
-        wait = self._limiter.retry_after(f"sub:{subscriber.id}")
+        wait = (
+            await run_in_threadpool(self._limiter.retry_after, f"sub:{subscriber.id}")
+            if self._limiter.enabled
+            else None
+        )
         if wait is not None:
             raise HTTPException(429, "rate limit exceeded; retry later", {"Retry-After": str(wait)})
         return subscriber, self._tiers[subscriber.tier]
@@ -147,7 +142,7 @@ class SubscriberApi:
         self,
         request: Request,
         symbol: str | None = Query(None, max_length=21),
-        since: str | None = Query(None, description="ISO-8601 with timezone"),
+        since: str | None = Query(None, description="RFC 3339 with an offset"),
         limit: int = Query(50, ge=1, le=500),
         cursor: str | None = Query(None, description="next_cursor of the previous page"),
     ) -> JSONResponse:
@@ -170,32 +165,35 @@ class SubscriberApi:
     async def _events(
         self, request: Request, tier: Tier, resume: tuple[datetime, datetime, int] | None
     ) -> AsyncIterator[str]:
-        if resume is not None:
-            start, end, after = resume
-        else:
-            start = end = datetime.now(UTC) - SETTLE
-            after = 0
         yield "retry: 2000\n\n"
-        beat = time.monotonic()
-        while not await request.is_disconnected():
-            items = await run_in_threadpool(
-                self._feed.window, tier, start, end, after, WINDOW_LIMIT
-            )
+        subscription = await self._subscribe(tier, resume)
+        try:
+            if resume is not None:
+                async for chunk in self._catch_up(tier, resume, subscription.position):
+                    yield chunk
+            while not (subscription.overflowed and subscription.queue.empty()):
+                yield (await subscription.queue.get()).text
+        finally:
+            self._live.unsubscribe(subscription)
+
+    async def _subscribe(
+        self, tier: Tier, resume: tuple[datetime, datetime, int] | None
+    ) -> Subscription:
+        """Join the live feed where it is, or where `resume` ends if that is later."""
+        if resume is not None:
+            try:
+                return await self._live.subscribe(tier, at_least=resume[1])
+            except TimeoutError:
+                pass  # a position this feed does not reach: continue from its own
+        return await self._live.subscribe(tier)
+
+    async def _catch_up(
+        self, tier: Tier, resume: tuple[datetime, datetime, int], until: datetime
+    ) -> AsyncIterator[str]:
+        """The rest of the resumed window, then (its end, `until`]: what the stream missed."""
+        start, end, after = resume
+        windows = [(start, end, after)] + ([(end, until, 0)] if until > end else [])
+        for first, last, above in windows:
+            items = await run_in_threadpool(read_window, self._feed, tier, first, last, above)
             for item in items:
-                yield _event(start, end, item)
-            if len(items) == WINDOW_LIMIT:
-                after = items[-1].id
-                continue
-            if time.monotonic() - beat >= self._heartbeat:
-                beat = time.monotonic()
-                yield ": heartbeat\n\n"
-            await asyncio.sleep(POLL_SECONDS)
-            start, end, after = end, datetime.now(UTC) - SETTLE, 0
-
-
-def _event(start: datetime, end: datetime, item: FeedItem) -> str:
-    data: dict[str, Any] = item.body
-    return (
-        f"id: {_micros(start)}.{_micros(end)}.{item.id}\n"
-        f"event: signal\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
-    )
+                yield event_text(first, last, item)

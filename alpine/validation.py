@@ -1,11 +1,12 @@
 """What Alpine accepts, checked before anything touches the database.
 
-schema/alpine/*/0001_signals.sql mirrors these rules as CHECK constraints.
+schema/alpine/*/0001_signals.sql and 0003_exact_checks.sql mirror these rules as
+CHECK constraints. Timestamps follow alpine/timestamps.py.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal, Self
 
 from pydantic import (
@@ -18,6 +19,8 @@ from pydantic import (
 )
 from pydantic import ValidationError as PydanticValidationError
 
+from alpine.timestamps import parse_timestamp
+
 SYMBOL_PATTERN = r"^[A-Z0-9]{1,10}([.\-/][A-Z0-9]{1,10})?$"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 _.:/+\-]{0,63}$"
 MAX_REASONING_CHARS = 2000
@@ -26,6 +29,7 @@ MAX_BATCH = 500
 Price = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NAME_PATTERN)]
 SignalId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$")]
+Timestamp = Annotated[str, StringConstraints(max_length=40)]
 
 
 def _check_text(value: str | None) -> str | None:
@@ -56,7 +60,7 @@ class SignalIn(BaseModel):
     strategy: Name
     asset_type: Literal["stock", "crypto"]
     data_source: Name
-    timestamp: Annotated[str, StringConstraints(min_length=20, max_length=40)]
+    timestamp: Timestamp
     sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
     reasoning: Annotated[str, StringConstraints(max_length=MAX_REASONING_CHARS)] | None = None
     regime: Literal["BULL", "BEAR", "CHOP", "CRISIS"] | None = None
@@ -68,7 +72,7 @@ class SignalIn(BaseModel):
 
     @field_validator("timestamp")
     @classmethod
-    def _aware_iso(cls, value: str) -> str:
+    def _rfc3339(cls, value: str) -> str:
         parse_timestamp(value)
         return value
 
@@ -103,12 +107,12 @@ class OutcomeIn(BaseModel):
     signal_id: SignalId
     outcome: Literal["win", "loss", "expired"]
     exit_price: Price
-    profit_loss_pct: Annotated[float, Field(ge=-100, le=1_000_000, allow_inf_nan=False)]
-    closed_at: Annotated[str, StringConstraints(min_length=20, max_length=40)]
+    profit_loss_pct: Annotated[float, Field(allow_inf_nan=False)]
+    closed_at: Timestamp
 
     @field_validator("closed_at")
     @classmethod
-    def _aware_iso(cls, value: str) -> str:
+    def _rfc3339(cls, value: str) -> str:
         parse_timestamp(value)
         return value
 
@@ -117,15 +121,17 @@ class OutcomeIn(BaseModel):
         return parse_timestamp(self.closed_at)
 
 
-def parse_timestamp(value: str) -> datetime:
-    """Parse ISO-8601 with a timezone into aware UTC; naive times are rejected."""
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise ValueError("must be an ISO-8601 time such as 2025-11-13T14:30:00Z") from exc
-    if moment.tzinfo is None:
-        raise ValueError("must carry a timezone (Z for UTC)")
-    return moment.astimezone(UTC)
+def profit_loss_problem(action: str, profit_loss_pct: float) -> str | None:
+    """Why `profit_loss_pct` is impossible for a signal of `action`, else None.
+
+    A long position (BUY) loses at most everything: P&L >= -100 %. A short (SELL)
+    gains at most everything, (1 - exit/entry) <= 100 %, and can lose without bound.
+    """
+    if action == "BUY" and profit_loss_pct < -100:
+        return "profit_loss_pct: a BUY cannot lose more than 100 %"
+    if action == "SELL" and profit_loss_pct > 100:
+        return "profit_loss_pct: a SELL cannot gain more than 100 %"
+    return None
 
 
 def describe(error: PydanticValidationError) -> str:
