@@ -155,12 +155,13 @@ class Contention:
     delivered_rate: float
 
 
-def contention(bench: Bench, seconds: float) -> Contention:
-    """Generator flat out and relay running on one SQLite file, over a `seconds` window."""
-    env = bench.fresh("contention")
+def contention(bench: Bench, seconds: float, *, with_relay: bool = True) -> Contention:
+    """Generator flat out (50 per transaction), with or without the relay running on the
+    same SQLite file, over a `seconds` window: the two runs differ only in the relay."""
+    env = bench.fresh("contention" if with_relay else "solo")
     db = Path(env["ARGO_DB"])
     SignalStore.open(db).close()
-    relay = spawn("relay", "run", env=env, log=db.parent / "relay.log")
+    relay = spawn("relay", "run", env=env, log=db.parent / "relay.log") if with_relay else None
     generator = spawn(
         "argo", "generate", "--count", "10000000", env=env, log=db.parent / "argo.log"
     )
@@ -175,7 +176,8 @@ def contention(bench: Bench, seconds: float) -> Contention:
     finally:
         generator.send_signal(signal.SIGKILL)
         generator.wait(10)
-        stop(relay)
+        if relay is not None:
+            stop(relay)
     return Contention(
         (generated1 - generated0) / elapsed,
         (delivered1 - delivered0) / elapsed,
