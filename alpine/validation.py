@@ -7,6 +7,7 @@ CHECK constraints. Timestamps follow alpine/timestamps.py.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cached_property
 from typing import Annotated, Literal, Self
 
 from pydantic import (
@@ -85,7 +86,7 @@ class SignalIn(BaseModel):
             raise ValueError("SELL needs target_price < entry_price < stop_price")
         return self
 
-    @property
+    @cached_property
     def moment(self) -> datetime:
         """`timestamp` as an aware UTC datetime."""
         return parse_timestamp(self.timestamp)
@@ -116,7 +117,7 @@ class OutcomeIn(BaseModel):
         parse_timestamp(value)
         return value
 
-    @property
+    @cached_property
     def closed_moment(self) -> datetime:
         return parse_timestamp(self.closed_at)
 
