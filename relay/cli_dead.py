@@ -102,7 +102,12 @@ def dead_retry(
         count = store.admin().retry_dead(chosen, utc_now())
     finally:
         store.close()
-    click.echo(f"requeued {count} dead letter(s)")
+    _acted(f"requeued {count} dead letter(s)", count, event_ids)
+
+
+def _acted(summary: str, count: int, event_ids: tuple[str, ...]) -> None:
+    """Print what was done; exit 1 when some of the given ids were not dead letters."""
+    click.echo(summary)
     if event_ids and count < len(event_ids):
         click.echo(f"{len(event_ids) - count} of the given ids are not dead letters", err=True)
         sys.exit(1)
@@ -120,7 +125,8 @@ def dead_discard(cause: str | None, event_ids: tuple[str, ...], db_path: Path | 
         count = store.admin().discard_dead(chosen, utc_now())
     finally:
         store.close()
-    click.echo(f"discarded {count} dead letter(s) (kept in the outbox, marked discarded_at)")
-    if event_ids and count < len(event_ids):
-        click.echo(f"{len(event_ids) - count} of the given ids are not dead letters", err=True)
-        sys.exit(1)
+    _acted(
+        f"discarded {count} dead letter(s) (kept in the outbox, marked discarded_at)",
+        count,
+        event_ids,
+    )

@@ -6,7 +6,6 @@ import re
 import shutil
 import signal
 import sqlite3
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +17,6 @@ from argo.generator import SignalFactory, UniqueClock
 from argo.prices import DEFAULT_SYMBOLS, SyntheticPriceSource
 from argo.store import SignalStore
 from argo.timeutil import from_text, utc_now
-from relay.app import relay_app
-from relay.config import RelayConfig
 from tests.bench.stats import Figure, percentile, repeat
 from tests.pgdb import conninfo
 from tests.pipeline import outbox_counts, relay_env
@@ -56,33 +53,6 @@ def generator_rate(bench: Bench, count: int, runs: int, batch_size: int = 1) -> 
         match = re.search(r"\((\d+)/s\)", result.stdout)
         assert match, result.stdout
         return float(match.group(1))
-
-    return repeat(measure, runs)
-
-
-def drain_rate(bench: Bench, count: int, runs: int, *, batched: bool) -> Figure:
-    """A pre-filled outbox of `count` signals delivered into Alpine: signals/s."""
-
-    def measure() -> float:
-        env = bench.fresh("drain")
-        result = cli("argo", "generate", "--count", str(count), "--batch-size", "100", env=env)
-        assert result.returncode == 0, result.stderr
-        config = RelayConfig(
-            db_path=Path(env["ARGO_DB"]),
-            alpine_url=bench.alpine.url,
-            api_key=bench.alpine.api_key,
-            signing_secret=bench.alpine.signing_secret,
-            worker_id="bench",
-            batch_size=500 if batched else 100,
-            lease_seconds=120.0,
-            use_batch_endpoint=batched,
-        )
-        with relay_app(config) as app:
-            started = time.perf_counter()
-            result_totals = app.relay.drain(threading.Event())
-            elapsed = time.perf_counter() - started
-        assert result_totals.delivered == count, result_totals
-        return count / elapsed
 
     return repeat(measure, runs)
 
