@@ -17,54 +17,31 @@ from argo import __version__
 from argo.audit import AuditLog
 from argo.audit_verify import verify
 from argo.backup import online_backup
+from argo.cli_backtest import backtest
 from argo.engine import EngineConfig
 from argo.errors import ArgoError
 from argo.generator import Generator, SignalFactory
 from argo.metrics import GeneratorMetrics
+from argo.options import (
+    audit_option,
+    db_option,
+    existing_db,
+    parse_since_option,
+    parse_symbols,
+    seed_option,
+    source_option,
+    symbols_option,
+    sync_option,
+    threshold_option,
+)
 from argo.outcomes import OutcomeTracker
-from argo.prices import DEFAULT_SYMBOLS, CsvError, open_source
-from argo.process.cli import db_option as db_option_for
+from argo.prices import CsvError, open_source
 from argo.process.cli import run_group
 from argo.process.logsetup import setup_logging
 from argo.process.sdnotify import SystemdNotifier
 from argo.signal import Signal
 from argo.store import SignalStore
 from argo.timeutil import parse_since, utc_now
-
-db_option = db_option_for()
-audit_option = click.option(
-    "--audit-log",
-    envvar="ARGO_AUDIT_LOG",
-    default="logs/signals.log",
-    show_default=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="JSON-lines audit log [env ARGO_AUDIT_LOG].",
-)
-symbols_option = click.option(
-    "--symbols",
-    envvar="ARGO_SYMBOLS",
-    default=",".join(DEFAULT_SYMBOLS),
-    show_default=True,
-    help="Comma-separated symbols [env ARGO_SYMBOLS].",
-)
-seed_option = click.option(
-    "--seed", envvar="ARGO_SEED", default=7, show_default=True, help="Synthetic price seed."
-)
-sync_option = click.option(
-    "--synchronous",
-    envvar="ARGO_SQLITE_SYNCHRONOUS",
-    type=click.Choice(["FULL", "NORMAL", "EXTRA"], case_sensitive=False),
-    default="FULL",
-    show_default=True,
-    help="SQLite durability; FULL survives power loss [env ARGO_SQLITE_SYNCHRONOUS].",
-)
-
-
-def _symbols(text: str) -> list[str]:
-    symbols = [s.strip().upper() for s in text.split(",") if s.strip()]
-    if not symbols:
-        raise click.BadParameter("give at least one symbol", param_hint="--symbols")
-    return symbols
 
 
 def _print_signal(signal: Signal) -> None:
@@ -81,23 +58,6 @@ def _print_signal(signal: Signal) -> None:
 def main(verbose: int) -> None:
     """Argo: generate trading signals; each commits with its outbox event."""
     setup_logging(verbose)
-
-
-source_option = click.option(
-    "--source",
-    envvar="ARGO_SOURCE",
-    default="synthetic",
-    show_default=True,
-    help="Price source: synthetic, or csv:PATH to replay OHLCV bars [env ARGO_SOURCE].",
-)
-threshold_option = click.option(
-    "--threshold",
-    envvar="ARGO_CONFIDENCE_THRESHOLD",
-    default=88.0,
-    show_default=True,
-    type=click.FloatRange(0, 100),
-    help="Base confidence a signal needs; the regime raises it [env ARGO_CONFIDENCE_THRESHOLD].",
-)
 
 
 def _factory(source: str, symbols: list[str], seed: int, threshold: float) -> SignalFactory:
@@ -141,7 +101,7 @@ def generate(
 
     Each signal commits with its outbox row; --batch-size of them share a transaction.
     """
-    symbol_list = _symbols(symbols)
+    symbol_list = parse_symbols(symbols)
     factory = _factory(source, symbol_list, seed, threshold)
     store = SignalStore.open(db_path, synchronous=synchronous)
     audit = AuditLog(audit_log)
@@ -205,7 +165,7 @@ def run(
     synchronous: str,
 ) -> None:
     """Generate signals every --interval seconds until SIGTERM or Ctrl-C; track outcomes."""
-    symbol_list = _symbols(symbols)
+    symbol_list = parse_symbols(symbols)
     factory = _factory(source, symbol_list, seed, threshold)
     now = utc_now()
     try:
@@ -257,13 +217,8 @@ def list_signals(
     since: str | None, symbol: str | None, limit: int | None, as_json: bool, db_path: Path
 ) -> None:
     """List stored signals, oldest first."""
-    try:
-        since_at = parse_since(since, utc_now()) if since else None
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--since") from exc
-    if not db_path.exists():
-        raise click.UsageError(f"no database at {db_path} (set --db or ARGO_DB)")
-    store = SignalStore.open(db_path)
+    since_at = parse_since_option(since)
+    store = SignalStore.open(existing_db(db_path))
     try:
         rows = store.signals(since=since_at, symbol=symbol.upper() if symbol else None, limit=limit)
     finally:
@@ -325,6 +280,9 @@ def backup(target: Path, db_path: Path) -> None:
         click.echo(f"backup written but integrity_check says: {verdict}", err=True)
         sys.exit(1)
     click.echo(f"backed up {db_path} to {target} ({pages} pages, integrity ok)")
+
+
+main.add_command(backtest)
 
 
 def entry_point() -> None:

@@ -4,15 +4,18 @@ Each source reads the same indicators of the recent bars and votes BUY (+1), SEL
 (-1) or abstains (0), with a strength in [0, 1] and a short reason. The consensus
 direction is the sign of the weighted sum of votes. With, over the sources that
 voted (weight w, strength s), support = sum w*s of votes with the direction,
-against = sum w*s of votes against it, voted = sum w:
+against = sum w*s of votes against it, voted = sum w, and total = sum w of every
+source (voting or not):
 
     purity     = (support - against) / (support + against)    1 when nobody dissents
-    conviction = min(1, (support + against) / (FIRM * voted))   FIRM = 0.9
-    confidence = 100 * purity * conviction
+    conviction = (support + against) / voted                   mean strength
+    coverage   = voted / total                                 share of the panel voting
+    raw        = purity * conviction * coverage = (support - against) / total
+    confidence = calibration.confidence(raw)                    its rank on real data
     agreement  = sum w of votes with the direction / voted
 
 and there is no consensus unless the sources that voted carry at least half of all
-the weight (a quorum).
+the weight (a quorum). See argo/calibration.py for the map from raw to confidence.
 
 A source's lean (direction and strength) is apart from its reason, so the engine
 can weigh every bar and put reasons into words only for the bars it signals on.
@@ -23,12 +26,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from argo.calibration import confidence
 from argo.indicators import Indicators
 from argo.prices import Bar
 
 MIN_BARS = 51
 QUORUM = 0.5
-FIRM = 0.9
 _SQRT_10 = 10**0.5
 
 Lean = tuple[int, float]
@@ -193,45 +196,39 @@ Tally = tuple[int, float, float]
 _NO_CONSENSUS: Tally = (0, 0.0, 0.0)
 
 
-def tally(stances: Sequence[Stance], weights: Mapping[str, float]) -> Tally:
-    """Direction, confidence (0-100) and agreement (0-1) of the sources' stances."""
-    # Every total is the builtin sum of its terms in source order, as it always was.
-    present: list[float] = []
-    voting: list[tuple[float, int, float]] = []
+def _panel(stances: Sequence[Stance], weights: Mapping[str, float]) -> Tally | None:
+    """Direction, raw strength (0-1) and agreement of the stances; None without consensus."""
+    total = voted = score = 0.0
     for name, direction, strength in stances:
         weight = weights.get(name, 0.0)
-        present.append(weight)
+        total += weight
         if direction and weight > 0:
-            voting.append((weight, direction, strength))
-    total = sum(present)
-    voted = sum([weight for weight, _, _ in voting])
-    if total <= 0 or voted / total < QUORUM:
-        return _NO_CONSENSUS
-    score = sum([weight * direction * strength for weight, direction, strength in voting])
-    side = 1 if score > 0 else -1 if score < 0 else 0
-    if side == 0:
-        return _NO_CONSENSUS
-    return side, *_strength(voting, side, voted)
-
-
-def _strength(
-    voting: Sequence[tuple[float, int, float]], side: int, voted: float
-) -> tuple[float, float]:
-    """Confidence and agreement of the voters' `side`."""
-    support: list[float] = []
-    against: list[float] = []
-    agreeing: list[float] = []
-    for weight, direction, strength in voting:
+            voted += weight
+            score += weight * direction * strength
+    if total <= 0 or voted / total < QUORUM or score == 0:
+        return None
+    side = 1 if score > 0 else -1
+    agreeing = 0.0
+    for name, direction, _ in stances:
         if direction == side:
-            support.append(weight * strength)
-            agreeing.append(weight)
-        else:
-            against.append(weight * strength)
-    pro, con = sum(support), sum(against)
-    purity = (pro - con) / (pro + con)
-    conviction = min(1.0, (pro + con) / (FIRM * voted))
-    confidence = max(0.0, min(100.0, 100.0 * purity * conviction))
-    return round(confidence, 2), round(sum(agreeing) / voted, 3)
+            agreeing += max(weights.get(name, 0.0), 0.0)
+    # support - against is the score in the consensus direction.
+    return side, abs(score) / total, agreeing / voted
+
+
+def raw_strength(stances: Sequence[Stance], weights: Mapping[str, float]) -> float | None:
+    """purity * conviction * coverage of the stances (0-1); None without consensus."""
+    panel = _panel(stances, weights)
+    return None if panel is None else panel[1]
+
+
+def tally(stances: Sequence[Stance], weights: Mapping[str, float]) -> Tally:
+    """Direction, calibrated confidence (0-100) and agreement (0-1) of the stances."""
+    panel = _panel(stances, weights)
+    if panel is None:
+        return _NO_CONSENSUS
+    side, raw, agreement = panel
+    return side, round(confidence(raw), 2), round(agreement, 3)
 
 
 def weigh(votes: Sequence[Vote], weights: Mapping[str, float]) -> Consensus:

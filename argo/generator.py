@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from argo.audit import AuditLog
-from argo.engine import HISTORY, STRATEGY, EngineConfig, SignalEngine
+from argo.engine import HISTORY, STRATEGY, Decision, EngineConfig, SignalEngine
 from argo.metrics import GeneratorMetrics
 from argo.outcomes import Outcome, OutcomeTracker
 from argo.prices import Bar, PriceSource, asset_type_of
@@ -70,25 +70,31 @@ class SignalFactory:
         decision = self._engine.observe(bar)
         if decision is None:
             return None, bar
-        try:
-            signal = Signal.create(
-                symbol=symbol,
-                action=decision.action,
-                entry_price=decision.entry_price,
-                target_price=decision.target_price,
-                stop_price=decision.stop_price,
-                confidence=decision.confidence,
-                strategy=STRATEGY,
-                asset_type=asset_type_of(symbol),
-                data_source=self._source.name,
-                timestamp=to_text(self._clock.next()),
-                reasoning=decision.reasoning,
-                regime=decision.regime,
-            )
-        except ValueError:
-            log.warning("engine produced an invalid signal; skipped", exc_info=True)
-            return None, bar
-        return signal, bar
+        return signal_from(decision, bar, self._source.name, self._clock.next()), bar
+
+
+def signal_from(
+    decision: Decision, bar: Bar, data_source: str, timestamp: datetime
+) -> Signal | None:
+    """The Signal of the engine's `decision` on `bar`; None (logged) if it is invalid."""
+    try:
+        return Signal.create(
+            symbol=bar.symbol,
+            action=decision.action,
+            entry_price=decision.entry_price,
+            target_price=decision.target_price,
+            stop_price=decision.stop_price,
+            confidence=decision.confidence,
+            strategy=STRATEGY,
+            asset_type=asset_type_of(bar.symbol),
+            data_source=data_source,
+            timestamp=to_text(timestamp),
+            reasoning=decision.reasoning,
+            regime=decision.regime,
+        )
+    except ValueError:
+        log.warning("engine produced an invalid signal; skipped", exc_info=True)
+        return None
 
 
 @dataclass(frozen=True, slots=True)

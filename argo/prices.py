@@ -167,6 +167,12 @@ class CsvPriceSource:
         self.name = f"csv:{path.name}"[:64]
         self._rows = _read_rows(path)
         self._positions: dict[str, int] = {}
+        self.symbols = tuple(dict.fromkeys(row.symbol for row in self._rows if row.symbol))
+        """The file's own symbols, in order of appearance (none without a symbol column)."""
+
+    def bars_for(self, symbol: str) -> int:
+        """How many rows serve `symbol` in all."""
+        return sum(1 for row in self._rows if row.symbol in ("", symbol))
 
     def next_bar(self, symbol: str) -> Bar | None:
         position = self._positions.get(symbol, 0)
