@@ -18,6 +18,7 @@ from argo.audit import AuditLog
 from argo.audit_verify import verify
 from argo.backup import online_backup
 from argo.cli_backtest import backtest
+from argo.cli_stats import stats
 from argo.engine import EngineConfig
 from argo.errors import ArgoError
 from argo.generator import Generator, SignalFactory
@@ -40,6 +41,7 @@ from argo.process.cli import run_group
 from argo.process.logsetup import setup_logging
 from argo.process.sdnotify import SystemdNotifier
 from argo.signal import Signal
+from argo.stats import by_symbol_and_strategy
 from argo.store import SignalStore
 from argo.timeutil import parse_since, utc_now
 
@@ -177,6 +179,7 @@ def run(
     if metrics_port:
         backlog_store = SignalStore.open(db_path, synchronous=synchronous)
         metrics.watch_outbox(backlog_store.outbox_backlog)
+        metrics.watch_outcomes(lambda: by_symbol_and_strategy(backlog_store.connection))
         start_http_server(metrics_port, addr="127.0.0.1", registry=metrics.registry)
     audit = AuditLog(audit_log)
     stop = threading.Event()
@@ -283,6 +286,7 @@ def backup(target: Path, db_path: Path) -> None:
 
 
 main.add_command(backtest)
+signals_group.add_command(stats)
 
 
 def entry_point() -> None:

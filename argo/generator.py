@@ -122,12 +122,28 @@ class Generator:
         self._factory = factory
         self._metrics = metrics
         self._tracker = tracker or OutcomeTracker()
+        # signal_id -> perf_counter() when its bar was asked for (argo_signal_latency_seconds).
+        self._read_at: dict[str, float] = {}
+
+    def _step(self, symbol: str) -> tuple[Signal | None, Bar | None]:
+        """The factory's step, noting when the bar of a new signal was asked for."""
+        asked = time.perf_counter()
+        signal, bar = self._factory.step(symbol)
+        if signal is not None:
+            self._read_at[signal.signal_id] = asked
+        return signal, bar
 
     def store(self, signals: Sequence[Signal]) -> list[Signal]:
         """Commit `signals` in one transaction, then write their audit lines."""
         started = time.perf_counter()
         stored = self._store.add_many(signals, utc_now())
-        self._metrics.store_seconds.observe(time.perf_counter() - started)
+        committed = time.perf_counter()
+        self._metrics.store_seconds.observe(committed - started)
+        new = {signal.signal_id for signal in stored}
+        for signal in signals:
+            asked = self._read_at.pop(signal.signal_id, None)
+            if asked is not None and signal.signal_id in new:
+                self._metrics.signal_latency.observe(committed - asked)
         for signal in stored:
             self._metrics.signals_generated.labels(signal.symbol, signal.action.value).inc()
             self._audit.signal_stored(signal)
@@ -167,7 +183,7 @@ class Generator:
         for symbol in itertools.cycle(symbols):
             if len(exhausted) == len(symbols):
                 return
-            signal, bar = self._factory.step(symbol)
+            signal, bar = self._step(symbol)
             if bar is None:
                 exhausted.add(symbol)
             elif signal is not None:
@@ -183,7 +199,7 @@ class Generator:
         outcomes: list[Outcome] = []
         exhausted = 0
         for symbol in symbols:
-            signal, bar = self._factory.step(symbol)
+            signal, bar = self._step(symbol)
             if bar is None:
                 exhausted += 1
                 continue

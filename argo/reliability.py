@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from argo.backtest import Trade
 from argo.outcomes import OutcomeKind
+
+if TYPE_CHECKING:
+    from argo.backtest import Trade
 
 # The reliability bands: their edges are the base threshold and the subscriber tiers.
 BANDS: tuple[tuple[float, float], ...] = (

@@ -1,8 +1,10 @@
-"""The engine's decisions, bit for bit, against a fixture pinned before it went incremental.
+"""The engine's decisions, bit for bit, against a pinned fixture.
 
 tests/data/engine_signals.jsonl holds every decision (floats as repr) that the engine made
-on the shipped samples and on fixed-seed synthetic runs. Regenerate it only on purpose
-(a deliberate change of the strategy): `python -m tests.unit.test_engine_regression`.
+on the shipped samples and on fixed-seed synthetic runs. It was pinned before the engine
+went incremental and regenerated once on purpose, by the calibrated confidence (issue 16).
+Regenerate it only on purpose (a deliberate change of the strategy):
+`python -m tests.unit.test_engine_regression`.
 """
 
 from __future__ import annotations
