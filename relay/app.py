@@ -17,6 +17,7 @@ from argo.outbox.doorbell import Doorbell
 from argo.process.sdnotify import SystemdNotifier
 from argo.timeutil import utc_now
 from relay.config import RelayConfig, signing_secrets
+from relay.deadline import deadline_transport
 from relay.deliver import Deliverer, default_timeout
 from relay.errors import ConfigError
 from relay.fate import Rules
@@ -91,7 +92,7 @@ def alpine_client(
         base_url=config.alpine_url,
         timeout=default_timeout(config.request_timeout_seconds, config.connect_timeout_seconds),
         follow_redirects=False,
-        transport=transport,
+        transport=transport if transport is not None else deadline_transport(),
     )
 
 

@@ -21,6 +21,7 @@ from standardwebhooks import Webhook
 from argo.outbox import EventType, OutboxRow, steady_seconds
 from argo.process.crashpoints import crash_point
 from relay.classify import from_batch_response, from_exception, from_response, json_body
+from relay.deadline import under_deadline
 from relay.errors import ListingError
 from relay.fate import Answer, Reply
 from relay.metrics import RelayMetrics
@@ -185,29 +186,34 @@ class Deliverer:
         the exception that stopped it."""
         started = steady_seconds()
         try:
-            request = self._client.build_request(
-                "POST", path, content=body, headers=self._headers(message_id, body)
-            )
-            streamed = self._client.send(request, stream=True)
-            crash_point("after_send")
-            try:
-                chunks = []
-                for chunk in streamed.iter_bytes():
-                    chunks.append(chunk)
-                    if steady_seconds() - started > self._deadline:
-                        raise DeadlineExceeded(f"answer not complete within {self._deadline} s")
-            finally:
-                streamed.close()
-            headers = [
-                (k, v) for k, v in streamed.headers.multi_items() if k.lower() not in _ENCODING
-            ]
-            return httpx.Response(
-                streamed.status_code, headers=headers, content=b"".join(chunks), request=request
-            )
+            with under_deadline(self._deadline):
+                return self._exchange(path, body, message_id, started)
         except Exception as exc:
             return from_exception(exc)
         finally:
             self._metrics.delivery_seconds.observe(steady_seconds() - started)
+
+    def _exchange(self, path: str, body: bytes, message_id: str, started: float) -> httpx.Response:
+        """Send, then read the answer to its end. Every socket operation honours the
+        deadline (relay/deadline.py, with the relay's transport); the check between
+        chunks covers a client built on another transport."""
+        request = self._client.build_request(
+            "POST", path, content=body, headers=self._headers(message_id, body)
+        )
+        streamed = self._client.send(request, stream=True)
+        crash_point("after_send")
+        try:
+            chunks = []
+            for chunk in streamed.iter_bytes():
+                chunks.append(chunk)
+                if steady_seconds() - started > self._deadline:
+                    raise DeadlineExceeded(f"answer not complete within {self._deadline} s")
+        finally:
+            streamed.close()
+        headers = [(k, v) for k, v in streamed.headers.multi_items() if k.lower() not in _ENCODING]
+        return httpx.Response(
+            streamed.status_code, headers=headers, content=b"".join(chunks), request=request
+        )
 
     def _count(self, reply: Reply) -> None:
         self._metrics.deliveries.labels(_result_label(reply)).inc()
