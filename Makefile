@@ -4,13 +4,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: help venv postgres test lint demo bench clean
+.PHONY: help venv postgres test lint demo bench faults clean
 
 help:
 	@echo "make demo   run Alpine, the generator and the relay for ~30 s and show signals arriving"
 	@echo "make test   install, make sure PostgreSQL is up, run the test suite"
 	@echo "make lint   ruff, mypy (strict), import-linter contracts"
 	@echo "make bench  benchmarks (tests/bench)"
+	@echo "make faults the fault matrix at full size (~45 min): table + bench-results/faults.json"
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +38,11 @@ demo: venv
 
 bench: venv postgres
 	$(BIN)/python -m tests.bench
+
+faults: venv postgres
+	@mkdir -p bench-results && rm -f bench-results/faults.jsonl
+	FAULTS_SIZE=full FAULTS_REPORT=bench-results/faults.jsonl $(BIN)/pytest -m faults -s -q tests/faults $(PYTEST_ARGS); \
+	status=$$?; $(BIN)/python -m tests.faults.report bench-results/faults.jsonl bench-results/faults.json; exit $$status
 
 clean:
 	rm -rf $(VENV) demo-run bench-results .pytest_cache .mypy_cache .ruff_cache

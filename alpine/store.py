@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, or_, select, te
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
+from alpine.crashpoint import crash_point
 from alpine.errors import StoreUnavailableError
 from alpine.identity import OUTCOME_FIELDS, outcome_differences, outcome_values, signal_differences
 from alpine.tables import signals
@@ -173,11 +174,13 @@ class SignalStore:
         """
         try:
             with self._transaction(single_statement=True) as conn:
-                return self._insert_batch(conn, batch, api_key_id)
+                results = self._insert_batch(conn, batch, api_key_id)
         except _REFUSED:
             if len(batch) == 1:
                 return [_refused(batch[0])]
-            return [self._insert_alone(signal, api_key_id) for signal in batch]
+            results = [self._insert_alone(signal, api_key_id) for signal in batch]
+        crash_point("after_commit")  # test-only (tests/faults F4): committed, not answered
+        return results
 
     def _insert_alone(self, signal: SignalIn, api_key_id: str) -> InsertResult:
         try:

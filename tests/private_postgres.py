@@ -24,6 +24,7 @@ class PrivateCluster:
     bindir: Path
     datadir: Path
     port: int
+    durable: bool = False  # fsync on: a crash of the server then loses no committed row
 
     @property
     def url(self) -> str:
@@ -39,7 +40,8 @@ class PrivateCluster:
         self._run("initdb", "-D", str(self.datadir), "-A", "trust", "-U", "postgres", "--no-sync")
 
     def start(self) -> None:
-        options = f"-p {self.port} -k {self.datadir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        fsync = "on" if self.durable else "off"
+        options = f"-p {self.port} -k {self.datadir} -c listen_addresses=127.0.0.1 -c fsync={fsync}"
         self._run(
             "pg_ctl",
             "-D",

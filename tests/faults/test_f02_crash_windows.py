@@ -9,24 +9,17 @@ none. A restarted relay takes its dead predecessor's slot and leases back at onc
 
 from __future__ import annotations
 
-import os
-import re
+import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.pipeline import assert_exactly_once, generate, outbox_counts, relay_env
+from tests.faults.invariants import Absorbed, check, size
+from tests.pipeline import generate, outbox_counts, relay_env
 from tests.support import AlpineServer, cli
 
-RUNS = int(os.environ.get("FAULT_RUNS", "20"))
+RUNS = size(20, 100)
 DUPLICATES_PER_RUN = {"after_claim": 0, "after_send": 1, "before_settle": 1, "in_settle": 1}
-
-
-def _duplicates(alpine: AlpineServer) -> int:
-    text = httpx.get(f"{alpine.url}/metrics", timeout=5).text
-    match = re.search(r'^alpine_signals_received_total\{result="duplicate"\} (\S+)$', text, re.M)
-    return int(float(match.group(1))) if match else 0
 
 
 @pytest.mark.parametrize("point", sorted(DUPLICATES_PER_RUN))
@@ -37,19 +30,26 @@ def test_a_crash_at_each_window_loses_nothing(
     env = relay_env(alpine, tmp_path, RELAY_BATCH_SIZE="1", RELAY_LEASE_SECONDS="600")
     generate(env, RUNS + 5)
     crashing = dict(env, RELAY_TEST_CRASH_AT=f"{point}:1")
-    before = _duplicates(alpine)
+    absorbed = Absorbed()
     for run in range(RUNS):
         result = cli("relay", "run", "--once", env=crashing)
         assert result.returncode == -9, (run, result.returncode, result.stderr[-500:])
-    crashed_duplicates = _duplicates(alpine) - before
+    healed = time.monotonic()
     drained = cli("relay", "run", "--once", env=env)
     assert drained.returncode == 0, drained.stderr
+    drain_s = time.monotonic() - healed
     assert outbox_counts(db) == (RUNS + 5, RUNS + 5)
-    assert assert_exactly_once(pg_url, db) == RUNS + 5
-    absorbed = _duplicates(alpine) - before
+    total = absorbed.scrape(alpine)
     expected = DUPLICATES_PER_RUN[point] * RUNS
-    assert absorbed == expected, (point, crashed_duplicates, absorbed)
-    print(
-        f"\nFAULT F2 {point}: {RUNS} SIGKILLs, lost 0, duplicate rows 0,"
-        f" duplicate POSTs absorbed {absorbed} ({absorbed / RUNS:.0f} per run)"
+    check(
+        f"F2 relay self-SIGKILL {point}",
+        db=db,
+        pg_url=pg_url,
+        env=env,
+        n=RUNS + 5,
+        faults=RUNS,
+        absorbed=total,
+        drain_s=drain_s,
+        extra_failures=[] if total == expected else [f"{total} duplicates, expected {expected}"],
+        notes=f"{total / RUNS:.0f} absorbed duplicate per run",
     )
