@@ -2,7 +2,9 @@
 
 Each line carries `prev`, the SHA-256 of the previous line's text, so the log is a
 hash chain across rotated files. Lines are appended after the database commit.
-Rotation by size keeps `backups` older files (`signals.log.1` is the newest of them).
+Rotation by size renames the full file to `signals.log.1` (the newest rotated file; the
+older ones move up a number). Every rotated file is kept unless `backups` bounds them:
+the audit trail is kept for years (docs/operations.md, "Backups and retention").
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from argo.timeutil import to_text, utc_now
 
 GENESIS = "0" * 64
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
-DEFAULT_BACKUPS = 5
 
 
 def line_hash(line: str) -> str:
@@ -28,24 +29,34 @@ def line_hash(line: str) -> str:
     return hashlib.sha256(line.encode("utf-8")).hexdigest()
 
 
-def chain_files(path: Path, backups: int = 99) -> list[Path]:
+def _rotated(path: Path) -> list[tuple[int, Path]]:
+    """(N, path.N) for every rotated file of the log, newest (1) first."""
+    numbered = []
+    for candidate in path.parent.glob(f"{path.name}.*"):
+        suffix = candidate.name.removeprefix(f"{path.name}.")
+        if suffix.isdigit():
+            numbered.append((int(suffix), candidate))
+    return sorted(numbered)
+
+
+def chain_files(path: Path) -> list[Path]:
     """The log's files, oldest first: path.N … path.1, path (those that exist)."""
-    rotated = [path.with_name(f"{path.name}.{n}") for n in range(backups, 0, -1)]
-    return [p for p in [*rotated, path] if p.exists()]
+    rotated = [p for _, p in reversed(_rotated(path))]
+    return [*rotated, path] if path.exists() else rotated
 
 
 class AuditLog:
     """Appends hash-chained JSON lines to `path`, rotating at `max_bytes`."""
 
     def __init__(
-        self, path: Path, max_bytes: int = DEFAULT_MAX_BYTES, backups: int = DEFAULT_BACKUPS
+        self, path: Path, max_bytes: int = DEFAULT_MAX_BYTES, backups: int | None = None
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._path = path
         self._max_bytes = max_bytes
         self._backups = backups
         _drop_torn_tail(path)
-        self._prev = _last_hash(chain_files(path, backups))
+        self._prev = _last_hash(chain_files(path))
         self._file: TextIO = path.open("a", encoding="utf-8")
 
     def signal_stored(self, signal: Signal) -> None:
@@ -76,11 +87,10 @@ class AuditLog:
 
     def _rotate(self) -> None:
         self._file.close()
-        oldest = self._path.with_name(f"{self._path.name}.{self._backups}")
-        oldest.unlink(missing_ok=True)
-        for n in range(self._backups - 1, 0, -1):
-            source = self._path.with_name(f"{self._path.name}.{n}")
-            if source.exists():
+        for n, source in reversed(_rotated(self._path)):  # the oldest first: no overwrite
+            if self._backups is not None and n >= self._backups:
+                source.unlink()
+            else:
                 source.rename(self._path.with_name(f"{self._path.name}.{n + 1}"))
         self._path.rename(self._path.with_name(f"{self._path.name}.1"))
         self._file = self._path.open("a", encoding="utf-8")

@@ -17,7 +17,9 @@ from argo.timeutil import utc_now
 from tests.factories import make_signals
 
 
-def fill(tmp_path: Path, count: int, max_bytes: int = 4000, backups: int = 3) -> tuple[Path, Path]:
+def fill(
+    tmp_path: Path, count: int, max_bytes: int = 4000, backups: int | None = 3
+) -> tuple[Path, Path]:
     db, log = tmp_path / "signals.db", tmp_path / "signals.log"
     store = SignalStore.open(db)
     audit = AuditLog(log, max_bytes=max_bytes, backups=backups)
@@ -42,6 +44,19 @@ def test_chain_links_every_line_and_rotation_keeps_a_bounded_number_of_files(
         report = verify(log, conn)
     assert report.ok, report.first_problem
     assert report.lines == len(lines) and any("no audit line" in w for w in report.warnings)
+
+
+def test_rotation_keeps_every_file_by_default_and_verifies_past_ten_files(
+    tmp_path: Path,
+) -> None:
+    db, log = fill(tmp_path, 60, max_bytes=2000, backups=None)
+    files = chain_files(log)
+    assert len(files) > 12 and files[-1] == log and files[0].name == f"{log.name}.{len(files) - 1}"
+    lines = [line for f in files for line in f.read_text().splitlines()]
+    assert len(lines) == 60 and json.loads(lines[0])["prev"] == GENESIS
+    with sqlite3.connect(db) as conn:
+        report = verify(log, conn)
+    assert report.ok and report.lines == 60, report.first_problem
 
 
 def test_reopening_continues_the_chain(tmp_path: Path) -> None:
