@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -12,6 +13,7 @@ from datetime import datetime, timedelta
 
 from argo.audit import AuditLog
 from argo.engine import HISTORY, STRATEGY, Decision, EngineConfig, SignalEngine
+from argo.errors import StoreError
 from argo.metrics import GeneratorMetrics
 from argo.outcomes import Outcome, OutcomeTracker
 from argo.prices import Bar, PriceSource, asset_type_of
@@ -21,6 +23,19 @@ from argo.store import SignalStore
 from argo.timeutil import to_text, utc_now
 
 log = logging.getLogger(__name__)
+
+# A store transaction that failed whole (argo/sqlite.py rolls it back): `argo run` keeps
+# what it held and commits it at its next cycle instead of exiting.
+STORE_FAILURES: tuple[type[Exception], ...] = (StoreError, sqlite3.Error)
+
+
+def _store_failed(exc: Exception, held: int) -> None:
+    log.warning(
+        "store transaction failed (%s); %d signals/outcomes kept for the next cycle",
+        exc,
+        held,
+        extra={"event": "store_failed", "held": held},
+    )
 
 
 class UniqueClock:
@@ -50,6 +65,11 @@ class SignalFactory:
         self._source = source
         self._engine = SignalEngine(config)
         self._clock = clock or UniqueClock()
+
+    @property
+    def live(self) -> bool:
+        """The source waits for new bars: a None bar means "none yet", not "exhausted"."""
+        return bool(getattr(self._source, "live", False))
 
     def warm_up(self, symbols: Sequence[str], bars: int = HISTORY) -> None:
         """Feed `bars` bars per symbol so the engine can decide from the first cycle."""
@@ -124,6 +144,10 @@ class Generator:
         self._tracker = tracker or OutcomeTracker()
         # signal_id -> perf_counter() when its bar was asked for (argo_signal_latency_seconds).
         self._read_at: dict[str, float] = {}
+        # What a cycle could not commit (disk full, database locked too long): the next
+        # cycle commits it first, so a failing store delays signals but never drops them.
+        self._unsaved_outcomes: list[Outcome] = []
+        self._unsaved_signals: list[Signal] = []
 
     def _step(self, symbol: str) -> tuple[Signal | None, Bar | None]:
         """The factory's step, noting when the bar of a new signal was asked for."""
@@ -206,13 +230,26 @@ class Generator:
             outcomes.extend(self._tracker.check(bar, now))
             if signal is not None:
                 signals.append(signal)
-        recorded = self._store.record_outcomes(outcomes, now) if outcomes else []
+        done = exhausted == len(symbols) and not self._factory.live
+        outcomes, self._unsaved_outcomes = self._unsaved_outcomes + outcomes, []
+        signals, self._unsaved_signals = self._unsaved_signals + signals, []
+        try:
+            recorded = self._store.record_outcomes(outcomes, now) if outcomes else []
+        except STORE_FAILURES as exc:
+            self._unsaved_outcomes, self._unsaved_signals = outcomes, signals
+            _store_failed(exc, len(outcomes) + len(signals))
+            return [], [], done
         for outcome in recorded:
             self._metrics.outcomes.labels(outcome.outcome.value).inc()
             self._audit.outcome_recorded(outcome)
-        stored = self.store(signals) if signals else []
+        try:
+            stored = self.store(signals) if signals else []
+        except STORE_FAILURES as exc:
+            self._unsaved_signals = signals
+            _store_failed(exc, len(signals))
+            return [], recorded, done
         self._tracker.track(stored)
-        return stored, recorded, exhausted == len(symbols)
+        return stored, recorded, done
 
     def run(
         self,
