@@ -74,7 +74,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 def create_app(settings: AlpineSettings, store: SignalStore | None = None) -> FastAPI:
     """The Alpine ASGI app; `store` defaults to one on settings.database_url."""
-    store = store or SignalStore(make_engine(settings.database_url))
+    store = store or SignalStore(make_engine(settings.database_url), settings.late_after_seconds)
     metrics = AlpineMetrics()
     metrics.watch(store.engine)
     app = FastAPI(title=SERVICE_NAME, version=__version__)

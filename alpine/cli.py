@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 
 from alpine import __version__
 from alpine.app import LOG_FORMAT, create_app, freeze_startup
+from alpine.cli_config import config, config_option, use_config
 from alpine.errors import AlpineError, ConfigError
 from alpine.metrics import MULTIPROCESS_ENV
 from alpine.migrations import pending, upgrade
@@ -38,12 +39,15 @@ def _settings() -> AlpineSettings:
 @click.group()
 @click.version_option(__version__, prog_name="alpine")
 @click.option("-v", "--verbose", count=True, help="More log output.")
-def main(verbose: int) -> None:
+@config_option
+@click.pass_context
+def main(context: click.Context, verbose: int, config_path: Path | None) -> None:
     """Alpine Analytics: receive Argo's signals and serve them."""
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format=LOG_FORMAT,
     )
+    use_config(context, config_path)
 
 
 @main.command()
@@ -99,7 +103,7 @@ def serve(host: str, port: int, workers: int) -> None:
         _serve_workers(host, port, workers)
         return
     try:
-        app = freeze_startup(create_app(settings, SignalStore(engine)))
+        app = freeze_startup(create_app(settings, SignalStore(engine, settings.late_after_seconds)))
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from exc
     uvicorn.run(
@@ -204,11 +208,17 @@ def subscribers_revoke(name: str) -> None:
     click.echo(f"revoked {name}")
 
 
+main.add_command(config)
+
+
 def entry_point() -> None:
     """Console entry point: the click group, plus a one-line message and exit 1 for
     runtime failures (a locked or unreadable database, a full disk, ...)."""
     try:
         main()
+    except ConfigError as exc:
+        click.echo(f"alpine: {exc}", err=True)
+        sys.exit(2)
     except (AlpineError, DBAPIError, OSError) as exc:
         click.echo(f"alpine: {exc}", err=True)
         sys.exit(1)

@@ -31,6 +31,7 @@ _BASE = (
     "data_source",
     "timestamp",
     "verification_hash",
+    "late",  # received later than late_after_seconds after its timestamp (never fresh)
 )
 _OPTIONAL = {
     "reasoning": ("reasoning",),
@@ -69,6 +70,8 @@ def shape(row: Any, tier: Tier) -> dict[str, Any]:
     body = {}
     for name in names:
         value = getattr(row, name)
+        if name == "late":
+            value = bool(value)
         body[name] = (
             value.isoformat().replace("+00:00", "Z") if isinstance(value, datetime) else value
         )

@@ -10,8 +10,8 @@ from fastapi import HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
-from alpine.auth import ApiKeys, SignatureVerifier
 from alpine.canonical import verification_hash
+from alpine.keyring import KeyRing
 from alpine.metrics import AlpineMetrics
 from alpine.ratelimit import Limiter
 from alpine.settings import AlpineSettings
@@ -31,18 +31,17 @@ class IngestGuard:
     """Checks an ingest request cheapest first; raises HTTPException with a reason."""
 
     def __init__(self, settings: AlpineSettings, metrics: AlpineMetrics, limiter: Limiter) -> None:
-        self._keys = ApiKeys.of(settings.api_keys)
-        self._verifier = (
-            SignatureVerifier(settings.signing_secrets) if settings.signing_secrets else None
-        )
+        self._ring = KeyRing(settings)
         self._limiter = limiter
         self._max_body = settings.max_body_bytes
         self._metrics = metrics
 
     async def authenticate(self, request: Request) -> str:
         """The id of the presented API key (401 otherwise), within its rate limit (429)."""
+        if self._ring.refresh_due():
+            await run_in_threadpool(self._ring.refresh)
         raw = request.headers.get("x-api-key")
-        key_id = self._keys.identify(raw.encode("latin-1") if raw is not None else None)
+        key_id = self._ring.keys.identify(raw.encode("latin-1") if raw is not None else None)
         if key_id is None:
             reason = "missing_key" if not raw else "bad_key"
             self._metrics.auth_failures.labels(reason).inc()
@@ -68,9 +67,10 @@ class IngestGuard:
 
     def verify_signature(self, body: bytes, request: Request) -> None:
         """401 unless the Standard Webhooks signature is good (when a secret is set)."""
-        if self._verifier is None:
+        verifier = self._ring.verifier
+        if verifier is None:
             return
-        problem = self._verifier.verify(body, request.headers)
+        problem = verifier.verify(body, request.headers)
         if problem is not None:
             self._metrics.auth_failures.labels("bad_signature").inc()
             log.warning(

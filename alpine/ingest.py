@@ -96,6 +96,8 @@ class IngestApi:
         signal = self._guard.parse_signal(body)
         result = await run_in_threadpool(self._store.insert, signal, key_id)
         self._metrics.signals_received.labels(result.status.value).inc()
+        if result.late:
+            self._metrics.signals_late.inc()
         log.info(
             "signal %s",
             result.status.value,
@@ -133,6 +135,8 @@ class IngestApi:
             self._metrics.signals_received.labels("invalid").inc()
             return {"status": "invalid", "error": str(item)}
         self._metrics.signals_received.labels(outcome.status.value).inc()
+        if outcome.late:
+            self._metrics.signals_late.inc()
         entry: dict[str, Any] = {
             "status": outcome.status.value,
             "argo_signal_id": item.signal_id,

@@ -31,6 +31,12 @@ class AlpineMetrics:
             ["result"],
             registry=self.registry,
         )
+        self.signals_late = Counter(
+            "alpine_signals_late",
+            "Signals stored later than late_after_seconds after their own timestamp"
+            " (marked `late` for subscribers).",
+            registry=self.registry,
+        )
         self.auth_failures = Counter(
             "alpine_auth_failures",
             "Rejected ingest requests by reason (missing_key, bad_key, bad_signature).",

@@ -1,16 +1,24 @@
-"""Alpine's configuration, from the environment (flags override host and port)."""
+"""Alpine's configuration: one frozen object, every default defined here once.
+
+`AlpineSettings.from_env` layers the defaults, the `[alpine]` section of the config file
+(ARGO_ALPINE_CONFIG), AWS Secrets Manager, the secret stores and the environment
+(alpine.settings_load); `alpine serve` flags override host, port and workers.
+"""
 
 from __future__ import annotations
 
-import os
+import base64
+import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from alpine.errors import ConfigError
 
 DEFAULT_DATABASE_URL = "sqlite:///data/alpine.db"
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_RATE_LIMIT = 2000.0
+SECRET_BYTES = (24, 64)  # Standard Webhooks: a secret is 24 to 64 random bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,49 +33,66 @@ class AlpineSettings:
     subscriber_rate: float = 20.0
     subscriber_burst: float = 40.0
     stream_heartbeat_seconds: float = 15.0
+    key_refresh_seconds: float = 30.0
+    late_after_seconds: float = 300.0
+    config_file: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AlpineSettings:
-        """Read the ALPINE_* variables (see docs/configuration.md)."""
-        env = environ if environ is not None else os.environ
-        url = env.get("ALPINE_DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
-        if not url.startswith(("postgresql+psycopg://", "postgresql://", "sqlite:///")):
+        """Every layer but flags, checked (see docs/configuration.md)."""
+        from alpine.settings_load import load
+
+        return load(environ).settings
+
+
+def database_url(raw: str, name: str) -> str:
+    """A checked database URL; `postgresql://` is taken as `postgresql+psycopg://`."""
+    url = raw.strip() or DEFAULT_DATABASE_URL
+    if not url.startswith(("postgresql+psycopg://", "postgresql://", "sqlite:///")):
+        raise ConfigError(f"{name} must be postgresql+psycopg://... or sqlite:///...")
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
+def api_keys(raw: str, name: str) -> tuple[str, ...]:
+    """Comma-separated API keys, each 16+ ASCII characters (the message never shows one)."""
+    keys = tuple(k.strip() for k in raw.split(",") if k.strip())
+    for key in keys:
+        if len(key) < 16 or not key.isascii():
+            raise ConfigError(f"{name}: each key must be 16+ ASCII characters")
+    return keys
+
+
+def signing_secrets(raw: str, name: str) -> tuple[str, ...]:
+    """Comma-separated Standard Webhooks secrets; empty means unsigned.
+
+    The one rule, the same on Argo's side (relay.config.signing_secrets): each secret is
+    `whsec_` followed by standard base64 (padding optional) of 24 to 64 bytes.
+    """
+    found = tuple(s.strip() for s in raw.split(",") if s.strip())
+    for secret in found:
+        if not _is_secret(secret):
             raise ConfigError(
-                "ALPINE_DATABASE_URL must be postgresql+psycopg://... or sqlite:///..."
+                f"{name} must be whsec_ + base64 of {SECRET_BYTES[0]} to {SECRET_BYTES[1]}"
+                " bytes, comma-separated"
             )
-        if url.startswith("postgresql://"):
-            url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-        keys = tuple(k.strip() for k in env.get("ALPINE_API_KEYS", "").split(",") if k.strip())
-        for key in keys:
-            if len(key) < 16 or not key.isascii():
-                raise ConfigError("ALPINE_API_KEYS: each key must be 16+ ASCII characters")
-        secrets = tuple(
-            s.strip() for s in env.get("ALPINE_SIGNING_SECRET", "").split(",") if s.strip()
-        )
-        if any(not s.startswith("whsec_") for s in secrets):
-            raise ConfigError("ALPINE_SIGNING_SECRET must be whsec_<base64>, comma-separated")
-        max_body = int(_number(env, "ALPINE_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES))
-        rate = _number(env, "ALPINE_RATE_LIMIT", DEFAULT_RATE_LIMIT)
-        burst = _number(env, "ALPINE_RATE_BURST", 2 * rate)
-        sub_rate = _number(env, "ALPINE_SUBSCRIBER_RATE_LIMIT", 20.0)
-        return cls(
-            url,
-            keys,
-            secrets,
-            max_body,
-            rate,
-            burst,
-            tiers_file=env.get("ALPINE_TIERS_FILE", "").strip() or None,
-            subscriber_rate=sub_rate,
-            subscriber_burst=_number(env, "ALPINE_SUBSCRIBER_RATE_BURST", 2 * sub_rate),
-            stream_heartbeat_seconds=_number(env, "ALPINE_STREAM_HEARTBEAT_SECONDS", 15.0) or 15.0,
-        )
+    return found
 
 
-def _number(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
+def _is_secret(secret: str) -> bool:
+    if not secret.startswith("whsec_"):
+        return False
+    body = secret.removeprefix("whsec_").rstrip("=")
+    try:
+        decoded = base64.b64decode(body + "=" * (-len(body) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return SECRET_BYTES[0] <= len(decoded) <= SECRET_BYTES[1]
+
+
+def number(raw: str, name: str) -> float:
+    """A finite number >= 0 from text."""
     try:
         value = float(raw)
     except ValueError as exc:

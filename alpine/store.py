@@ -59,6 +59,7 @@ class InsertResult:
     status: InsertStatus
     alpine_signal_id: int | None
     detail: str = ""
+    late: bool = False  # created, and received later than late_after_seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,9 +120,10 @@ _COLUMNS = (
 # PostgreSQL: the whole batch is one JSON parameter, expanded server-side. One
 # statement, so in autocommit it is its own transaction: one round trip per batch.
 _PG_BATCH_INSERT = text(
-    f"INSERT INTO signals ({_COLUMNS}) SELECT {_COLUMNS}"
+    f"INSERT INTO signals ({_COLUMNS}, late) SELECT {_COLUMNS},"
+    ' now() - "timestamp" > make_interval(secs => CAST(:late_after AS double precision))'
     " FROM jsonb_populate_recordset(NULL::signals, CAST(:rows AS jsonb))"
-    " ON CONFLICT DO NOTHING RETURNING id, signal_id"
+    " ON CONFLICT DO NOTHING RETURNING id, signal_id, late"
 )
 
 
@@ -134,8 +136,9 @@ def _json_row(signal: SignalIn, api_key_id: str) -> dict[str, Any]:
 class SignalStore:
     """Stores and reads signals."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, late_after_seconds: float = 300.0) -> None:
         self._engine = engine
+        self._late_after = late_after_seconds  # `late`: received this much after timestamp
         self._postgres = engine.dialect.name == "postgresql"
         dialect = postgresql if self._postgres else sqlite
         self._insert = dialect.insert(signals).on_conflict_do_nothing()
@@ -194,21 +197,28 @@ class SignalStore:
     ) -> list[InsertResult]:
         if self._postgres:
             rows = json.dumps([_json_row(s, api_key_id) for s in batch])
-            answer = conn.execute(_PG_BATCH_INSERT, {"rows": rows})
+            answer = conn.execute(_PG_BATCH_INSERT, {"rows": rows, "late_after": self._late_after})
         else:
             # SQLite: stamp received_at here, in the same sortable form as every time column.
             received = datetime.now(UTC)
-            params = [_row_params(s, api_key_id) | {"received_at": received} for s in batch]
-            statement = self._insert.returning(signals.c.id, signals.c.signal_id)
+            params = [
+                _row_params(s, api_key_id)
+                | {
+                    "received_at": received,
+                    "late": (received - s.moment).total_seconds() > self._late_after,
+                }
+                for s in batch
+            ]
+            statement = self._insert.returning(signals.c.id, signals.c.signal_id, signals.c.late)
             answer = conn.execute(statement, params)
-        inserted = {row.signal_id: int(row.id) for row in answer}
+        inserted = {row.signal_id: (int(row.id), bool(row.late)) for row in answer}
         results: list[InsertResult | None] = []
         claimed: set[str] = set()
         for signal in batch:
-            new_id = inserted.get(signal.signal_id)
-            if new_id is not None and signal.signal_id not in claimed:
+            new = inserted.get(signal.signal_id)
+            if new is not None and signal.signal_id not in claimed:
                 claimed.add(signal.signal_id)
-                results.append(InsertResult(InsertStatus.CREATED, new_id))
+                results.append(InsertResult(InsertStatus.CREATED, new[0], late=new[1]))
             else:
                 results.append(None)
         pending = [s for s, r in zip(batch, results, strict=True) if r is None]

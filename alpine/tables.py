@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Dialect, Float, Integer, MetaData, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+)
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 
@@ -60,4 +71,6 @@ signals = Table(
     Column("closed_at", UtcTimestamp),
     Column("api_key_id", Text, nullable=False),
     Column("received_at", UtcTimestamp),
+    # received more than late_after_seconds after its timestamp (decided at ingest)
+    Column("late", Boolean, nullable=False, default=False),
 )

@@ -16,25 +16,30 @@ from prometheus_client import start_http_server
 from argo import __version__
 from argo.audit import AuditLog
 from argo.audit_verify import verify
-from argo.backup import online_backup
 from argo.cli_backtest import backtest
+from argo.cli_backup import backup
+from argo.cli_config import apply_config, config, config_option
+from argo.cli_db import db
 from argo.cli_stats import stats
 from argo.engine import EngineConfig
-from argo.errors import ArgoError
+from argo.errors import ArgoError, ConfigError, OutboxMissingError
 from argo.generator import Generator, SignalFactory
 from argo.metrics import GeneratorMetrics
 from argo.options import (
     audit_option,
+    db_label,
     db_option,
-    existing_db,
+    existing_store,
     parse_since_option,
     parse_symbols,
     seed_option,
     source_option,
+    sqlite_only,
     symbols_option,
     sync_option,
     threshold_option,
 )
+from argo.outbox.pg import is_postgres
 from argo.outcomes import OutcomeTracker
 from argo.prices import CsvError, open_source
 from argo.process.cli import run_group
@@ -57,14 +62,19 @@ def _print_signal(signal: Signal) -> None:
 @click.group()
 @click.version_option(__version__, prog_name="argo")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
-def main(verbose: int) -> None:
+@config_option
+@click.pass_context
+def main(context: click.Context, verbose: int, config_path: Path | None) -> None:
     """Argo: generate trading signals; each commits with its outbox event."""
     setup_logging(verbose)
+    apply_config(context, config_path)
 
 
-def _factory(source: str, symbols: list[str], seed: int, threshold: float) -> SignalFactory:
+def _factory(
+    source: str, symbols: list[str], seed: int, threshold: float, live: bool = False
+) -> SignalFactory:
     try:
-        prices = open_source(source, symbols, seed)
+        prices = open_source(source, symbols, seed, live=live)
     except CsvError as exc:
         raise click.BadParameter(str(exc), param_hint="--source") from exc
     except (ValueError, OSError) as exc:
@@ -118,7 +128,8 @@ def generate(
         click.echo(f"the price source ran out of bars after {result.stored} signals", err=True)
     rate = result.stored / result.seconds if result.seconds > 0 else float("inf")
     click.echo(
-        f"stored {result.stored} signals in {result.seconds:.2f} s ({rate:.0f}/s) into {db_path}"
+        f"stored {result.stored} signals in {result.seconds:.2f} s ({rate:.0f}/s)"
+        f" into {db_label(db_path)}"
     )
 
 
@@ -168,7 +179,7 @@ def run(
 ) -> None:
     """Generate signals every --interval seconds until SIGTERM or Ctrl-C; track outcomes."""
     symbol_list = parse_symbols(symbols)
-    factory = _factory(source, symbol_list, seed, threshold)
+    factory = _factory(source, symbol_list, seed, threshold, live=True)
     now = utc_now()
     try:
         expiry = now - parse_since(expire_after, now)
@@ -179,7 +190,8 @@ def run(
     if metrics_port:
         backlog_store = SignalStore.open(db_path, synchronous=synchronous)
         metrics.watch_outbox(backlog_store.outbox_backlog)
-        metrics.watch_outcomes(lambda: by_symbol_and_strategy(backlog_store.connection))
+        if not is_postgres(db_path):  # the outcome statistics read SQLite only
+            metrics.watch_outcomes(lambda: by_symbol_and_strategy(backlog_store.connection))
         start_http_server(metrics_port, addr="127.0.0.1", registry=metrics.registry)
     audit = AuditLog(audit_log)
     stop = threading.Event()
@@ -221,7 +233,7 @@ def list_signals(
 ) -> None:
     """List stored signals, oldest first."""
     since_at = parse_since_option(since)
-    store = SignalStore.open(existing_db(db_path))
+    store = SignalStore.open(existing_store(db_path))
     try:
         rows = store.signals(since=since_at, symbol=symbol.upper() if symbol else None, limit=limit)
     finally:
@@ -249,7 +261,7 @@ def audit_verify(audit_log: Path, db_path: Path, no_db: bool) -> None:
     """
     conn = None
     if not no_db:
-        if not db_path.exists():
+        if not sqlite_only(db_path).exists():
             raise click.UsageError(f"no database at {db_path} (set --db, or --no-db)")
         conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     try:
@@ -269,26 +281,18 @@ def audit_verify(audit_log: Path, db_path: Path, no_db: bool) -> None:
     )
 
 
-@main.command()
-@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
-@db_option
-def backup(target: Path, db_path: Path) -> None:
-    """Copy the database to TARGET with SQLite's online backup, then integrity-check it."""
-    if not db_path.exists():
-        raise click.UsageError(f"no database at {db_path} (set --db or ARGO_DB)")
-    if target.exists():
-        raise click.UsageError(f"{target} exists; choose a new file")
-    pages, verdict = online_backup(db_path, target)
-    if verdict != "ok":
-        click.echo(f"backup written but integrity_check says: {verdict}", err=True)
-        sys.exit(1)
-    click.echo(f"backed up {db_path} to {target} ({pages} pages, integrity ok)")
-
-
 main.add_command(backtest)
+main.add_command(backup)
+main.add_command(db)
+main.add_command(config)
 signals_group.add_command(stats)
 
 
 def entry_point() -> None:
     """Console entry point (see argo.process.cli.run_group)."""
-    run_group(main, "argo", (ArgoError, sqlite3.Error, OSError))
+    run_group(
+        main,
+        "argo",
+        (ArgoError, sqlite3.Error, OSError),
+        usage_failures=(ConfigError, OutboxMissingError),
+    )

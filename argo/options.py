@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from argo.outbox.pg import database_url, is_postgres, redacted
 from argo.prices import DEFAULT_SYMBOLS
 from argo.process.cli import db_option as db_option_for
 from argo.timeutil import parse_since, utc_now
@@ -43,8 +44,8 @@ source_option = click.option(
     envvar="ARGO_SOURCE",
     default="synthetic",
     show_default=True,
-    help="Price source: synthetic, csv:PATH to replay OHLCV bars, or http:SYMBOL-URL"
-    " [env ARGO_SOURCE].",
+    help="Price source: synthetic, csv:PATH to replay OHLCV bars, or Alpha Vantage's"
+    " http:daily or http:intraday:5min (key: ALPHA_VANTAGE_API_KEY[_FILE]) [env ARGO_SOURCE].",
 )
 threshold_option = click.option(
     "--threshold",
@@ -72,8 +73,32 @@ def parse_since_option(text: str | None) -> datetime | None:
         raise click.BadParameter(str(exc), param_hint="--since") from exc
 
 
+def sqlite_only(db_path: Path) -> Path:
+    """`db_path`, or a usage error naming ARGO_DB when it is a PostgreSQL URL (for the
+    commands that work on Argo's SQLite file only)."""
+    if is_postgres(db_path):
+        command = click.get_current_context(silent=True)
+        name = command.command_path if command else "this command"
+        raise click.UsageError(
+            f"`{name}` works on Argo's SQLite database only; ARGO_DB (--db) is a PostgreSQL URL"
+        )
+    return db_path
+
+
 def existing_db(db_path: Path) -> Path:
     """`db_path`, or a usage error naming the setting when there is no such file."""
-    if not db_path.exists():
+    if not sqlite_only(db_path).exists():
         raise click.UsageError(f"no database at {db_path} (set --db or ARGO_DB)")
     return db_path
+
+
+def existing_store(db_path: Path) -> Path:
+    """`db_path` when it is a PostgreSQL URL (opening checks its schema) or an existing
+    SQLite file; otherwise a usage error naming the setting."""
+    return db_path if is_postgres(db_path) else existing_db(db_path)
+
+
+def db_label(db_path: Path) -> str:
+    """`db_path` for a message: a PostgreSQL URL restored and without its password."""
+    url = database_url(db_path)
+    return redacted(url) if url else str(db_path)

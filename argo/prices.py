@@ -1,7 +1,8 @@
 """Price sources behind one small interface: `next_bar(symbol)` → an OHLCV Bar or None.
 
 `synthetic` is a seeded regime-switching model (trend, chop, crash) for stocks and
-crypto; `csv:PATH` replays OHLCV bars from a file (columns in docs/generator.md).
+crypto; `csv:PATH` replays OHLCV bars from a file (columns in docs/generator.md);
+`http:…` asks Alpha Vantage (argo/prices_http.py).
 """
 
 from __future__ import annotations
@@ -216,10 +217,21 @@ def _parse(path: Path, number: int, line: list[str], columns: dict[str | None, i
     return Bar(symbol, moment.astimezone(UTC), *values)
 
 
-def open_source(spec: str, symbols: Sequence[str], seed: int) -> PriceSource:
-    """`synthetic` or `csv:PATH` → a price source; ValueError for anything else."""
+def open_source(spec: str, symbols: Sequence[str], seed: int, *, live: bool = False) -> PriceSource:
+    """`synthetic`, `csv:PATH` or `http:daily|intraday:INTERVAL` → a price source.
+
+    `live` (argo run): an http source then waits for new bars instead of running out.
+    ValueError for anything else, or for an http source without an API key.
+    """
     if spec == "synthetic":
         return SyntheticPriceSource(symbols, seed)
     if spec.startswith("csv:"):
         return CsvPriceSource(Path(spec.removeprefix("csv:")))
-    raise ValueError(f"unknown price source {spec!r}: use synthetic or csv:PATH")
+    if spec.startswith("http:"):
+        from argo.prices_http import open_http_source  # imports this module
+
+        return open_http_source(spec.removeprefix("http:"), live=live)
+    raise ValueError(
+        f"unknown price source {spec!r}: use synthetic, csv:PATH, http:daily"
+        " or http:intraday:INTERVAL"
+    )

@@ -9,17 +9,19 @@ itself, quickly and with a bounded total wait, and writers start with
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from argo.errors import StoreBusyError
+from argo.errors import ConfigError, StoreBusyError
 
 DEFAULT_LOCK_WAIT_SECONDS = 30.0
 _FIRST_PAUSE = 0.0002
 _MAX_PAUSE = 0.005
+_URL = re.compile(r"^postgres(ql)?(\+psycopg)?:/")
 
 
 def connect(path: Path, *, synchronous: str = "FULL") -> sqlite3.Connection:
@@ -27,7 +29,12 @@ def connect(path: Path, *, synchronous: str = "FULL") -> sqlite3.Connection:
 
     Autocommit (isolation_level=None) means no read transaction stays open between
     statements, so the WAL can always checkpoint; writes use `write_transaction`.
+    A PostgreSQL URL is a ConfigError naming ARGO_DB: the caller works on SQLite only.
     """
+    if _URL.match(str(path)):
+        raise ConfigError(
+            "this command works on Argo's SQLite database only; ARGO_DB is a PostgreSQL URL"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, isolation_level=None, timeout=0, check_same_thread=False)
     conn.row_factory = sqlite3.Row
@@ -82,7 +89,10 @@ def write_transaction(
         raise
     try:
         yield conn
+        _retry_locked(lambda: conn.execute("COMMIT"), lock_wait_seconds)
     except BaseException:
-        conn.execute("ROLLBACK")
+        # SQLite may have rolled back already (SQLITE_FULL, SQLITE_IOERR): a second
+        # ROLLBACK would raise "no transaction is active" and hide the real error.
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
-    _retry_locked(lambda: conn.execute("COMMIT"), lock_wait_seconds)

@@ -1,19 +1,22 @@
-"""Argo's only seam to SQLite: signals and their outbox rows, written together.
+"""Argo's seam to its database: signals and their outbox rows, written together.
 
 Every signal commits in ONE transaction with its `signal.created` outbox row, so
-a crash at any point leaves both or neither.
+a crash at any point leaves both or neither. SQLite here; when ARGO_DB is a PostgreSQL
+URL, `SignalStore.open` returns `argo.outbox.pg_signals.PgSignalStore`, which does the same.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from argo.outbox.doorbell import Bell
 from argo.outbox.events import OutboxEvent, created_event, outcome_event
+from argo.outbox.pg import database_url
 from argo.outbox.schema import ensure_schema
 from argo.outcomes import Outcome
 from argo.signal import Action, AssetType, Regime, Signal
@@ -47,7 +50,7 @@ class StoredSignal:
     created_at: str
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> StoredSignal:
+    def from_row(cls, row: sqlite3.Row | Mapping[str, Any]) -> StoredSignal:
         return cls(
             signal=Signal(
                 signal_id=row["signal_id"],
@@ -78,7 +81,15 @@ class SignalStore:
 
     @classmethod
     def open(cls, path: Path, *, synchronous: str = "FULL") -> SignalStore:
-        """Open (creating if needed) the database at `path` with the schema applied."""
+        """Open (creating if needed) the database at `path` with the schema applied.
+
+        A PostgreSQL URL opens that database instead; its schema comes from `argo db upgrade`.
+        """
+        url = database_url(path)
+        if url is not None:
+            from argo.outbox.pg_signals import PgSignalStore  # it subclasses this class
+
+            return PgSignalStore.open_url(url)
         conn = connect(path, synchronous=synchronous)
         ensure_schema(conn)
         return cls(conn, Bell(path))
@@ -109,7 +120,7 @@ class SignalStore:
         stored: list[Signal] = []
         with write_transaction(self._conn) as conn:
             for signal in signals:
-                cursor = conn.execute(_INSERT_SIGNAL, _signal_params(signal, created_at))
+                cursor = conn.execute(_INSERT_SIGNAL, signal_params(signal, created_at))
                 if cursor.rowcount == 0:
                     continue
                 _insert_event(conn, created_event(signal, now))
@@ -204,7 +215,13 @@ class SignalStore:
         return int(row[0]), from_text(row[1]) if row[1] else None
 
 
-def _signal_params(signal: Signal, created_at: str) -> tuple[object, ...]:
+def signal_columns() -> str:
+    """The columns `StoredSignal.from_row` reads, for a SELECT."""
+    return _SIGNAL_COLUMNS
+
+
+def signal_params(signal: Signal, created_at: str) -> tuple[object, ...]:
+    """The values of `_INSERT_SIGNAL` for `signal`, in order."""
     return (
         signal.signal_id,
         signal.symbol,

@@ -65,7 +65,7 @@ if [ ! -e "$ETC/argo-alpine.toml" ]; then
 fi
 # Secrets as systemd credentials (LoadCredential=): one file each, readable by root only.
 install -d -m 0700 "$ETC/credentials"
-for credential in argo-api-key alpine-signing-secret; do
+for credential in argo-api-key alpine-signing-secret alpine-api-keys; do
     if [ ! -e "$ETC/credentials/$credential" ]; then
         install -m 0600 /dev/null "$ETC/credentials/$credential"
         echo "  created $ETC/credentials/$credential (empty): put the secret in it"

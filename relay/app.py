@@ -13,7 +13,8 @@ from datetime import timedelta
 import httpx
 
 from argo.outbox import LeaseClock, OutboxStore, boot_clock, steady_seconds
-from argo.outbox.doorbell import Doorbell
+from argo.outbox.doorbell import listen_for
+from argo.outbox.pg_store import PgOutboxStore
 from argo.process.sdnotify import SystemdNotifier
 from argo.timeutil import utc_now
 from relay.config import RelayConfig, signing_secrets
@@ -24,7 +25,7 @@ from relay.fate import Rules
 from relay.loop import LoopSettings, Relay
 from relay.metrics import RelayMetrics
 from relay.pacing import OUTAGE_POLICY, PAUSE_POLICY, Pacing
-from relay.presence import Presence, worker_slot
+from relay.presence import Presence, pg_worker_slot, worker_slot
 from relay.retry import Jitter, RetryPolicy, full_jitter
 from relay.send import WindowSender
 
@@ -73,8 +74,12 @@ def relay_app(
 
 
 def _in_own_slot(config: RelayConfig, outbox: OutboxStore, stack: ExitStack) -> RelayConfig:
-    """Take this host's first free worker slot and the leases its dead holder left."""
-    worker_id = stack.enter_context(worker_slot(config.db_path))
+    """Take the first free worker slot (this host's on SQLite, the database's on PostgreSQL)
+    and the leases its dead holder left."""
+    if isinstance(outbox, PgOutboxStore):
+        worker_id = pg_worker_slot(outbox)
+    else:
+        worker_id = stack.enter_context(worker_slot(config.db_path))
     taken = outbox.admin().release_leases_of(worker_id)
     if taken:
         log.warning(
@@ -189,8 +194,9 @@ def _parts(
         lease_seconds=config.lease_seconds,
         idle_poll_seconds=config.idle_poll_seconds,
         rescan_seconds=config.rescan_seconds,
+        retry_cap_seconds=config.retry_cap_seconds,
     )
-    doorbell = Doorbell.listen(config.db_path) if listen_for_doorbell else None
+    doorbell = listen_for(config.db_path) if listen_for_doorbell else None
     relay = Relay(
         outbox,
         sender,

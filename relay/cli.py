@@ -33,7 +33,7 @@ from relay.app import open_outbox, relay_app
 from relay.cli_common import config_with, db_option, loaded_with
 from relay.cli_common import open_existing as _open
 from relay.cli_dead import dead
-from relay.cli_verify import verify
+from relay.cli_verify import on_tty, verify
 from relay.config import describe
 from relay.errors import ConfigError, RelayError
 from relay.loop import DrainReport
@@ -205,8 +205,11 @@ def replay(
         if dry_run:
             click.echo(f"would enqueue events for {len(found)} signals (dry run; nothing changed)")
             return
-        with click.progressbar(length=len(found), label="enqueueing", file=sys.stderr) as bar:
-            count = enqueue(store, found, now, progress=bar.update)
+        if on_tty():
+            with click.progressbar(length=len(found), label="enqueueing", file=sys.stderr) as bar:
+                count = enqueue(store, found, now, progress=bar.update)
+        else:
+            count = enqueue(store, found, now)
     finally:
         store.close()
     click.echo(f"enqueued {count.signals + count.outcomes} events ({count.outcomes} outcomes)")
@@ -228,6 +231,8 @@ def prune(older_than: str, db_path: Path | None) -> None:
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--older-than") from exc
     store = _open(db_path)
+    if on_tty():
+        click.echo(f"pruning delivered rows older than {to_text(cutoff)} ...", err=True)
     try:
         deleted = store.admin().prune_delivered(cutoff)
     finally:

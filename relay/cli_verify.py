@@ -35,9 +35,10 @@ def verify(since: str, until: str | None, as_json: bool, repair: bool, **flags: 
         end = parse_since(until, now) if until else now
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since/--until") from exc
+    progress = _Progress(on_tty())
     with verifier(_config(**flags)) as (outbox, deliverer):
-        result = reconcile_window(outbox, deliverer, start, end, progress=_Progress())
-        click.echo("", err=True)
+        result = reconcile_window(outbox, deliverer, start, end, progress=progress)
+        progress.done()
         report = result.as_dict()
         if repair and result.missing:
             count = repair_missing(outbox, result.missing, utc_now())
@@ -50,15 +51,27 @@ def verify(since: str, until: str | None, as_json: bool, repair: bool, **flags: 
         sys.exit(1)
 
 
-class _Progress:
-    """`reading Alpine's list: N` on stderr, rewritten in place while pages arrive."""
+def on_tty() -> bool:
+    """Whether stderr is a terminal (progress is drawn only there; logs stay clean)."""
+    return sys.stderr.isatty()
 
-    def __init__(self) -> None:
-        self.seen = 0
+
+class _Progress:
+    """`reading Alpine's list: N` on stderr, rewritten in place while pages arrive (on a
+    terminal only), then always one final count line."""
+
+    def __init__(self, live: bool) -> None:
+        self.seen, self.live = 0, live
 
     def __call__(self, count: int) -> None:
         self.seen += count
-        click.echo(f"\rreading Alpine's list: {self.seen}", err=True, nl=False)
+        if self.live:
+            click.echo(f"\rreading Alpine's list: {self.seen}", err=True, nl=False)
+
+    def done(self) -> None:
+        """The final count line (ending the in-place line on a terminal)."""
+        ending = "\r" if self.live else ""
+        click.echo(f"{ending}read {self.seen} entries of Alpine's list", err=True)
 
 
 def _print_reconciliation(report: dict[str, Any]) -> None:

@@ -7,6 +7,8 @@ naming the setting (exit code 2).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -231,11 +233,20 @@ def signing_secrets(value: str | None) -> list[str]:
     """Comma-separated Standard Webhooks secrets (`whsec_` + base64); empty means unsigned.
 
     Two are listed during a rotation; every request then carries both signatures.
+    The one rule, the same on Alpine's side (alpine.settings.signing_secrets): each secret
+    is `whsec_` followed by standard base64 (padding optional) of 24 to 64 bytes.
     """
     found = [s.strip() for s in (value or "").split(",") if s.strip()]
     for secret in found:
-        if not secret.startswith("whsec_") or len(secret) < 20:
-            raise ConfigError("ALPINE_SIGNING_SECRET must be whsec_<base64>, comma-separated")
+        body = secret.removeprefix("whsec_").rstrip("=")
+        try:
+            size = len(base64.b64decode(body + "=" * (-len(body) % 4), validate=True))
+        except (binascii.Error, ValueError):
+            size = 0
+        if not secret.startswith("whsec_") or not 24 <= size <= 64:
+            raise ConfigError(
+                "ALPINE_SIGNING_SECRET must be whsec_ + base64 of 24 to 64 bytes, comma-separated"
+            )
     return found
 
 

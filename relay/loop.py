@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from argo.outbox import EventType, OutboxRow, OutboxStore, steady_seconds
-from argo.outbox.doorbell import Doorbell
+from argo.outbox.doorbell import Wakeup
 from argo.process.crashpoints import crash_point
 from argo.timeutil import from_text, utc_now
 from relay.deliver import Deliverer
@@ -33,6 +33,7 @@ class LoopSettings:
     lease_seconds: float
     idle_poll_seconds: float = 0.01
     rescan_seconds: float = 1.0
+    retry_cap_seconds: float = 3600.0  # a retry further ahead means the clock stepped back
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +86,7 @@ class Relay:
         *,
         clock: Callable[[], datetime] = utc_now,
         jitter: Jitter = full_jitter,
-        doorbell: Doorbell | None = None,
+        doorbell: Wakeup | None = None,
         on_rejected: Callable[[], bool] | None = None,
     ) -> None:
         self._outbox = outbox
@@ -107,10 +108,12 @@ class Relay:
         # Read before the claim, so a commit made while the window is out wakes the next.
         version = self._outbox.data_version()
         now = self._clock()
-        if not self._outbox.has_due(now):
-            return WindowReport(version)
         s = self._settings
-        claim = self._outbox.claim(s.worker_id, now, s.lease_seconds, s.batch_size)
+        if not self._outbox.has_due(now, s.retry_cap_seconds):
+            return WindowReport(version)
+        claim = self._outbox.claim(
+            s.worker_id, now, s.lease_seconds, s.batch_size, s.retry_cap_seconds
+        )
         if not claim.rows:
             return WindowReport(version)
         crash_point("after_claim")

@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from argo.outbox import OutboxAdmin, WorkerState, steady_seconds
+from argo.outbox.pg_store import PgOutboxStore
 from argo.process.sdnotify import SystemdNotifier
 from relay.pacing import RelayState
 
@@ -95,3 +96,19 @@ def worker_slot(db_path: Path, host: str | None = None) -> Iterator[str]:
             os.close(fd)
         return
     raise RuntimeError(f"{MAX_SLOTS} relays already run on {db_path}")
+
+
+def pg_worker_slot(outbox: PgOutboxStore, host: str | None = None) -> str:
+    """Hold the database's first free relay slot; the worker id, `host:relay-N`.
+
+    On PostgreSQL relays run on many hosts, so a slot is a session advisory lock on the
+    outbox's own connection, held until that session ends (the server ends it when the
+    process dies, however it dies). Slot numbers are shared by all hosts; a relay takes
+    back at once only the leases of its own id (`host:relay-N`, a dead predecessor on the
+    same host); a dead relay's rows on another host come back when their lease expires.
+    """
+    name = host or socket.gethostname()
+    for slot in range(MAX_SLOTS):
+        if outbox.take_slot(slot):
+            return f"{name}:relay-{slot}"
+    raise RuntimeError(f"{MAX_SLOTS} relays already run on this PostgreSQL outbox")

@@ -94,7 +94,7 @@ def render(status: OutboxStatus, workers: list[Worker], now: datetime) -> list[t
         if (backlog.oldest_pending_created_at)
         else 0.0
     )
-    relays = ", ".join(f"{w.worker_id} ({ago(w.heartbeat_at, now)})" for w in alive) or "none"
+    relays = ", ".join(_relay(w, now) for w in alive) or "none"
     lines = [
         ("relays", f"{len(alive)} running: {relays}"),
         (
@@ -113,6 +113,22 @@ def render(status: OutboxStatus, workers: list[Worker], now: datetime) -> list[t
                 " after it was made",
             )
         )
+    if status.table is not None:
+        table = status.table
+        vacuumed = f", vacuumed {ago(table.last_vacuum, now)}" if table.last_vacuum else ""
+        lines.append(
+            (
+                "table",
+                f"{table.total_bytes / 1e6:.1f} MB, {table.live_rows} live,"
+                f" {table.dead_rows} dead tuples{vacuumed}",
+            )
+        )
     if status.last_error:
         lines.append(("last error", status.last_error))
     return lines
+
+
+def _relay(worker: Worker, now: datetime) -> str:
+    """`host:relay-0 (pid 4242 on host, 3 s ago)`; SQLite records no pid."""
+    where = f"pid {worker.pid} on {worker.host}, " if worker.pid is not None else ""
+    return f"{worker.worker_id} ({where}{ago(worker.heartbeat_at, now)})"

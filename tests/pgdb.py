@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row
 from sqlalchemy.engine import make_url
 
 PG_URL = os.environ.get(
@@ -49,3 +53,25 @@ def count_signals(sqlalchemy_url: str) -> int:
         row = conn.execute("SELECT count(*) FROM signals").fetchone()
     assert row is not None
     return int(row[0])
+
+
+@contextmanager
+def argo_database() -> Iterator[str]:
+    """A throwaway database with Argo's PostgreSQL schema (`argo db upgrade`); its
+    `ARGO_DB` URL. Dropped afterwards."""
+    from argo.outbox.pg import connect, upgrade
+
+    name = create_database("argo_outbox_t")
+    url = url_for(name)
+    try:
+        with connect(conninfo(url)) as conn:
+            upgrade(conn)
+        yield url
+    finally:
+        drop_database(name)
+
+
+def argo_rows(url: str, sql: str = "SELECT * FROM sync_outbox ORDER BY id") -> list[dict[str, Any]]:
+    """Rows of Argo's PostgreSQL database at `url`, as dicts."""
+    with psycopg.connect(conninfo(url), row_factory=dict_row) as conn:
+        return list(conn.execute(sql.encode()).fetchall())

@@ -1,4 +1,5 @@
-"""A relay on a real SQLite file, with Alpine scripted by httpx.MockTransport."""
+"""A relay on a real SQLite file or PostgreSQL outbox, with Alpine scripted by
+httpx.MockTransport."""
 
 from __future__ import annotations
 
@@ -9,13 +10,17 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from argo.outbox.pg import database_url, is_postgres
+from argo.timeutil import to_text
 from relay.app import RelayApp, relay_app
 from relay.config import RelayConfig
+from tests.pgdb import argo_database, argo_rows
 from tests.support import new_signing_secret
 
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -118,7 +123,28 @@ def relay_for(db: Path, handler: Handler, **overrides: Any) -> Iterator[RelayApp
         yield app
 
 
+STORES = ["sqlite", "postgresql"]
+"""The two outbox stores a relay test can run on (the `db` fixture's params)."""
+
+
+@contextmanager
+def outbox_location(kind: str, tmp_path: Path) -> Iterator[Path]:
+    """`ARGO_DB` for a fresh outbox of `kind`: a SQLite file (created on first open) or a
+    throwaway PostgreSQL database with Argo's schema, as the Path the settings carry."""
+    if kind == "sqlite":
+        yield tmp_path / "signals.db"
+        return
+    with argo_database() as url:
+        yield Path(url)
+
+
 def outbox_rows(db: Path) -> list[dict[str, Any]]:
+    """Every outbox row in id order; on PostgreSQL, times as the same text SQLite holds."""
+    if is_postgres(db):
+        return [
+            {k: to_text(v) if isinstance(v, datetime) else v for k, v in row.items()}
+            for row in argo_rows(str(database_url(db)))
+        ]
     with sqlite3.connect(db, timeout=30) as conn:
         conn.row_factory = sqlite3.Row
         return [dict(r) for r in conn.execute("SELECT * FROM sync_outbox ORDER BY id")]

@@ -20,10 +20,17 @@ function timeCell(iso) {
   return h("time", { datetime: iso }, h("span", { class: "day", text: day }), " ", clock ?? "");
 }
 
+/** The signal's time; a signal Alpine received late is marked so, never shown as fresh. */
+function signalTime(signal) {
+  if (!signal.late) return timeCell(signal.timestamp);
+  const title = "Received late: long after its own timestamp";
+  return h("span", {}, timeCell(signal.timestamp), " ", h("span", { class: "late", text: "late", title }));
+}
+
 /** The columns a tier gets: its extra fields add columns. */
 export function columnsFor(tier) {
   const columns = [
-    column("timestamp", "Time (UTC)", (s) => timeCell(s.timestamp)),
+    column("timestamp", "Time (UTC)", (s) => signalTime(s)),
     column("symbol", "Symbol", null),
     column("action", "Action", (s) => actionBadge(s.action)),
     column("confidence", "Conf.", (s) => fmtConfidence(s.confidence)),
@@ -140,11 +147,13 @@ export class SignalTable {
     this.rows.unshift(signal);
     if (this.matches(signal)) {
       const row = this.row(signal);
-      row.classList.add("fresh");
-      setTimeout(() => row.classList.remove("fresh"), FRESH_MS);
+      if (!signal.late) {
+        row.classList.add("fresh");
+        setTimeout(() => row.classList.remove("fresh"), FRESH_MS);
+      }
       this.el.body.prepend(row);
       this.el.empty.hidden = true;
-      this.announce(`New signal: ${signal.symbol} ${signal.action}`);
+      this.announce(`${signal.late ? "Late" : "New"} signal: ${signal.symbol} ${signal.action}`);
     }
     this.summarise();
   }

@@ -5,6 +5,9 @@
 - `store`: claim, renew and settle rows under leases and fencing tokens; the backlog.
 - `admin`: dead letters, pruning, relay worker records.
 - `replay` (imported as `argo.outbox.replay`): re-announce stored signals.
+- `pg`, `pg_store`, `pg_admin`, `pg_signals`: the same outbox on PostgreSQL, chosen when
+  ARGO_DB is a `postgresql+psycopg://` URL (`OutboxStore.open` and `SignalStore.open`
+  return the PostgreSQL classes); the relay needs nothing else.
 """
 
 from argo.errors import ArgoError, OutboxMissingError, SchemaError, StoreBusyError
@@ -28,6 +31,7 @@ from argo.outbox.store import (
     OutboxStore,
     Release,
     Settlement,
+    TableHealth,
 )
 
 __all__ = [
@@ -50,6 +54,7 @@ __all__ = [
     "SchemaError",
     "Settlement",
     "StoreBusyError",
+    "TableHealth",
     "Worker",
     "WorkerState",
     "boot_clock",

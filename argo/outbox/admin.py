@@ -59,6 +59,8 @@ class Worker:
     heartbeat_at: datetime
     state: WorkerState
     detail: str | None
+    host: str | None = None  # PostgreSQL records host and pid; on SQLite the id names the host
+    pid: int | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Worker:
@@ -68,6 +70,7 @@ class Worker:
             heartbeat_at=from_text(row["heartbeat_at"]),
             state=WorkerState(row["state"]),
             detail=row["detail"],
+            host=str(row["worker_id"]).rsplit(":", 1)[0] if ":" in row["worker_id"] else None,
         )
 
     def alive(self, now: datetime) -> bool:

@@ -4,7 +4,8 @@ beside the database after each commit.
 The relay learns of a commit within a millisecond instead of at its next poll. It is a
 hint only: a writer that rings while no relay listens costs one failed `sendto`; a ring
 lost (socket buffer full, second relay on the host) costs at most one poll interval,
-because the relay still reads `PRAGMA data_version` between waits.
+because the relay still reads `PRAGMA data_version` between waits. On PostgreSQL the
+hint is LISTEN/NOTIFY instead (`argo.outbox.pg.PgDoorbell`); `listen_for` picks one.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ import contextlib
 import select
 import socket
 from pathlib import Path
+from typing import Protocol
+
+from argo.outbox.pg import PgDoorbell, database_url
 
 
 def doorbell_path(db_path: Path) -> Path:
@@ -41,6 +45,22 @@ class Bell:
     def ring(self) -> None:
         with contextlib.suppress(OSError):
             _sending_socket().sendto(b"!", self._path)
+
+
+class Wakeup(Protocol):
+    """What the relay waits on between polls: a doorbell (SQLite) or LISTEN (PostgreSQL)."""
+
+    def wait(self, timeout: float) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+def listen_for(location: Path) -> Wakeup | None:
+    """The wake-up hint for Argo's database at `location` (a path or a PostgreSQL URL)."""
+    url = database_url(location)
+    if url is not None:
+        return PgDoorbell.listen(url)
+    return Doorbell.listen(location)
 
 
 class Doorbell:

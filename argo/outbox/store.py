@@ -12,19 +12,31 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from argo.errors import OutboxMissingError
 from argo.outbox.admin import OutboxAdmin
 from argo.outbox.events import EventType
-from argo.outbox.lease import LeaseClock, LeaseTime, boot_clock
+from argo.outbox.lease import LeaseClock, boot_clock
+from argo.outbox.pg import database_url
 from argo.outbox.schema import upgrade_existing
+from argo.outbox.values import (
+    Backlog,
+    Charge,
+    Claim,
+    DeadLetter,
+    OutboxRow,
+    OutboxStatus,
+    Release,
+    Settlement,
+    TableHealth,
+)
 from argo.process.crashpoints import crash_point
 from argo.sqlite import connect, write_transaction
 from argo.timeutil import from_text, to_text
 
+LONGEST_RETRY_WAIT = 3600.0  # seconds: the relay's default retry cap
 _PENDING = "o.delivered_at IS NULL AND o.dead_at IS NULL"
 _UNLEASED = "(o.claim_token IS NULL OR o.lease_epoch IS NOT :epoch OR o.lease_expires <= :clock)"
 _IN_ORDER = f"""(o.event_type = '{EventType.SIGNAL_CREATED}' OR (
@@ -33,8 +45,11 @@ _IN_ORDER = f"""(o.event_type = '{EventType.SIGNAL_CREATED}' OR (
     AND NOT EXISTS (SELECT 1 FROM sync_outbox AS e WHERE e.signal_id = o.signal_id
             AND e.id < o.id AND e.event_type <> '{EventType.SIGNAL_CREATED}'
             AND e.delivered_at IS NULL AND e.dead_at IS NULL)))"""
-DUE = f"{_PENDING} AND o.next_attempt_at <= :now AND {_UNLEASED} AND {_IN_ORDER}"
-"""The due predicate over `sync_outbox AS o` (parameters :now, :epoch, :clock)."""
+# Due: never tried (whatever the wall clock did since), or its retry time has come, or
+# that time lies further ahead than any retry wait can (the wall clock stepped back).
+_TIME_HAS_COME = "(o.attempts = 0 OR o.next_attempt_at <= :now OR o.next_attempt_at > :latest)"
+DUE = f"{_PENDING} AND {_TIME_HAS_COME} AND {_UNLEASED} AND {_IN_ORDER}"
+"""The due predicate over `sync_outbox AS o` (parameters :now, :latest, :epoch, :clock)."""
 
 DUE_ROWS = f"SELECT o.id FROM sync_outbox AS o INDEXED BY idx_outbox_pending WHERE {DUE}"
 CLAIM = f"""
@@ -76,97 +91,6 @@ _NO_LEASE = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class OutboxRow:
-    """A claimed outbox row: what to send and its retry state."""
-
-    id: int
-    event_id: str
-    event_type: str
-    signal_id: str
-    payload: str
-    created_at: datetime
-    attempts: int
-    first_failed_at: datetime | None = None
-
-    @classmethod
-    def from_row(cls, row: sqlite3.Row) -> OutboxRow:
-        return cls(
-            id=row["id"],
-            event_id=row["event_id"],
-            event_type=row["event_type"],
-            signal_id=row["signal_id"],
-            payload=row["payload"],
-            created_at=from_text(row["created_at"]),
-            attempts=row["attempts"],
-            first_failed_at=from_text(row["first_failed_at"]) if row["first_failed_at"] else None,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Claim:
-    """Rows leased to one worker under one fencing token, oldest first."""
-
-    worker: str
-    token: str
-    rows: tuple[OutboxRow, ...]
-    expires: LeaseTime
-
-
-@dataclass(frozen=True, slots=True)
-class Charge:
-    """A row that failed on its own: its new attempt count, when it is due again."""
-
-    row_id: int
-    attempts: int
-    next_attempt_at: datetime
-    first_failed_at: datetime
-    error: str
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    row_id: int
-    attempts: int
-    error: str
-
-
-@dataclass(frozen=True, slots=True)
-class Release:
-    """A row handed back uncharged (outage, pause, rate limit, not sent)."""
-
-    row_id: int
-    error: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Settlement:
-    """The fate of every row of one claim, written in one transaction."""
-
-    delivered: tuple[int, ...] = ()
-    charged: tuple[Charge, ...] = ()
-    dead: tuple[DeadLetter, ...] = ()
-    released: tuple[Release, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Backlog:
-    pending: int
-    in_flight: int
-    dead: int
-    parked: int
-    oldest_pending_created_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxStatus:
-    backlog: Backlog
-    delivered: int
-    last_delivered_at: datetime | None
-    last_error: str | None
-    last_freshness_seconds: float | None = None  # signal timestamp -> its delivery
-
-
 class OutboxStore:
     """Claims and settles outbox rows in Argo's SQLite file (never creates it)."""
 
@@ -191,7 +115,13 @@ class OutboxStore:
         The signals themselves are committed by Argo with `synchronous=FULL`.
 
         Raises OutboxMissingError, naming `setting`, when there is no database or no outbox.
+        A PostgreSQL URL opens `argo.outbox.pg_store.PgOutboxStore` on that database.
         """
+        url = database_url(path)
+        if url is not None:
+            from argo.outbox.pg_store import PgOutboxStore  # it subclasses this class
+
+            return PgOutboxStore.open_url(url)
         if not path.is_file():
             raise OutboxMissingError(f"no Argo database at {path} (check {setting} or --db)")
         conn = connect(path, synchronous=synchronous)
@@ -217,18 +147,31 @@ class OutboxStore:
         """Changes whenever another connection commits: a cheap "anything new?" probe."""
         return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
 
-    def _due_params(self, now: datetime) -> dict[str, object]:
+    def _due_params(self, now: datetime, longest_wait: float) -> dict[str, object]:
         lease_now = self._lease_clock()
-        return {"now": to_text(now), "epoch": lease_now.epoch, "clock": lease_now.seconds}
+        return {
+            "now": to_text(now),
+            "latest": to_text(now + _seconds(longest_wait)),
+            "epoch": lease_now.epoch,
+            "clock": lease_now.seconds,
+        }
 
-    def has_due(self, now: datetime) -> bool:
-        """Whether any row is due (a read; no write lock taken)."""
+    def has_due(self, now: datetime, longest_wait: float = LONGEST_RETRY_WAIT) -> bool:
+        """Whether any row is due (a read; no write lock taken). `longest_wait`: the
+        longest wait a charged row can have been given (the relay's retry cap)."""
         sql = f"{DUE_ROWS} ORDER BY o.id LIMIT 1"
-        return self._conn.execute(sql, self._due_params(now)).fetchone() is not None
+        return self._conn.execute(sql, self._due_params(now, longest_wait)).fetchone() is not None
 
-    def claim(self, worker: str, now: datetime, lease_seconds: float, limit: int) -> Claim:
+    def claim(
+        self,
+        worker: str,
+        now: datetime,
+        lease_seconds: float,
+        limit: int,
+        longest_wait: float = LONGEST_RETRY_WAIT,
+    ) -> Claim:
         """Lease up to `limit` due rows to `worker` under a new fencing token."""
-        params = self._due_params(now)
+        params = self._due_params(now, longest_wait)
         expires = self._lease_clock().plus(lease_seconds)
         token = secrets.token_hex(8)
         params.update(
@@ -345,3 +288,17 @@ def _between(start: str, end: str) -> float | None:
         return (from_text(end) - from_text(start)).total_seconds()
     except ValueError:
         return None
+
+
+__all__ = [
+    "Backlog",
+    "Charge",
+    "Claim",
+    "DeadLetter",
+    "OutboxRow",
+    "OutboxStatus",
+    "OutboxStore",
+    "Release",
+    "Settlement",
+    "TableHealth",
+]

@@ -64,7 +64,7 @@ def test_run_cycles_tracks_outcomes_serves_metrics_and_stops_on_sigterm(tmp_path
     assert "argo_signals_generated_total{" in text and "argo_signal_store_seconds_bucket" in text
     assert 'argo_signal_latency_seconds_bucket{le="0.5"}' in text
     # Outcome statistics come from the table: the outcomes waited for above are counted.
-    closed = re.findall(r'^argo_signals_closed\{[^}]*\} (\S+)', text, re.MULTILINE)
+    closed = re.findall(r"^argo_signals_closed\{[^}]*\} (\S+)", text, re.MULTILINE)
     assert sum(float(v) for v in closed) >= 3 and "argo_signals_win_rate{" in text
     verified = cli("argo", "audit", "verify", env=env)
     assert verified.returncode == 0, verified.stdout + verified.stderr

@@ -20,7 +20,7 @@ import psycopg
 
 from alpine.migrations import upgrade
 from alpine.store import make_engine
-from tests.bench import backlog, engine, latency, limits, pipeline, stream
+from tests.bench import backlog, engine, latency, limits, pg_outbox, pipeline, stream
 from tests.bench.stats import Figure
 from tests.pgdb import PG_URL, conninfo, create_database, drop_database, url_for
 from tests.support import ROOT, new_api_key, new_signing_secret, start_alpine, stop
@@ -141,6 +141,8 @@ def measure_pipeline(work: Path, figures: dict[str, Figure], runs: int) -> dict[
         figures["generator_per_s"] = pipeline.generator_rate(bench, SIZES["gen"], runs, 50)
         out.update(drains(bench, work))
         out.update(latencies(bench))
+        say("outbox: SQLite and PostgreSQL, 1, 2 and 4 relays: drain and steady 100/s")
+        out.update(pg_outbox.figures(bench, quick=QUICK))
         say(f"contention for {SIZES['contention_s']} s")
         contended = pipeline.contention(bench, SIZES["contention_s"])
         solo = pipeline.contention(bench, SIZES["contention_s"], with_relay=False)

@@ -7,6 +7,7 @@ rewrites nothing: the outcome and every other column stay as they were."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -97,5 +98,6 @@ def test_f08_a_stale_post_released_late_rewrites_nothing(
         absorbed=absorbed.total,
         extra_failures=failures,
         notes=f"{len(answers)} held POSTs released after their event, its outcome and"
-        f" {later} newer signals of the symbol were delivered: {', '.join(statuses)}",
+        f" {later} newer signals of the symbol were delivered; answers: "
+        + ", ".join(f"{n} x {status}" for status, n in Counter(statuses).items()),
     )

@@ -25,8 +25,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-
 from argo.audit import AuditLog
 from argo.engine import EngineConfig
 from argo.generator import Generator, SignalFactory
@@ -162,7 +160,6 @@ def test_f11_write_lock_held_by_a_third_connection(
     )
 
 
-@pytest.mark.xfail(strict=True, raises=MaskedDiskFull, reason=MASKED_REASON)
 def test_f11_disk_full_fails_the_transaction_whole(
     alpine: AlpineServer, pg_url: str, tmp_path: Path
 ) -> None:

@@ -125,14 +125,6 @@ def _drain(db: Path, lag: LagWatch, what: str) -> float:
     return time.monotonic() - started
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=DeliveryStalled,
-    reason="relay bug: rows committed before a backward wall-clock step are not due again"
-    " until the wall clock passes their created_at once more (argo/outbox/store.py DUE:"
-    " `o.next_attempt_at <= :now`, and a fresh row's next_attempt_at is its created_at), so"
-    " a -1 h step stalls the backlog for an hour",
-)
 def test_f13_wall_clock_steps_an_hour_both_ways(pg_url: str, tmp_path: Path) -> None:
     per_burst = size(80, 1000)
     alpine = start_alpine(pg_url, tmp_path, api_keys=[new_api_key()])
@@ -193,16 +185,7 @@ def _run_steps(alpine: AlpineServer, pg_url: str, tmp_path: Path, per_burst: int
     "skew_minutes",
     [
         -10,
-        pytest.param(
-            10,
-            marks=pytest.mark.xfail(
-                strict=True,
-                raises=DeliveryStalled,
-                reason="relay bug: putting a clock that ran 10 min ahead right steps it back;"
-                " the rows committed meanwhile have next_attempt_at = created_at 10 min in"
-                " the future and are not due until then (argo/outbox/store.py DUE)",
-            ),
-        ),
+        10,
     ],
 )
 def test_f13_clock_skewed_against_a_signing_alpine(

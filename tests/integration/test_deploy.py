@@ -183,10 +183,13 @@ def test_install_script_stages_a_complete_tree(tmp_path: Path) -> None:
         assert env_file.stat().st_mode & 0o777 == 0o600
     credentials = root / "etc/argo-alpine/credentials"
     assert credentials.stat().st_mode & 0o777 == 0o700
-    for credential in ("argo-api-key", "alpine-signing-secret"):
+    for credential in ("argo-api-key", "alpine-signing-secret", "alpine-api-keys"):
         assert (credentials / credential).stat().st_mode & 0o777 == 0o600
-    assert "[relay]" in (root / "etc/argo-alpine/argo-alpine.toml").read_text()
+    toml = (root / "etc/argo-alpine/argo-alpine.toml").read_text()
+    assert "[relay]" in toml and "[argo]" in toml and "[alpine]" in toml
     assert "ARGO_API_KEY" not in (root / "etc/argo-alpine/relay.env").read_text()
+    alpine_env = (root / "etc/argo-alpine/alpine.env").read_text()
+    assert "ALPINE_API_KEYS=" not in alpine_env and "ALPINE_SIGNING_SECRET=" not in alpine_env
     for command in ("argo", "relay", "alpine"):
         version = subprocess.run(
             [str(root / "opt/argo-alpine/venv/bin" / command), "--version"],

@@ -1,5 +1,6 @@
-"""The relay's fates per answer, end to end through the driver, on a real SQLite file
-with Alpine scripted by MockTransport (batch endpoint and single POSTs alike)."""
+"""The relay's fates per answer, end to end through the driver, on a real SQLite file and
+on a real PostgreSQL outbox, with Alpine scripted by MockTransport (batch endpoint and
+single POSTs alike)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,15 @@ from argo.timeutil import utc_now
 from relay.fate import Verdict
 from relay.pacing import RelayState
 from tests.factories import filled_store
-from tests.relaykit import ScriptedAlpine, always, outbox_rows, poisoned, relay_for
+from tests.relaykit import (
+    STORES,
+    ScriptedAlpine,
+    always,
+    outbox_location,
+    outbox_rows,
+    poisoned,
+    relay_for,
+)
 from tests.support import wait_for
 
 
@@ -29,9 +39,12 @@ def use_batch(request: pytest.FixtureRequest) -> bool:
     return bool(request.param)
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return tmp_path / "signals.db"
+@pytest.fixture(params=STORES)
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path]:
+    if request.param != "sqlite" and request.node.get_closest_marker("sqlite_only"):
+        pytest.skip("SQLite-only behaviour")
+    with outbox_location(request.param, tmp_path) as location:
+        yield location
 
 
 def test_delivers_everything_and_marks_it(db: Path, use_batch: bool) -> None:
@@ -114,6 +127,7 @@ def test_a_rate_limit_honours_retry_after(db: Path, use_batch: bool) -> None:
     assert all(r["attempts"] == 0 for r in outbox_rows(db))
 
 
+@pytest.mark.sqlite_only
 def test_exhausted_rows_become_dead_letters(db: Path, use_batch: bool) -> None:
     _, signals = filled_store(db, 2)
     poison = signals[0].signal_id
@@ -185,6 +199,7 @@ def test_a_dead_creation_parks_its_outcome_until_retried(db: Path) -> None:
     assert all(r["delivered_at"] for r in outbox_rows(db))
 
 
+@pytest.mark.sqlite_only
 def test_a_replay_of_a_signal_whose_old_events_are_dead_is_delivered(db: Path) -> None:
     store, signals = filled_store(db, 1)
     _record_outcome(store, signals[0].signal_id)
@@ -360,6 +375,7 @@ def test_a_row_failing_forever_never_delays_fresh_signals(db: Path) -> None:
     assert len(latencies) == 40 and max(latencies) < 1.0, max(latencies)
 
 
+@pytest.mark.sqlite_only
 def test_the_doorbell_wakes_the_relay_before_its_next_poll(db: Path) -> None:
     """Polling once a second, the relay still delivers a fresh commit at once: the writer
     rang the doorbell beside the database."""

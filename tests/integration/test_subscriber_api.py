@@ -148,7 +148,7 @@ class SseReader:
 
     def take(self, count: int, timeout: float = 10.0) -> list[tuple[float, dict[str, str]]]:
         deadline = time.monotonic() + timeout
-        taken = []
+        taken: list[tuple[float, dict[str, str]]] = []
         while len(taken) < count:
             taken.append(self.events.get(timeout=max(0.01, deadline - time.monotonic())))
         return taken
@@ -296,3 +296,25 @@ def test_subscriber_cli_rejects_bad_input(pg_url: str) -> None:
     assert cli("alpine", "subscribers", "revoke", "nobody", env=env).returncode == 1
     listed = cli("alpine", "subscribers", "list", env=env).stdout
     assert "dup" in listed and "pro" in listed and "sub_" not in listed
+
+
+def test_a_late_signal_is_marked_late_in_pages_the_stream_and_metrics(service: Service) -> None:
+    client, reader = open_stream(service, "elite")
+    try:
+        wait_for(lambda: reader.comments or True, timeout=2)  # connected
+        now = datetime.now(UTC)
+        fresh = ingest(service, timestamp=stamp(now))
+        old = ingest(service, timestamp=stamp(now - timedelta(hours=2)), symbol="NVDA")
+        events = [event["data"] for _, event in reader.take(2, timeout=10)]
+    finally:
+        client.close()
+    late_by_id = {
+        s["signal_id"]: s["late"]
+        for s in get(service, "elite", "/api/v1/signals").json()["signals"]
+    }
+    assert late_by_id == {fresh["signal_id"]: False, old["signal_id"]: True}
+    streamed = [e for e in events if old["signal_id"] in e]
+    assert len(streamed) == 1 and '"late":true' in streamed[0].replace(" ", "")
+    assert all('"late":false' in e.replace(" ", "") for e in events if fresh["signal_id"] in e)
+    metrics = httpx.get(f"{service.server.url}/metrics", timeout=5).text
+    assert "alpine_signals_late_total 1.0" in metrics
