@@ -23,6 +23,7 @@ PARAMS = {
     "now": "2026-12-01T00:00:00.000000Z",
     "epoch": "boot",
     "clock": 1.0,
+    "latest": "2026-01-01T01:00:00.000000Z",
     "worker": "w",
     "until": "u",
     "token": "t",
