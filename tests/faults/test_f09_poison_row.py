@@ -91,7 +91,7 @@ def test_f09_a_poison_row_is_dead_and_the_rest_flow_on_time(
         faults=1,
         expect_dead=[poison.signal_id],
         extra_failures=failures,
-        notes=f"1 of {n} dead ({str(dead[0]['last_error'])[:60] if dead else '-'});"
+        notes=f"1 of {n} dead ({str(dead[0]['last_error'])[:90] if dead else '-'});"
         f" others' lag p50/p90 {statistics.median(others) * 1000:.0f}/{_p90(others) * 1000:.0f} ms"
         f" vs {statistics.median(baseline) * 1000:.0f}/{_p90(baseline) * 1000:.0f} ms without it",
     )
