@@ -195,6 +195,7 @@ def _parts(
         idle_poll_seconds=config.idle_poll_seconds,
         rescan_seconds=config.rescan_seconds,
         retry_cap_seconds=config.retry_cap_seconds,
+        windows_in_flight=config.windows_in_flight,
     )
     doorbell = listen_for(config.db_path) if listen_for_doorbell else None
     relay = Relay(

@@ -8,11 +8,13 @@ import signal as signals_module
 import sqlite3
 import sys
 import threading
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import click
+import psycopg
 from prometheus_client import start_http_server
 
 from argo.outbox import (
@@ -20,6 +22,7 @@ from argo.outbox import (
     OutboxMissingError,
     OutboxStatus,
     SchemaError,
+    TableHealth,
     Worker,
     WorkerState,
 )
@@ -72,6 +75,7 @@ def main(verbose: int, config_path: Path | None) -> None:
 @click.option("--batch-size", type=int, help=describe("batch_size"))
 @click.option("--lease-seconds", type=float, help=describe("lease_seconds"))
 @click.option("--posts-in-flight", type=int, help=describe("posts_in_flight"))
+@click.option("--windows-in-flight", type=int, help=describe("windows_in_flight"))
 @click.option("--outage-cap-seconds", type=float, help=describe("outage_cap_seconds"))
 @click.option("--metrics-port", type=int, help=describe("metrics_port"))
 @click.option("--alpine-url", help=describe("alpine_url"))
@@ -109,10 +113,18 @@ def run(once: bool, deadline_seconds: float | None, **flags: Any) -> None:
             return
         if config.metrics_port:
             status_store = open_outbox(config)
-            app.metrics.watch_outbox(lambda: status_store.backlog(utc_now()))
+            app.metrics.watch_outbox(
+                lambda: status_store.backlog(utc_now()), status_store.table_health
+            )
             start_http_server(config.metrics_port, addr="127.0.0.1", registry=app.metrics.registry)
         log.warning("relay started", extra={"event": "started", "worker": app.config.worker_id})
-        app.relay.run(stop)
+        try:
+            app.relay.run(stop)
+        except psycopg.OperationalError as exc:
+            raise RelayError(
+                f"lost Argo's PostgreSQL outbox (ARGO_DB): {exc}; the rows this relay held"
+                " are taken over by the next relay to start"
+            ) from exc
     log.warning("relay stopped", extra={"event": "stopped"})
 
 
@@ -150,6 +162,30 @@ def _status_dict(status: OutboxStatus, workers: list[Worker]) -> dict[str, objec
         "last_success": to_text(status.last_delivered_at) if status.last_delivered_at else None,
         "last_error": status.last_error,
         "last_freshness_seconds": status.last_freshness_seconds,
+        "relays": [_worker_dict(w, now) for w in workers],
+        "table": _table_dict(status.table) if status.table else None,
+    }
+
+
+def _worker_dict(worker: Worker, now: datetime) -> dict[str, object]:
+    return {
+        "worker_id": worker.worker_id,
+        "host": worker.host,
+        "pid": worker.pid,
+        "state": worker.state.value,
+        "detail": worker.detail,
+        "started_at": to_text(worker.started_at),
+        "heartbeat_at": to_text(worker.heartbeat_at),
+        "alive": worker.alive(now),
+    }
+
+
+def _table_dict(table: TableHealth) -> dict[str, object]:
+    return {
+        "live_rows": table.live_rows,
+        "dead_tuples": table.dead_rows,
+        "total_bytes": table.total_bytes,
+        "last_vacuum": to_text(table.last_vacuum) if table.last_vacuum else None,
     }
 
 
@@ -269,6 +305,6 @@ def entry_point() -> None:
     run_group(
         main,
         "relay",
-        (RelayError, ArgoError, sqlite3.Error, OSError),
+        (RelayError, ArgoError, sqlite3.Error, psycopg.Error, OSError),
         usage_failures=(ConfigError, OutboxMissingError, SchemaError),
     )

@@ -90,6 +90,15 @@ class RelayConfig:
         default=8,
         metadata=_env("RELAY_POSTS_IN_FLIGHT", "single POSTs sent at once", low=1, high=32),
     )
+    windows_in_flight: int = field(
+        default=2,
+        metadata=_env(
+            "RELAY_WINDOWS_IN_FLIGHT",
+            "full windows out at once in a backlog (the next is claimed while one is out)",
+            low=1,
+            high=4,
+        ),
+    )
     outage_cap_seconds: float = field(
         default=30.0,
         metadata=_env(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from argo.outbox import EventType, OutboxRow, OutboxStore, steady_seconds
+from argo.outbox import Claim, EventType, OutboxRow, OutboxStore, steady_seconds
 from argo.outbox.doorbell import Wakeup
 from argo.process.crashpoints import crash_point
 from argo.timeutil import from_text, utc_now
@@ -19,6 +19,7 @@ from relay.deliver import Deliverer
 from relay.fate import Decision, Fate, Rules, Sent, Verdict, decide, needs_probe
 from relay.metrics import RelayMetrics
 from relay.pacing import Pacing, RelayState
+from relay.pipeline import Claimed, Pipeline
 from relay.presence import Presence
 from relay.retry import Jitter, full_jitter
 from relay.send import WindowSender
@@ -34,6 +35,7 @@ class LoopSettings:
     idle_poll_seconds: float = 0.01
     rescan_seconds: float = 1.0
     retry_cap_seconds: float = 3600.0  # a retry further ahead means the clock stepped back
+    windows_in_flight: int = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,30 +103,56 @@ class Relay:
         self._jitter = jitter
         self._doorbell = doorbell
         self._on_rejected = on_rejected
+        # One connection: windows out renew their leases from their own threads.
+        self._db = threading.Lock()
+
+    @property
+    def batch_size(self) -> int:
+        return self._settings.batch_size
 
     def run_once(self, stop: threading.Event | None = None) -> WindowReport:
         """Claim one window of due rows, send them, decide every fate once, settle."""
         stop = stop or threading.Event()
-        # Read before the claim, so a commit made while the window is out wakes the next.
-        version = self._outbox.data_version()
-        now = self._clock()
+        claimed = self.claim_window()
+        if claimed.claim is None:
+            return WindowReport(claimed.version)
+        return self.settle_window(
+            claimed.version, claimed.claim, self.send_window(claimed.claim, stop)
+        )
+
+    def claim_window(self) -> Claimed:
+        """Lease the next window of due rows, if any."""
         s = self._settings
-        if not self._outbox.has_due(now, s.retry_cap_seconds):
-            return WindowReport(version)
-        claim = self._outbox.claim(
-            s.worker_id, now, s.lease_seconds, s.batch_size, s.retry_cap_seconds
-        )
+        with self._db:
+            # Read before the claim, so a commit made while the window is out wakes the next.
+            version = self._outbox.data_version()
+            now = self._clock()
+            if not self._outbox.has_due(now, s.retry_cap_seconds):
+                return Claimed(version)
+            claim = self._outbox.claim(
+                s.worker_id, now, s.lease_seconds, s.batch_size, s.retry_cap_seconds
+            )
         if not claim.rows:
-            return WindowReport(version)
+            return Claimed(version)
         crash_point("after_claim")
-        sent = self._sender.send(
-            claim.rows, stop, lambda: self._outbox.renew(claim, self._clock(), s.lease_seconds)
-        )
+        return Claimed(version, claim)
+
+    def send_window(self, claim: Claim, stop: threading.Event) -> list[Sent]:
+        """POST a claimed window (in any thread), renewing its lease while it is out."""
+        return self._sender.send(claim.rows, stop, lambda: self._renew(claim))
+
+    def _renew(self, claim: Claim) -> frozenset[int]:
+        with self._db:
+            return self._outbox.renew(claim, self._clock(), self._settings.lease_seconds)
+
+    def settle_window(self, version: int, claim: Claim, sent: list[Sent]) -> WindowReport:
+        """Decide every row's fate once and write them in one transaction."""
         alpine_up = self._probe() if needs_probe(sent, self._rules) else None
         decided_at = self._clock()
         decision = decide(sent, self._rules, decided_at, self._jitter, alpine_up)
         crash_point("before_settle")
-        held = self._outbox.settle(claim, decision.settlement, decided_at)
+        with self._db:
+            held = self._outbox.settle(claim, decision.settlement, decided_at)
         if held < len(claim.rows):
             log.warning(
                 "lease lost for part of a window",
@@ -141,6 +169,12 @@ class Relay:
             verdict=decision.verdict,
             reason=decision.reason,
         )
+
+    def nothing_due(self, version: int) -> WindowReport:
+        return WindowReport(version)
+
+    def may_claim(self) -> bool:
+        return self.pacing.wait_seconds() <= 0
 
     def _probe(self) -> bool:
         healthy, said = self._deliverer.health()
@@ -164,7 +198,8 @@ class Relay:
         if change is None:
             return
         self._metrics.paused.set(1 if change.state is RelayState.PAUSED else 0)
-        self._presence.changed(change.state, change.reason)
+        with self._db:
+            self._presence.changed(change.state, change.reason)
         _log_change(change.state, change.reason, change.wait_seconds)
         if change.state is RelayState.PAUSED and _credentials_refused(sent):
             self._try_rotated_credentials()
@@ -190,20 +225,28 @@ class Relay:
     def run(self, stop: threading.Event) -> None:
         """Deliver until `stop` is set; new rows are noticed within ~10 ms."""
         self._presence.started()
+        pipeline = Pipeline(self, self._settings.windows_in_flight)
         try:
             while not stop.is_set():
-                self._presence.beat()
+                self._beat()
                 wait = self.pacing.wait_seconds()
-                if wait > 0:
+                if wait > 0 and not pipeline.busy:
                     stop.wait(min(wait, 1.0))
                     continue
-                report = self.run_once(stop)
+                report = pipeline.step(stop)
                 if report.delivered or report.claimed >= self._settings.batch_size:
                     continue  # more may be due at once (an outcome behind its creation)
+                if pipeline.busy:
+                    continue
                 if report.verdict in (Verdict.IDLE, Verdict.FLOWING):
                     self._wait_for_work(stop, report.version)
         finally:
+            pipeline.close()
             self._presence.stopped()
+
+    def _beat(self) -> None:
+        with self._db:  # the heartbeat shares the outbox's connection
+            self._presence.beat()
 
     def _wait_for_work(self, stop: threading.Event, version: int) -> None:
         """Sleep until a writer rings the doorbell, another connection commits after
@@ -216,7 +259,7 @@ class Relay:
             rang = self._doorbell.wait(poll) if self._doorbell else stop.wait(poll)
             if rang or stop.is_set():
                 return
-            self._presence.beat()
+            self._beat()
 
     def drain(self, stop: threading.Event, deadline_seconds: float | None = None) -> DrainReport:
         """Deliver everything due, then return (`relay run --once`).
@@ -226,22 +269,25 @@ class Relay:
         """
         totals = DrainReport()
         started = steady_seconds()
-        while True:
-            early = self._stopped_early(stop, started, deadline_seconds)
-            if early is not None:
-                return _with(totals, stopped=early[0], reason=early[1])
-            wait = self.pacing.wait_seconds()
-            if wait > 0:
-                stop.wait(wait)
-                continue
-            report = self.run_once(stop)
-            totals = _add(totals, report)
-            if report.verdict is Verdict.OUTAGE:
-                return _with(totals, stopped=Stopped.OUTAGE, reason=report.reason)
-            if report.verdict is Verdict.PAUSE:
-                return _with(totals, stopped=Stopped.PAUSED, reason=report.reason)
-            if not report.claimed:
-                return totals
+        pipeline = Pipeline(self, self._settings.windows_in_flight)
+        try:
+            while True:
+                early = self._stopped_early(stop, started, deadline_seconds)
+                if early is not None:
+                    return _with(_add_all(totals, pipeline.finish()), *early)
+                wait = self.pacing.wait_seconds()
+                if wait > 0 and not pipeline.busy:
+                    stop.wait(wait)
+                    continue
+                report = pipeline.step(stop)
+                totals = _add(totals, report)
+                ended = _ended(report)
+                if ended is not None:
+                    return _with(_add_all(totals, pipeline.finish()), *ended)
+                if not report.claimed and not pipeline.busy:
+                    return totals
+        finally:
+            pipeline.close()
 
     def _stopped_early(
         self, stop: threading.Event, started: float, deadline_seconds: float | None
@@ -292,7 +338,22 @@ def _add(totals: DrainReport, report: WindowReport) -> DrainReport:
     )
 
 
-def _with(totals: DrainReport, *, stopped: Stopped, reason: str) -> DrainReport:
+def _add_all(totals: DrainReport, reports: list[WindowReport]) -> DrainReport:
+    for report in reports:
+        totals = _add(totals, report)
+    return totals
+
+
+def _ended(report: WindowReport) -> tuple[Stopped, str] | None:
+    """Why a drain stops after this window: Alpine down for everything, or paused."""
+    if report.verdict is Verdict.OUTAGE:
+        return Stopped.OUTAGE, report.reason
+    if report.verdict is Verdict.PAUSE:
+        return Stopped.PAUSED, report.reason
+    return None
+
+
+def _with(totals: DrainReport, stopped: Stopped, reason: str) -> DrainReport:
     return DrainReport(
         totals.delivered, totals.charged, totals.dead, totals.released, stopped, reason
     )

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from argo.outbox import Backlog
+from argo.outbox import Backlog, TableHealth
 from argo.timeutil import utc_now
 
 _E2E_BUCKETS = (
@@ -39,8 +39,13 @@ _E2E_BUCKETS = (
 class OutboxCollector(Collector):
     """Reads pending, oldest pending age and dead letters when Prometheus scrapes."""
 
-    def __init__(self, read_backlog: Callable[[], Backlog]) -> None:
+    def __init__(
+        self,
+        read_backlog: Callable[[], Backlog],
+        read_table: Callable[[], TableHealth | None] | None = None,
+    ) -> None:
         self._read_backlog = read_backlog
+        self._read_table = read_table
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         status = self._read_backlog()
@@ -65,6 +70,18 @@ class OutboxCollector(Collector):
             "Events held back because their signal's creation event is a dead letter.",
             value=status.parked,
         )
+        table = self._read_table() if self._read_table is not None else None
+        if table is not None:
+            yield GaugeMetricFamily(
+                "relay_outbox_table_bytes",
+                "Size of sync_outbox with its indexes and TOAST (PostgreSQL).",
+                value=table.total_bytes,
+            )
+            yield GaugeMetricFamily(
+                "relay_outbox_dead_tuples",
+                "Dead tuples in sync_outbox awaiting autovacuum (PostgreSQL).",
+                value=table.dead_rows,
+            )
 
 
 class RelayMetrics:
@@ -107,6 +124,11 @@ class RelayMetrics:
             registry=self.registry,
         )
 
-    def watch_outbox(self, read_backlog: Callable[[], Backlog]) -> None:
-        """Export the outbox gauges, read at scrape time through `read_backlog`."""
-        self.registry.register(OutboxCollector(read_backlog))
+    def watch_outbox(
+        self,
+        read_backlog: Callable[[], Backlog],
+        read_table: Callable[[], TableHealth | None] | None = None,
+    ) -> None:
+        """Export the outbox gauges, read at scrape time through `read_backlog` (and, on
+        PostgreSQL, the table's size and dead tuples through `read_table`)."""
+        self.registry.register(OutboxCollector(read_backlog, read_table))

@@ -41,6 +41,10 @@ class ScriptedAlpine:
         self.paths: list[str] = []
         self.in_flight: dict[str, int] = {}
         self.max_in_flight_per_event = 0
+        self.max_posts_at_once = 0
+        # ("start" | "end", "<kind>:<signal_id>") in time order, kind "signal" or "outcome"
+        self.timeline: list[tuple[str, str]] = []
+        self._posts_now = 0
         self._lock = threading.Lock()
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
@@ -53,6 +57,9 @@ class ScriptedAlpine:
             self.paths.append(request.url.path)
             self.in_flight[event] = self.in_flight.get(event, 0) + 1
             self.max_in_flight_per_event = max(self.max_in_flight_per_event, self.in_flight[event])
+            self._posts_now += 1
+            self.max_posts_at_once = max(self.max_posts_at_once, self._posts_now)
+            self.timeline.extend(("start", e) for e in _events(request))
         try:
             if self.delay:
                 time.sleep(self.delay)
@@ -60,6 +67,8 @@ class ScriptedAlpine:
         finally:
             with self._lock:
                 self.in_flight[event] -= 1
+                self._posts_now -= 1
+                self.timeline.extend(("end", e) for e in _events(request))
 
     def _answer(self, request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
@@ -71,6 +80,14 @@ class ScriptedAlpine:
             results = [_item(s, item) for s, item in zip(statuses, body["signals"], strict=True)]
             return httpx.Response(200, json={"results": results})
         return alpine_answer(self.answer(body), body, outcome=request.url.path.endswith("/outcome"))
+
+
+def _events(request: httpx.Request) -> list[str]:
+    """What a POST carries, as "<kind>:<signal_id>" (a batch holds creations only)."""
+    body = json.loads(request.content)
+    if request.url.path.endswith("/signals"):
+        return [f"signal:{item['signal_id']}" for item in body["signals"]]
+    return [f"{request.url.path.rsplit('/', 1)[1]}:{body['signal_id']}"]
 
 
 def _item(status: int, item: dict[str, Any]) -> dict[str, Any]:

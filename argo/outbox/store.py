@@ -278,6 +278,10 @@ class OutboxStore:
             last_freshness_seconds=_between(fresh[1], fresh[0]) if fresh else None,
         )
 
+    def table_health(self) -> TableHealth | None:
+        """PostgreSQL's dead tuples and size; None here (SQLite reuses freed pages in place)."""
+        return None
+
 
 def _seconds(value: float) -> timedelta:
     return timedelta(seconds=value)

@@ -251,6 +251,8 @@ def test_two_generators_on_two_hosts_while_two_relays_deliver(
             wait_for(lambda: _delivered(argo_url) == 600, timeout=60, what="600 delivered")
             report = json.loads(cli("relay", "status", "--json", env=env).stdout)
             assert report["relays_running"] == 2 and report["pending"] == 0
+            assert all(r["alive"] and r["host"] and r["pid"] for r in report["relays"])
+            assert report["table"]["total_bytes"] > 0 and report["table"]["live_rows"] >= 0
         finally:
             for relay in relays:
                 stop(relay)
@@ -311,3 +313,32 @@ def test_the_proxy_sees_two_live_posts_of_a_row_but_not_a_dead_clients() -> None
     finally:
         upstream.shutdown()
         upstream.server_close()
+
+
+def test_a_relay_whose_database_connection_dies_exits_1_in_one_line(
+    alpine: AlpineServer, argo_url: str, tmp_path: Path
+) -> None:
+    """PostgreSQL restarting under a relay ends it with exit 1 and one line (systemd restarts
+    it); the rows it held stay pending for the next relay."""
+    env = relay_env(alpine, tmp_path, ARGO_DB=argo_url)
+    log = tmp_path / "relay.log"
+    relay = spawn("relay", "run", env=env, log=log)
+    try:
+        wait_for(
+            lambda: json.loads(cli("relay", "status", "--json", env=env).stdout)["relays_running"],
+            what="the relay's heartbeat",
+        )
+        database = argo_url.rsplit("/", 1)[1]
+        argo_rows(
+            argo_url.rsplit("/", 1)[0] + "/postgres",
+            "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity"
+            f" WHERE datname = '{database}' AND pid <> pg_backend_pid()",
+        )
+        result = cli("argo", "generate", "--count", "5", env=env)
+        assert result.returncode == 0, result.stderr
+        assert relay.wait(30) == 1
+    finally:
+        stop(relay)
+    text = log.read_text()
+    assert "Traceback" not in text, text
+    assert "relay: lost Argo's PostgreSQL outbox (ARGO_DB)" in text, text

@@ -3,6 +3,7 @@ across relays, the LISTEN/NOTIFY hint wakes an idle relay, and worker slots are 
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -10,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import generate_latest
 
 from argo.outbox import OutboxStore, WorkerState
 from argo.outbox.pg_store import PgOutboxStore
 from argo.outcomes import Outcome, OutcomeKind
 from argo.store import SignalStore
 from argo.timeutil import utc_now
+from relay.metrics import RelayMetrics
 from relay.presence import pg_worker_slot
 from relay.status_view import render
 from tests.factories import make_signals
@@ -160,3 +163,16 @@ def test_status_lists_live_relays_with_host_and_pid_and_the_table_health(db: Pat
     assert worker.host and worker.pid
     lines = dict(render(status, workers, now))
     assert "pid" in lines["relays"] and "table" in lines
+
+
+def test_the_table_health_is_exported_to_prometheus(db: Path) -> None:
+    store = SignalStore.open(db)
+    store.add_many(make_signals(3), utc_now())
+    store.close()
+    with relay_for(db, ScriptedAlpine(lambda item: 201)) as app:
+        app.relay.run_once()
+        metrics = RelayMetrics()
+        metrics.watch_outbox(lambda: app.outbox.backlog(utc_now()), app.outbox.table_health)
+        text = generate_latest(metrics.registry).decode()
+    assert re.search(r"^relay_outbox_table_bytes [1-9]", text, re.MULTILINE), text
+    assert re.search(r"^relay_outbox_dead_tuples \d", text, re.MULTILINE), text

@@ -410,3 +410,25 @@ def test_the_doorbell_wakes_the_relay_before_its_next_poll(db: Path) -> None:
     store.close()
     assert not doorbell_path(db).exists()  # removed on exit
     assert max(delays) < 0.5, delays  # well inside the 1 s poll
+
+
+@pytest.mark.parametrize("windows", [1, 2])
+def test_a_backlog_keeps_windows_out_at_once_and_order_per_signal(
+    db: Path, use_batch: bool, windows: int
+) -> None:
+    """With two windows out the next is POSTed while the previous is in flight; an outcome
+    still starts only after its signal's creation has been answered."""
+    store, signals = filled_store(db, 24)
+    for signal in signals[::3]:
+        _record_outcome(store, signal.signal_id)
+    store.close()
+    alpine = ScriptedAlpine(lambda item: 201 if "outcome" not in item else 200, delay=0.05)
+    overrides = {"batch_size": 4, "windows_in_flight": windows, "posts_in_flight": 1}
+    with relay_for(db, alpine, use_batch_endpoint=use_batch, **overrides) as app:
+        report = app.relay.drain(threading.Event())
+    assert (report.delivered, report.stopped) == (32, None)
+    assert all(r["delivered_at"] for r in outbox_rows(db))
+    assert alpine.max_posts_at_once == windows
+    for signal in signals[::3]:
+        created = alpine.timeline.index(("end", f"signal:{signal.signal_id}"))
+        assert alpine.timeline.index(("start", f"outcome:{signal.signal_id}")) > created
