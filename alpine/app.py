@@ -1,6 +1,7 @@
 """Alpine's ASGI app: the ingest API, metrics, and the error answers they share.
 
-Order of checks on ingest, cheapest first and nothing stored on any failure:
+The execution endpoint (alpine/executions.py) shares the ingest guard. Order of checks on
+ingest, cheapest first and nothing stored on any failure:
 API key (401) → rate limit (429) → body size (413) → signature over the raw bytes
 (401) → fields (422) → hash (400) → idempotent insert (201 / 200 / 409, or 503).
 """
@@ -18,6 +19,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from alpine import __version__
 from alpine.errors import StoreUnavailableError
+from alpine.execution_store import ExecutionStore
+from alpine.executions import ExecutionApi
 from alpine.feed import Feed
 from alpine.guard import IngestGuard
 from alpine.ingest import SERVICE_NAME, IngestApi
@@ -87,6 +90,7 @@ def create_app(settings: AlpineSettings, store: SignalStore | None = None) -> Fa
         settings, metrics, make_limiter(store.engine, settings.rate_limit, settings.rate_burst)
     )
     IngestApi(store, guard, metrics).register(app)
+    ExecutionApi(ExecutionStore(store.engine), guard, metrics).register(app)
     feed, tiers = Feed(store.engine), load_tiers(settings.tiers_file)
     postgres = store.engine.dialect.name == "postgresql"
     SubscriberApi(

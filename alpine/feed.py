@@ -37,6 +37,8 @@ _OPTIONAL = {
     "reasoning": ("reasoning",),
     "regime": ("regime",),
     "outcome": ("outcome", "exit_price", "profit_loss_pct", "closed_at"),
+    # `executed` is derived: whether Argo traded the signal (an order id is stored).
+    "execution": ("executed", "order_id", "executed_at", "fill_price"),
 }
 
 
@@ -69,7 +71,7 @@ def shape(row: Any, tier: Tier) -> dict[str, Any]:
         names.extend(_OPTIONAL[field])
     body = {}
     for name in names:
-        value = getattr(row, name)
+        value = row.order_id is not None if name == "executed" else getattr(row, name)
         if name == "late":
             value = bool(value)
         body[name] = (

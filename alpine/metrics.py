@@ -31,6 +31,13 @@ class AlpineMetrics:
             ["result"],
             registry=self.registry,
         )
+        self.executions_received = Counter(
+            "alpine_executions_received",
+            "Execution events by result (applied, already_applied, conflict, invalid,"
+            " unknown_signal).",
+            ["result"],
+            registry=self.registry,
+        )
         self.signals_late = Counter(
             "alpine_signals_late",
             "Signals stored later than late_after_seconds after their own timestamp"

@@ -69,6 +69,10 @@ signals = Table(
     Column("exit_price", Float),
     Column("profit_loss_pct", Float),
     Column("closed_at", UtcTimestamp),
+    # the signal.executed event: the broker's order id, fill price and time (all or none)
+    Column("order_id", Text),
+    Column("executed_at", UtcTimestamp),
+    Column("fill_price", Float),
     Column("api_key_id", Text, nullable=False),
     Column("received_at", UtcTimestamp),
     # received more than late_after_seconds after its timestamp (decided at ingest)

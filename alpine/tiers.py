@@ -6,7 +6,7 @@ Defaults follow ARCHITECTURE.md; ALPINE_TIERS_FILE (TOML) overrides them:
     asset_types = ["stock"]       # stock, crypto
     min_confidence = 95
     delay_minutes = 15            # visible this long after the signal's timestamp
-    fields = []                   # of reasoning, regime, outcome
+    fields = []                   # of reasoning, regime, outcome, execution
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from typing import Any
 from alpine.errors import ConfigError
 
 TIER_NAMES = ("starter", "pro", "elite")
-OPTIONAL_FIELDS = frozenset({"reasoning", "regime", "outcome"})
+# `execution`: executed, order_id, executed_at, fill_price (the signal.executed event).
+OPTIONAL_FIELDS = frozenset({"reasoning", "regime", "outcome", "execution"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""The JSON-lines audit log: one line per stored signal and per recorded outcome.
+"""The JSON-lines audit log: one line per stored signal, per recorded outcome, per
+execution (`signal.executed`) and per signal the execution hook skipped (`signal.skipped`).
 
 Each line carries `prev`, the SHA-256 of the previous line's text, so the log is a
 hash chain across rotated files. Lines are appended after the database commit.
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
+from argo.execution.values import Fill, Skip
 from argo.outcomes import Outcome
 from argo.signal import Signal
 from argo.timeutil import to_text, utc_now
@@ -74,6 +76,24 @@ class AuditLog:
                 "profit_loss_pct": outcome.profit_loss_pct,
                 "closed_at": to_text(outcome.closed_at),
             }
+        )
+
+    def execution_recorded(self, fill: Fill) -> None:
+        """Record that `fill` committed (order id with its `signal.executed` event)."""
+        self._append(
+            {
+                "event": "signal.executed",
+                "signal_id": fill.signal_id,
+                "order_id": fill.order_id,
+                "fill_price": fill.fill_price,
+                "executed_at": to_text(fill.executed_at),
+            }
+        )
+
+    def execution_skipped(self, skip: Skip) -> None:
+        """Record that the execution hook passed over a stored signal, and why."""
+        self._append(
+            {"event": "signal.skipped", "signal_id": skip.signal_id, "reason": skip.reason.value}
         )
 
     def _append(self, record: dict[str, Any]) -> None:

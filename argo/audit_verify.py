@@ -15,6 +15,7 @@ class AuditReport:
     lines: int = 0
     signals: int = 0
     outcomes: int = 0
+    executions: int = 0
     files: list[str] = field(default_factory=list)
     first_problem: str | None = None
     warnings: list[str] = field(default_factory=list)
@@ -48,6 +49,7 @@ def verify(path: Path, conn: sqlite3.Connection | None) -> AuditReport:
             report.lines += 1
             report.signals += record["event"] == "signal.created"
             report.outcomes += record["event"] == "signal.outcome"
+            report.executions += record["event"] == "signal.executed"
             expected = line_hash(text)
     if conn is not None:
         _missing_lines(conn, logged, report)
@@ -76,13 +78,28 @@ def _check_line(
             return f"signal {record.get('signal_id')} is not in the database"
         if row[0] != record.get("sha256"):
             return f"signal {record.get('signal_id')} has another sha256 in the database"
-    elif record["event"] == "signal.outcome":
-        row = conn.execute(
-            "SELECT outcome, exit_price FROM signals WHERE signal_id = ?",
-            (record.get("signal_id"),),
-        ).fetchone()
-        if row is None or (row[0], row[1]) != (record.get("outcome"), record.get("exit_price")):
-            return f"outcome of {record.get('signal_id')} differs from the database"
+    return _check_change(record, conn)
+
+
+# A lifecycle line: what it is called in a message, and the columns it must match.
+_CHANGES = {
+    "signal.outcome": ("outcome", ("outcome", "exit_price")),
+    "signal.executed": ("execution", ("order_id", "fill_price")),
+}
+
+
+def _check_change(record: dict[str, object], conn: sqlite3.Connection) -> str | None:
+    """An outcome or execution line against the columns it recorded."""
+    change = _CHANGES.get(str(record["event"]))
+    if change is None:
+        return None
+    name, columns = change
+    row = conn.execute(
+        f"SELECT {', '.join(columns)} FROM signals WHERE signal_id = ?",
+        (record.get("signal_id"),),
+    ).fetchone()
+    if row is None or tuple(row) != tuple(record.get(column) for column in columns):
+        return f"{name} of {record.get('signal_id')} differs from the database"
     return None
 
 

@@ -9,6 +9,7 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import click
 from prometheus_client import start_http_server
@@ -23,6 +24,7 @@ from argo.cli_db import db
 from argo.cli_stats import stats
 from argo.engine import EngineConfig
 from argo.errors import ArgoError, ConfigError, OutboxMissingError
+from argo.execution.options import build_executor, execution_options
 from argo.generator import Generator, SignalFactory
 from argo.metrics import GeneratorMetrics
 from argo.options import (
@@ -165,6 +167,7 @@ def generate(
 @symbols_option
 @seed_option
 @sync_option
+@execution_options
 def run(
     interval: float,
     source: str,
@@ -176,8 +179,13 @@ def run(
     symbols: str,
     seed: int,
     synchronous: str,
+    **execution: Any,
 ) -> None:
-    """Generate signals every --interval seconds until SIGTERM or Ctrl-C; track outcomes."""
+    """Generate signals every --interval seconds until SIGTERM or Ctrl-C; track outcomes.
+
+    With --auto-execute, each stored signal that clears the risk checks goes to the paper
+    broker (docs/generator.md, "Execution").
+    """
     symbol_list = parse_symbols(symbols)
     factory = _factory(source, symbol_list, seed, threshold, live=True)
     now = utc_now()
@@ -202,7 +210,8 @@ def run(
     signals_module.signal(signals_module.SIGTERM, request_stop)
     signals_module.signal(signals_module.SIGINT, request_stop)
     try:
-        generator = Generator(store, audit, factory, metrics, OutcomeTracker(expiry))
+        executor = build_executor(execution, store, audit, metrics)
+        generator = Generator(store, audit, factory, metrics, OutcomeTracker(expiry), executor)
         click.echo(f"argo: generating for {','.join(symbol_list)} every {interval}s", err=True)
         total = generator.run(
             symbol_list,
@@ -276,7 +285,8 @@ def audit_verify(audit_log: Path, db_path: Path, no_db: bool) -> None:
         sys.exit(1)
     checked = "chain and database" if conn is not None else "chain"
     click.echo(
-        f"OK: {report.lines} lines ({report.signals} signals, {report.outcomes} outcomes)"
+        f"OK: {report.lines} lines ({report.signals} signals, {report.outcomes} outcomes,"
+        f" {report.executions} executions)"
         f" in {', '.join(report.files)}; {checked} verified"
     )
 

@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 from argo.audit import AuditLog
 from argo.engine import HISTORY, STRATEGY, Decision, EngineConfig, SignalEngine
 from argo.errors import StoreError
+from argo.execution.executor import Executor
+from argo.execution.values import Fill
 from argo.metrics import GeneratorMetrics
 from argo.outcomes import Outcome, OutcomeTracker
 from argo.prices import Bar, PriceSource, asset_type_of
@@ -25,7 +27,8 @@ from argo.timeutil import to_text, utc_now
 log = logging.getLogger(__name__)
 
 # A store transaction that failed whole (argo/sqlite.py rolls it back): `argo run` keeps
-# what it held and commits it at its next cycle instead of exiting.
+# what it held and commits it at its next cycle instead of exiting (every write is
+# idempotent: what did commit is skipped then).
 STORE_FAILURES: tuple[type[Exception], ...] = (StoreError, sqlite3.Error)
 
 
@@ -127,7 +130,8 @@ class GenerateResult:
 
 class Generator:
     """Stores what the factory produces (signal + outbox row in one transaction, then the
-    audit line) and, in `run`, the outcomes of open signals (outcome + outbox row)."""
+    audit line) and, in `run`, the outcomes of open signals (outcome + outbox row); with an
+    `executor`, the fills of executed signals and their orders (argo.execution.executor)."""
 
     def __init__(
         self,
@@ -136,18 +140,21 @@ class Generator:
         factory: SignalFactory,
         metrics: GeneratorMetrics,
         tracker: OutcomeTracker | None = None,
+        executor: Executor | None = None,
     ) -> None:
         self._store = store
         self._audit = audit
         self._factory = factory
         self._metrics = metrics
         self._tracker = tracker or OutcomeTracker()
+        self._executor = executor
         # signal_id -> perf_counter() when its bar was asked for (argo_signal_latency_seconds).
         self._read_at: dict[str, float] = {}
         # What a cycle could not commit (disk full, database locked too long): the next
         # cycle commits it first, so a failing store delays signals but never drops them.
         self._unsaved_outcomes: list[Outcome] = []
         self._unsaved_signals: list[Signal] = []
+        self._unsaved_fills: list[Fill] = []
 
     def _step(self, symbol: str) -> tuple[Signal | None, Bar | None]:
         """The factory's step, noting when the bar of a new signal was asked for."""
@@ -214,34 +221,32 @@ class Generator:
                 yield signal
 
     def cycle(self, symbols: Sequence[str]) -> tuple[list[Signal], list[Outcome], bool]:
-        """One bar per symbol: outcomes of open signals, then new signals; both stored.
+        """One bar per symbol: fills, outcomes of open signals, then new signals; all stored
+        (fills first, so an outcome measured from a fill never commits before it).
 
         Returns what was stored, and whether the price source is exhausted.
         """
         now = utc_now()
-        signals: list[Signal] = []
-        outcomes: list[Outcome] = []
-        exhausted = 0
-        for symbol in symbols:
-            signal, bar = self._step(symbol)
-            if bar is None:
-                exhausted += 1
-                continue
-            outcomes.extend(self._tracker.check(bar, now))
-            if signal is not None:
-                signals.append(signal)
+        signals, outcomes, fills, exhausted = self._read(symbols, now)
         done = exhausted == len(symbols) and not self._factory.live
+        fills, self._unsaved_fills = self._unsaved_fills + fills, []
         outcomes, self._unsaved_outcomes = self._unsaved_outcomes + outcomes, []
         signals, self._unsaved_signals = self._unsaved_signals + signals, []
         try:
+            if self._executor is not None:
+                self._executor.commit(fills, now)
             recorded = self._store.record_outcomes(outcomes, now) if outcomes else []
         except STORE_FAILURES as exc:
-            self._unsaved_outcomes, self._unsaved_signals = outcomes, signals
-            _store_failed(exc, len(outcomes) + len(signals))
+            # All kept for the next cycle; fills and outcomes that did commit are skipped then.
+            self._unsaved_fills, self._unsaved_outcomes = fills, outcomes
+            self._unsaved_signals = signals
+            _store_failed(exc, len(fills) + len(outcomes) + len(signals))
             return [], [], done
         for outcome in recorded:
             self._metrics.outcomes.labels(outcome.outcome.value).inc()
             self._audit.outcome_recorded(outcome)
+        if self._executor is not None:
+            self._executor.closed(recorded, now)
         try:
             stored = self.store(signals) if signals else []
         except STORE_FAILURES as exc:
@@ -249,7 +254,31 @@ class Generator:
             _store_failed(exc, len(signals))
             return [], recorded, done
         self._tracker.track(stored)
+        if self._executor is not None:
+            self._executor.consider(stored, now)
         return stored, recorded, done
+
+    def _read(
+        self, symbols: Sequence[str], now: datetime
+    ) -> tuple[list[Signal], list[Outcome], list[Fill], int]:
+        """One bar per symbol: new signals, decided outcomes, the broker's fills, and how
+        many symbols ran out of bars. A bar fills orders before it judges outcomes, so a
+        traded signal's P&L is measured from its fill."""
+        signals: list[Signal] = []
+        outcomes: list[Outcome] = []
+        fills: list[Fill] = []
+        exhausted = 0
+        for symbol in symbols:
+            signal, bar = self._step(symbol)
+            if bar is None:
+                exhausted += 1
+                continue
+            if self._executor is not None:
+                fills.extend(self._executor.on_bar(bar, now, self._tracker))
+            outcomes.extend(self._tracker.check(bar, now))
+            if signal is not None:
+                signals.append(signal)
+        return signals, outcomes, fills, exhausted
 
     def run(
         self,
@@ -267,6 +296,8 @@ class Generator:
         stored_total = 0
         notifier = notifier or SystemdNotifier({})
         self._tracker.track(s.signal for s in self._store.open_signals())
+        if self._executor is not None:
+            self._executor.restore(self._tracker, utc_now())
         self._factory.warm_up(symbols)
         notifier.ready(f"generating for {len(symbols)} symbols")
         next_cycle = time.monotonic()
@@ -286,5 +317,7 @@ class Generator:
                 notifier.watchdog()
                 if time.monotonic() >= next_cycle:
                     break
+        if self._executor is not None:
+            self._executor.stop()
         notifier.stopping()
         return stored_total

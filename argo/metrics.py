@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -134,6 +134,41 @@ class GeneratorMetrics:
             "argo_signal_latency_seconds",
             "From reading a signal's bar to its commit (engine, signal, store), per signal.",
             buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+
+        self.executions = Counter(
+            "argo_executions",
+            "Signals executed (order id written with its signal.executed event), by symbol"
+            " and action.",
+            ["symbol", "action"],
+            registry=self.registry,
+        )
+        self.executions_skipped = Counter(
+            "argo_executions_skipped",
+            "Stored signals the execution hook did not execute, by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.execution_halted = Gauge(
+            "argo_execution_halted",
+            "1 while a loss limit stops new executions, by limit (daily_loss, max_drawdown).",
+            ["limit"],
+            registry=self.registry,
+        )
+        self.open_positions = Gauge(
+            "argo_execution_open_positions",
+            "Positions ordered or filled and not yet closed.",
+            registry=self.registry,
+        )
+        self.drawdown_pct = Gauge(
+            "argo_execution_drawdown_pct",
+            "Fall of the paper account's equity from its peak, in percent of the peak.",
+            registry=self.registry,
+        )
+        self.daily_pnl_pct = Gauge(
+            "argo_execution_daily_pnl_pct",
+            "Realized P&L of the trades closed today (UTC), in percent of starting equity.",
             registry=self.registry,
         )
 

@@ -4,6 +4,8 @@ BUY: the stop is hit when the bar's low reaches it (loss), the target when its h
 does (win); SELL mirrored. When one bar touches both, the stop counts (the
 conservative reading). A signal still open `expire_after` after its timestamp (or,
 when the tracker counts bars, after `expire_bars` bars) expires at the bar's close.
+The P&L is measured from the signal's entry, or, once the signal was traded, from its
+fill (`OutcomeTracker.filled`).
 """
 
 from __future__ import annotations
@@ -53,12 +55,19 @@ def _exit(signal: Signal, bar: Bar) -> tuple[OutcomeKind, float] | None:
 
 
 def judge(
-    signal: Signal, bar: Bar, now: datetime, expire_after: timedelta, *, out_of_bars: bool = False
+    signal: Signal,
+    bar: Bar,
+    now: datetime,
+    expire_after: timedelta,
+    *,
+    out_of_bars: bool = False,
+    entry: float | None = None,
 ) -> Outcome | None:
     """The outcome `bar` gives `signal`, or None while it stays open.
 
     `out_of_bars`: the signal has had all the bars it may have (it expires unless
-    this bar decides it).
+    this bar decides it). `entry`: the price the position was opened at (a fill), when
+    it is not the signal's own entry.
     """
     decided = _exit(signal, bar)
     if decided is None and (out_of_bars or now - from_text(signal.timestamp) >= expire_after):
@@ -71,7 +80,7 @@ def judge(
         signal.symbol,
         kind,
         price,
-        profit_loss_pct(signal.action, signal.entry_price, price),
+        profit_loss_pct(signal.action, entry or signal.entry_price, price),
         now,
     )
 
@@ -90,12 +99,17 @@ class OutcomeTracker:
         self._expire_bars = expire_bars
         self._open: dict[str, dict[str, Signal]] = {}
         self._bars_seen: dict[str, int] = {}
+        self._fills: dict[str, float] = {}
 
     def track(self, signals: Iterable[Signal]) -> None:
         """Start watching `signals` (new ones, or those left open at a restart)."""
         for signal in signals:
             self._open.setdefault(signal.symbol, {})[signal.signal_id] = signal
             self._bars_seen[signal.signal_id] = 0
+
+    def filled(self, signal_id: str, fill_price: float) -> None:
+        """The signal was traded at `fill_price`: its P&L is measured from there."""
+        self._fills[signal_id] = fill_price
 
     @property
     def open_count(self) -> int:
@@ -107,12 +121,20 @@ class OutcomeTracker:
         decided: list[Outcome] = []
         for signal in watched.values():
             last = self._count_bar(signal.signal_id)
-            outcome = judge(signal, bar, now, self._expire_after, out_of_bars=last)
+            outcome = judge(
+                signal,
+                bar,
+                now,
+                self._expire_after,
+                out_of_bars=last,
+                entry=self._fills.get(signal.signal_id),
+            )
             if outcome is not None:
                 decided.append(outcome)
         for outcome in decided:
             del watched[outcome.signal_id]
             del self._bars_seen[outcome.signal_id]
+            self._fills.pop(outcome.signal_id, None)
         return decided
 
     def _count_bar(self, signal_id: str) -> bool:

@@ -14,8 +14,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from argo.execution.values import Fill, Trade
 from argo.outbox.doorbell import Bell
-from argo.outbox.events import OutboxEvent, created_event, outcome_event
+from argo.outbox.events import OutboxEvent, created_event, executed_event, outcome_event
 from argo.outbox.pg import database_url
 from argo.outbox.schema import ensure_schema
 from argo.outcomes import Outcome
@@ -35,6 +36,16 @@ _INSERT_EVENT = """
 INSERT INTO sync_outbox (event_id, event_type, signal_id, payload, created_at, next_attempt_at)
 VALUES (?, ?, ?, ?, ?, ?)
 """
+
+_EXECUTED = (
+    "UPDATE signals SET order_id = ?, fill_price = ?, executed_at = ?"
+    " WHERE signal_id = ? AND order_id IS NULL"
+)
+TRADES = (
+    "SELECT signal_id, symbol, action, fill_price, executed_at, profit_loss_pct, closed_at"
+    " FROM signals WHERE order_id IS NOT NULL ORDER BY id"
+)
+"""The traded signals (walks idx_signals_executed), for `trade_from_row`."""
 
 _SIGNAL_COLUMNS = (
     "signal_id, symbol, action, entry_price, target_price, stop_price, confidence, strategy, "
@@ -206,6 +217,29 @@ class SignalStore:
             self.ring()
         return applied
 
+    def record_executions(self, fills: Sequence[Fill], now: datetime) -> list[Fill]:
+        """Write each fill's order id, price and time with its `signal.executed` event, all
+        in one transaction. Returns the fills applied; a signal that already has an order
+        id is skipped with its event."""
+        applied: list[Fill] = []
+        with write_transaction(self._conn) as conn:
+            for fill in fills:
+                cursor = conn.execute(
+                    _EXECUTED,
+                    (fill.order_id, fill.fill_price, to_text(fill.executed_at), fill.signal_id),
+                )
+                if cursor.rowcount == 0:
+                    continue
+                _insert_event(conn, execution_event(fill, now))
+                applied.append(fill)
+        if applied:
+            self.ring()
+        return applied
+
+    def trades(self) -> list[Trade]:
+        """Every traded signal (open and closed), in the order they were stored."""
+        return [trade_from_row(row) for row in self._conn.execute(TRADES)]
+
     def outbox_backlog(self) -> tuple[int, datetime | None]:
         """Undelivered, not-dead outbox events: how many, and the oldest one's time."""
         row = self._conn.execute(
@@ -213,6 +247,24 @@ class SignalStore:
             " WHERE delivered_at IS NULL AND dead_at IS NULL"
         ).fetchone()
         return int(row[0]), from_text(row[1]) if row[1] else None
+
+
+def execution_event(fill: Fill, now: datetime) -> OutboxEvent:
+    """The `signal.executed` event of `fill`."""
+    return executed_event(fill.signal_id, fill.order_id, fill.fill_price, fill.executed_at, now)
+
+
+def trade_from_row(row: sqlite3.Row | Mapping[str, Any]) -> Trade:
+    """A `Trade` from a row of `TRADES`."""
+    return Trade(
+        signal_id=row["signal_id"],
+        symbol=row["symbol"],
+        action=Action(row["action"]),
+        fill_price=row["fill_price"],
+        executed_at=from_text(row["executed_at"]),
+        profit_loss_pct=row["profit_loss_pct"],
+        closed_at=from_text(row["closed_at"]) if row["closed_at"] else None,
+    )
 
 
 def signal_columns() -> str:

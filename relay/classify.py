@@ -22,7 +22,10 @@ MAX_RETRY_AFTER_SECONDS = 300.0
 ACKNOWLEDGING: dict[str, frozenset[str]] = {
     EventType.SIGNAL_CREATED: frozenset({"created", "duplicate"}),
     EventType.SIGNAL_OUTCOME: frozenset({"applied", "already_applied"}),
+    EventType.SIGNAL_EXECUTED: frozenset({"applied", "already_applied"}),
 }
+# A 404 from Alpine on these means "no such signal yet": retried later, like an outcome.
+WAITS_FOR_SIGNAL = frozenset({EventType.SIGNAL_OUTCOME, EventType.SIGNAL_EXECUTED})
 _VERDICTS = frozenset({400, 409, 413, 422})
 _UNAVAILABLE = frozenset({502, 503, 504})
 _FAILED_4XX = frozenset({408, 425})
@@ -127,7 +130,7 @@ def from_error_status(status: int, detail: str | None, snippet: str, event_type:
     text = f"HTTP {status}: {detail if detail is not None else snippet}"[:300]
     if status in _VERDICTS and detail is not None:
         return Reply(Answer.REFUSED, text, status=status)
-    if status == 404 and detail is not None and event_type == EventType.SIGNAL_OUTCOME:
+    if status == 404 and detail is not None and event_type in WAITS_FOR_SIGNAL:
         return Reply(Answer.NOT_YET, text, status=status)
     if status in _UNAVAILABLE:
         return Reply(Answer.UNAVAILABLE, text, status=status)

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 ENDPOINTS: dict[str, str] = {
     EventType.SIGNAL_CREATED: "/api/v1/argo/sync/signal",
     EventType.SIGNAL_OUTCOME: "/api/v1/argo/sync/outcome",
+    EventType.SIGNAL_EXECUTED: "/api/v1/argo/sync/execution",
 }
 BATCH_ENDPOINT = "/api/v1/argo/sync/signals"
 HEALTH_ENDPOINT = "/api/v1/argo/sync/health"

@@ -26,7 +26,7 @@ class Answer(StrEnum):
 
     ACKNOWLEDGED = "acknowledged"  # Alpine's 2xx body: stored, duplicate, applied
     REFUSED = "refused"  # Alpine's own verdict on the content: 400/409/413/422, conflict/invalid
-    NOT_YET = "not_yet"  # 404 from Alpine on an outcome: it does not know the signal (yet)
+    NOT_YET = "not_yet"  # 404 on an outcome or execution: Alpine does not know the signal yet
     FAILED = "failed"  # 500, a timeout after sending: maybe this row's fault, maybe an outage
     UNAVAILABLE = "unavailable"  # nothing reached Alpine, or it says it is down (502/503/504)
     RATE_LIMITED = "rate_limited"  # 429 with Retry-After

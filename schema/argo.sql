@@ -1,6 +1,6 @@
 -- Argo's SQLite database: signals and the transactional outbox.
 -- The complete current schema, applied by argo.outbox.schema to a new database, which is then
--- marked with PRAGMA user_version = 3. An older database is brought up to date by the files in
+-- marked with PRAGMA user_version = 4. An older database is brought up to date by the files in
 -- schema/argo-migrations/ instead (NNNN_name.sql upgrades version NNNN-1 to NNNN).
 -- Times are UTC text in one fixed-width form, YYYY-MM-DDTHH:MM:SS.ffffffZ, so they sort as text.
 
@@ -25,17 +25,23 @@ CREATE TABLE IF NOT EXISTS signals (
     created_at      TEXT    NOT NULL,
     reasoning       TEXT,
     regime          TEXT    CHECK (regime IN ('BULL', 'BEAR', 'CHOP', 'CRISIS')),
-    closed_at       TEXT                                -- when the outcome was decided
+    closed_at       TEXT,                               -- when the outcome was decided
+    -- Set together with order_id, in the transaction of the signal.executed event:
+    fill_price      REAL    CHECK (fill_price IS NULL OR fill_price > 0),  -- the broker's fill
+    executed_at     TEXT                                -- when the order filled
 );
 
 CREATE INDEX IF NOT EXISTS idx_signals_symbol ON signals (symbol);
 CREATE INDEX IF NOT EXISTS idx_signals_timestamp ON signals (timestamp);
 CREATE INDEX IF NOT EXISTS idx_signals_confidence ON signals (confidence);
+-- The traded signals: the risk book is rebuilt from them when `argo run --auto-execute` starts.
+CREATE INDEX IF NOT EXISTS idx_signals_executed ON signals (id) WHERE order_id IS NOT NULL;
 
 CREATE TABLE IF NOT EXISTS sync_outbox (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,  -- delivery order
     event_id        TEXT    NOT NULL UNIQUE,            -- idempotency key, sent as webhook-id
-    event_type      TEXT    NOT NULL CHECK (event_type IN ('signal.created', 'signal.outcome')),
+    event_type      TEXT    NOT NULL
+                    CHECK (event_type IN ('signal.created', 'signal.outcome', 'signal.executed')),
     signal_id       TEXT    NOT NULL REFERENCES signals (signal_id),
     payload         TEXT    NOT NULL,                   -- the exact JSON body to send
     created_at      TEXT    NOT NULL,                   -- commit time of the announced change
@@ -58,7 +64,7 @@ CREATE TABLE IF NOT EXISTS sync_outbox (
 CREATE INDEX IF NOT EXISTS idx_outbox_pending
     ON sync_outbox (id)
     WHERE delivered_at IS NULL AND dead_at IS NULL;
--- Ordering rule (an outcome waits for its delivered creation) looks up a signal's events.
+-- Ordering rule (an outcome or execution waits for its delivered creation) looks up a signal's events.
 CREATE INDEX IF NOT EXISTS idx_outbox_signal ON sync_outbox (signal_id, id);
 -- Dead letters still awaiting a decision (discarded ones are kept, but not counted).
 CREATE INDEX IF NOT EXISTS idx_outbox_dead

@@ -17,6 +17,7 @@ from argo.outbox.events import (
     OutboxEvent,
     created_event,
     encode_payload,
+    executed_event,
     new_event_id,
     outcome_event,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "boot_clock",
     "created_event",
     "encode_payload",
+    "executed_event",
     "new_event_id",
     "outcome_event",
     "steady_seconds",

@@ -19,6 +19,7 @@ from argo.timeutil import to_text
 class EventType(StrEnum):
     SIGNAL_CREATED = "signal.created"
     SIGNAL_OUTCOME = "signal.outcome"
+    SIGNAL_EXECUTED = "signal.executed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,26 @@ def outcome_event(
     return OutboxEvent(
         event_id=new_event_id(),
         event_type=EventType.SIGNAL_OUTCOME,
+        signal_id=signal_id,
+        payload=encode_payload(body),
+        created_at=to_text(now),
+    )
+
+
+def executed_event(
+    signal_id: str, order_id: str, fill_price: float, executed_at: datetime, now: datetime
+) -> OutboxEvent:
+    """The `signal.executed` event announcing a traded signal's fill (Alpine's
+    POST /api/v1/argo/sync/execution)."""
+    body = {
+        "signal_id": signal_id,
+        "order_id": order_id,
+        "executed_at": to_text(executed_at),
+        "fill_price": float(fill_price),
+    }
+    return OutboxEvent(
+        event_id=new_event_id(),
+        event_type=EventType.SIGNAL_EXECUTED,
         signal_id=signal_id,
         payload=encode_payload(body),
         created_at=to_text(now),

@@ -11,11 +11,20 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NoReturn
 
+from argo.execution.values import Fill, Trade
 from argo.outbox.events import OutboxEvent, created_event, outcome_event
 from argo.outbox.pg import CHANNEL, PgConnection, connect, not_on_postgres, require_schema
 from argo.outcomes import Outcome
 from argo.signal import Signal
-from argo.store import SignalStore, StoredSignal, signal_columns, signal_params
+from argo.store import (
+    TRADES,
+    SignalStore,
+    StoredSignal,
+    execution_event,
+    signal_columns,
+    signal_params,
+    trade_from_row,
+)
 from argo.timeutil import to_text
 
 _INSERT_SIGNAL = """
@@ -32,6 +41,11 @@ VALUES (%s, %s, %s, %s, %s, %s)
 _OUTCOME = (
     "UPDATE signals SET outcome = %s, exit_price = %s, profit_loss_pct = %s, closed_at = %s"
     " WHERE signal_id = %s AND outcome IS NULL"
+)
+
+_EXECUTED = (
+    "UPDATE signals SET order_id = %s, fill_price = %s, executed_at = %s"
+    " WHERE signal_id = %s AND order_id IS NULL"
 )
 
 
@@ -113,6 +127,25 @@ class PgSignalStore(SignalStore):
             if applied:
                 self._notify()
         return applied
+
+    def record_executions(self, fills: Sequence[Fill], now: datetime) -> list[Fill]:
+        applied: list[Fill] = []
+        with self._pg.transaction():
+            for fill in fills:
+                cursor = self._pg.execute(
+                    _EXECUTED,
+                    (fill.order_id, fill.fill_price, to_text(fill.executed_at), fill.signal_id),
+                )
+                if cursor.rowcount == 0:
+                    continue
+                self._insert_event(execution_event(fill, now))
+                applied.append(fill)
+            if applied:
+                self._notify()
+        return applied
+
+    def trades(self) -> list[Trade]:
+        return [trade_from_row(row) for row in self._pg.execute(TRADES.encode())]
 
     def signals(
         self,

@@ -1,0 +1,78 @@
+-- Argo's SQLite database: signals and the transactional outbox.
+-- The complete current schema, applied by argo.outbox.schema to a new database, which is then
+-- marked with PRAGMA user_version = 3. An older database is brought up to date by the files in
+-- schema/argo-migrations/ instead (NNNN_name.sql upgrades version NNNN-1 to NNNN).
+-- Times are UTC text in one fixed-width form, YYYY-MM-DDTHH:MM:SS.ffffffZ, so they sort as text.
+
+CREATE TABLE IF NOT EXISTS signals (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    signal_id       TEXT    NOT NULL UNIQUE CHECK (length(signal_id) = 16),
+    symbol          TEXT    NOT NULL,
+    action          TEXT    NOT NULL CHECK (action IN ('BUY', 'SELL')),
+    entry_price     REAL    NOT NULL CHECK (entry_price > 0),
+    target_price    REAL    NOT NULL CHECK (target_price > 0),
+    stop_price      REAL    NOT NULL CHECK (stop_price > 0),
+    confidence      REAL    NOT NULL CHECK (confidence >= 0 AND confidence <= 100),
+    strategy        TEXT    NOT NULL,
+    asset_type      TEXT    NOT NULL CHECK (asset_type IN ('stock', 'crypto')),
+    data_source     TEXT    NOT NULL,
+    timestamp       TEXT    NOT NULL,
+    outcome         TEXT    CHECK (outcome IN ('win', 'loss', 'expired')),
+    exit_price      REAL,
+    profit_loss_pct REAL,
+    sha256          TEXT    NOT NULL CHECK (length(sha256) = 64),
+    order_id        TEXT,
+    created_at      TEXT    NOT NULL,
+    reasoning       TEXT,
+    regime          TEXT    CHECK (regime IN ('BULL', 'BEAR', 'CHOP', 'CRISIS')),
+    closed_at       TEXT                                -- when the outcome was decided
+);
+
+CREATE INDEX IF NOT EXISTS idx_signals_symbol ON signals (symbol);
+CREATE INDEX IF NOT EXISTS idx_signals_timestamp ON signals (timestamp);
+CREATE INDEX IF NOT EXISTS idx_signals_confidence ON signals (confidence);
+
+CREATE TABLE IF NOT EXISTS sync_outbox (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,  -- delivery order
+    event_id        TEXT    NOT NULL UNIQUE,            -- idempotency key, sent as webhook-id
+    event_type      TEXT    NOT NULL CHECK (event_type IN ('signal.created', 'signal.outcome')),
+    signal_id       TEXT    NOT NULL REFERENCES signals (signal_id),
+    payload         TEXT    NOT NULL,                   -- the exact JSON body to send
+    created_at      TEXT    NOT NULL,                   -- commit time of the announced change
+    attempts        INTEGER NOT NULL DEFAULT 0,         -- failures charged to this row alone
+    next_attempt_at TEXT    NOT NULL,
+    claimed_by      TEXT,                               -- worker id holding the lease (display)
+    claimed_until   TEXT,                               -- wall-clock lease end (display only)
+    delivered_at    TEXT,
+    dead_at         TEXT,
+    last_error      TEXT,
+    claim_token     TEXT,                               -- fencing token of the claim holding it
+    lease_expires   REAL,                               -- lease end on the host's boot clock
+    lease_epoch     TEXT,                               -- boot id that clock belongs to
+    first_failed_at TEXT,                               -- first failure charged to the row
+    discarded_at    TEXT,                               -- an operator gave the dead letter up
+    CHECK (delivered_at IS NULL OR dead_at IS NULL)
+);
+
+-- The relay's claim query walks pending rows in id order and stops at the batch size.
+CREATE INDEX IF NOT EXISTS idx_outbox_pending
+    ON sync_outbox (id)
+    WHERE delivered_at IS NULL AND dead_at IS NULL;
+-- Ordering rule (an outcome waits for its delivered creation) looks up a signal's events.
+CREATE INDEX IF NOT EXISTS idx_outbox_signal ON sync_outbox (signal_id, id);
+-- Dead letters still awaiting a decision (discarded ones are kept, but not counted).
+CREATE INDEX IF NOT EXISTS idx_outbox_dead
+    ON sync_outbox (dead_at) WHERE dead_at IS NOT NULL AND discarded_at IS NULL;
+-- Last success, delivered counts and pruning without scanning the table.
+CREATE INDEX IF NOT EXISTS idx_outbox_delivered
+    ON sync_outbox (delivered_at) WHERE delivered_at IS NOT NULL;
+
+-- One row per relay process: what `relay status` reports as running or paused.
+-- Written on start, stop, pause and resume, and as a heartbeat every few seconds.
+CREATE TABLE IF NOT EXISTS relay_workers (
+    worker_id       TEXT PRIMARY KEY,
+    started_at      TEXT NOT NULL,
+    heartbeat_at    TEXT NOT NULL,
+    state           TEXT NOT NULL CHECK (state IN ('running', 'paused', 'stopped')),
+    detail          TEXT
+);
