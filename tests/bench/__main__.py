@@ -266,6 +266,12 @@ def targets(r: dict[str, Any]) -> dict[str, bool]:
         "engine >= 40k bars/s": r["engine_bars_per_s"] >= 40000,
         "generator with relay >= 0.8x solo": r["contention_generator_ratio"] >= 0.8,
         "relay keeps up with the generator (>= 0.9)": r["contention_relay_ratio"] >= 0.9,
+        "pg outbox: drain with 2 and 4 relays >= 0.8x 1 relay": min(
+            r["outbox_pg_drain_ratio_2_to_1"], r["outbox_pg_drain_ratio_4_to_1"]
+        )
+        >= 0.8,
+        "pg outbox: steady p99 with 4 relays <= 2x 1 relay": r["outbox_pg_steady_4_relays_p99_ms"]
+        <= 2 * r["outbox_pg_steady_1_relays_p99_ms"],
         "stream p99 <= 100 ms at 1000 subscribers": r["stream_1000_p99_ms"] <= 100,
         "stream db queries/s flat 10 -> 1000 (<= 1.5x)": r["stream_1000_db_queries_per_s"]
         <= 1.5 * r["stream_10_db_queries_per_s"],
@@ -284,6 +290,7 @@ _SHOWN = (
     "contention_",
     "stream_",
     "ingest_",
+    "outbox_",
 )
 
 
