@@ -105,6 +105,7 @@ class Relay:
         self._on_rejected = on_rejected
         # One connection: windows out renew their leases from their own threads.
         self._db = threading.Lock()
+        self._setbacks_at_claim: dict[str, int] = {}  # claim token -> pacing.setbacks then
 
     @property
     def batch_size(self) -> int:
@@ -135,6 +136,7 @@ class Relay:
         if not claim.rows:
             return Claimed(version)
         crash_point("after_claim")
+        self._setbacks_at_claim[claim.token] = self.pacing.setbacks
         return Claimed(version, claim)
 
     def send_window(self, claim: Claim, stop: threading.Event) -> list[Sent]:
@@ -158,7 +160,7 @@ class Relay:
                 "lease lost for part of a window",
                 extra={"event": "lease_lost", "rows": len(claim.rows) - held},
             )
-        self._after(sent, decision, decided_at)
+        self._after(sent, decision, decided_at, self._setbacks_at_claim.pop(claim.token, None))
         return WindowReport(
             version,
             claimed=len(claim.rows),
@@ -185,7 +187,9 @@ class Relay:
         log.info("health probe", extra={"event": "probe", "healthy": healthy, "said": said})
         return healthy
 
-    def _after(self, sent: list[Sent], decision: Decision, now: datetime) -> None:
+    def _after(
+        self, sent: list[Sent], decision: Decision, now: datetime, setbacks: int | None
+    ) -> None:
         """Metrics, logs and relay-wide pacing for a settled window."""
         delivered = set(decision.settlement.delivered)
         for item in sent:
@@ -198,7 +202,9 @@ class Relay:
                 "dead letter",
                 extra={"event": "dead_letter", "outbox_id": dead.row_id, "error": dead.error},
             )
-        change = self.pacing.note(decision.verdict, decision.reason, decision.retry_after)
+        change = self.pacing.note(
+            decision.verdict, decision.reason, decision.retry_after, since=setbacks
+        )
         if change is None:
             return
         self._metrics.paused.set(1 if change.state is RelayState.PAUSED else 0)

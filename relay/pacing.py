@@ -51,6 +51,7 @@ class Pacing:
         self._resume_at = 0.0
         self.state = RelayState.RUNNING
         self.reason = ""
+        self.setbacks = 0  # outage and pause verdicts taken so far
 
     def wait_seconds(self) -> float:
         """Seconds until delivery may go on (0 when it may now)."""
@@ -61,16 +62,26 @@ class Pacing:
         self._resume_at = 0.0
         self._pauses = 0
 
-    def note(self, verdict: Verdict, reason: str, retry_after: float) -> Change | None:
-        """Take a window's verdict; the state change it causes, if any."""
+    def note(
+        self, verdict: Verdict, reason: str, retry_after: float, *, since: int | None = None
+    ) -> Change | None:
+        """Take a window's verdict; the state change it causes, if any.
+
+        `since` is `setbacks` when the window was claimed: a window that was already out
+        when another one's outage or pause was taken is the same setback, not the next
+        one, so it does not grow the wait (two windows out would otherwise double it).
+        """
         before = self.state
         wait = 0.0
+        repeat = since is not None and since != self.setbacks
+        if verdict in (Verdict.OUTAGE, Verdict.PAUSE) and not repeat:
+            self.setbacks += 1
         if verdict is Verdict.OUTAGE:
-            self._outages += 1
+            self._outages += 0 if repeat and self._outages else 1
             wait = self._outage_policy.delay_seconds(self._outages, self._jitter)
             self.state = RelayState.OUTAGE
         elif verdict is Verdict.PAUSE:
-            self._pauses += 1
+            self._pauses += 0 if repeat and self._pauses else 1
             wait = self._pause_policy.ceiling_seconds(self._pauses)
             self.state = RelayState.PAUSED
         elif verdict is Verdict.RATE_LIMITED:
@@ -85,6 +96,6 @@ class Pacing:
         self._resume_at = (
             max(self._resume_at, self._monotonic() + wait) if wait else self._resume_at
         )
-        if self.state is before and self.state is RelayState.RUNNING:
+        if self.state is before and (self.state is RelayState.RUNNING or repeat):
             return None
         return Change(self.state, self.reason, wait)
