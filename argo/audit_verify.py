@@ -1,4 +1,5 @@
-"""`argo audit verify`: check the audit log's hash chain and cross-check the database."""
+"""`argo audit verify`: check the audit log's hash chain and cross-check the database
+(a SQLite file or PostgreSQL: the store answers `recorded` and `signal_ids`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from argo.audit import chain_files, line_hash, read_lines
+from argo.store import SignalStore
+from argo.store_reads import SignalReads
 
 
 @dataclass
@@ -26,7 +29,13 @@ class AuditReport:
 
 
 def verify(path: Path, conn: sqlite3.Connection | None) -> AuditReport:
-    """Walk every line oldest first; stop at the first broken link or mismatch."""
+    """`verify_store` on an open SQLite connection (None: the chain only)."""
+    return verify_store(path, SignalStore(conn) if conn is not None else None)
+
+
+def verify_store(path: Path, store: SignalReads | None) -> AuditReport:
+    """Walk every line oldest first; stop at the first broken link or mismatch with the
+    database of `store` (None: check the chain only)."""
     report = AuditReport()
     files = chain_files(path)
     if not files:
@@ -41,7 +50,7 @@ def verify(path: Path, conn: sqlite3.Connection | None) -> AuditReport:
             if not complete:
                 report.warnings.append(f"{where}: incomplete last line ignored (torn write)")
                 break
-            problem = _check_line(text, expected, conn, logged)
+            problem = _check_line(text, expected, store, logged)
             if problem:
                 report.first_problem = f"{where}: {problem}"
                 return report
@@ -51,13 +60,13 @@ def verify(path: Path, conn: sqlite3.Connection | None) -> AuditReport:
             report.outcomes += record["event"] == "signal.outcome"
             report.executions += record["event"] == "signal.executed"
             expected = line_hash(text)
-    if conn is not None:
-        _missing_lines(conn, logged, report)
+    if store is not None:
+        _missing_lines(store, logged, report)
     return report
 
 
 def _check_line(
-    text: str, expected: str | None, conn: sqlite3.Connection | None, logged: set[str]
+    text: str, expected: str | None, store: SignalReads | None, logged: set[str]
 ) -> str | None:
     try:
         record = json.loads(text)
@@ -67,45 +76,40 @@ def _check_line(
         return "not an audit record (no prev or event)"
     if expected is not None and record["prev"] != expected:
         return "prev does not match the SHA-256 of the line before it (edited or removed line)"
-    if conn is None:
+    if store is None:
         return None
     if record["event"] == "signal.created":
         logged.add(record.get("signal_id", ""))
-        row = conn.execute(
-            "SELECT sha256 FROM signals WHERE signal_id = ?", (record.get("signal_id"),)
-        ).fetchone()
-        if row is None:
+        recorded = store.recorded(str(record.get("signal_id")))
+        if recorded is None:
             return f"signal {record.get('signal_id')} is not in the database"
-        if row[0] != record.get("sha256"):
+        if recorded.sha256 != record.get("sha256"):
             return f"signal {record.get('signal_id')} has another sha256 in the database"
-    return _check_change(record, conn)
+    return _check_change(record, store)
 
 
-# A lifecycle line: what it is called in a message, and the columns it must match.
+# A lifecycle line: what it is called in a message, and the fields it must match.
 _CHANGES = {
     "signal.outcome": ("outcome", ("outcome", "exit_price")),
     "signal.executed": ("execution", ("order_id", "fill_price")),
 }
 
 
-def _check_change(record: dict[str, object], conn: sqlite3.Connection) -> str | None:
+def _check_change(record: dict[str, object], store: SignalReads) -> str | None:
     """An outcome or execution line against the columns it recorded."""
     change = _CHANGES.get(str(record["event"]))
     if change is None:
         return None
     name, columns = change
-    row = conn.execute(
-        f"SELECT {', '.join(columns)} FROM signals WHERE signal_id = ?",
-        (record.get("signal_id"),),
-    ).fetchone()
-    if row is None or tuple(row) != tuple(record.get(column) for column in columns):
+    recorded = store.recorded(str(record.get("signal_id")))
+    stored = tuple(getattr(recorded, column) for column in columns) if recorded else None
+    if stored != tuple(record.get(column) for column in columns):
         return f"{name} of {record.get('signal_id')} differs from the database"
     return None
 
 
-def _missing_lines(conn: sqlite3.Connection, logged: set[str], report: AuditReport) -> None:
-    stored = {row[0] for row in conn.execute("SELECT signal_id FROM signals")}
-    missing = len(stored - logged)
+def _missing_lines(store: SignalReads, logged: set[str], report: AuditReport) -> None:
+    missing = len(store.signal_ids() - logged)
     if missing:
         report.warnings.append(
             f"{missing} stored signal(s) have no audit line in the kept files"

@@ -16,7 +16,7 @@ from prometheus_client import start_http_server
 
 from argo import __version__
 from argo.audit import AuditLog
-from argo.audit_verify import verify
+from argo.audit_verify import verify_store
 from argo.cli_backtest import backtest
 from argo.cli_backup import backup
 from argo.cli_config import apply_config, config, config_option
@@ -36,19 +36,16 @@ from argo.options import (
     parse_symbols,
     seed_option,
     source_option,
-    sqlite_only,
     symbols_option,
     sync_option,
     threshold_option,
 )
-from argo.outbox.pg import is_postgres
 from argo.outcomes import OutcomeTracker
 from argo.prices import CsvError, open_source
 from argo.process.cli import run_group
 from argo.process.logsetup import setup_logging
 from argo.process.sdnotify import SystemdNotifier
 from argo.signal import Signal
-from argo.stats import by_symbol_and_strategy
 from argo.store import SignalStore
 from argo.timeutil import parse_since, utc_now
 
@@ -198,8 +195,7 @@ def run(
     if metrics_port:
         backlog_store = SignalStore.open(db_path, synchronous=synchronous)
         metrics.watch_outbox(backlog_store.outbox_backlog)
-        if not is_postgres(db_path):  # the outcome statistics read SQLite only
-            metrics.watch_outcomes(lambda: by_symbol_and_strategy(backlog_store.connection))
+        metrics.watch_outcomes(lambda: backlog_store.outcome_stats().groups)
         start_http_server(metrics_port, addr="127.0.0.1", registry=metrics.registry)
     audit = AuditLog(audit_log)
     stop = threading.Event()
@@ -268,22 +264,18 @@ def audit_verify(audit_log: Path, db_path: Path, no_db: bool) -> None:
 
     Exit 0 when intact; 1 naming the first broken line.
     """
-    conn = None
-    if not no_db:
-        if not sqlite_only(db_path).exists():
-            raise click.UsageError(f"no database at {db_path} (set --db, or --no-db)")
-        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    store = None if no_db else SignalStore.open_readonly(existing_store(db_path))
     try:
-        report = verify(audit_log, conn)
+        report = verify_store(audit_log, store)
     finally:
-        if conn is not None:
-            conn.close()
+        if store is not None:
+            store.close()
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     if not report.ok:
         click.echo(f"BROKEN at {report.first_problem}")
         sys.exit(1)
-    checked = "chain and database" if conn is not None else "chain"
+    checked = "chain and database" if store is not None else "chain"
     click.echo(
         f"OK: {report.lines} lines ({report.signals} signals, {report.outcomes} outcomes,"
         f" {report.executions} executions)"

@@ -23,7 +23,8 @@ from argo.backup import (
     upload,
 )
 from argo.errors import ConfigError
-from argo.options import db_option, sqlite_only
+from argo.options import db_option
+from argo.outbox.pg import is_postgres
 from argo.timeutil import utc_now
 
 
@@ -51,9 +52,18 @@ def _location(url: str) -> tuple[S3Location, Any]:
         raise click.UsageError(str(exc)) from exc
 
 
+NOT_ON_POSTGRES = (
+    "`argo backup` copies Argo's SQLite file, and ARGO_DB (--db) is a PostgreSQL URL:"
+    " back that database up with PostgreSQL's own tools (pg_dump, or base backups with"
+    " WAL archiving; see docs/operations.md)"
+)
+
+
 def _sqlite_file(db_path: Path) -> Path:
     """`db_path`, or a usage error when ARGO_DB is a URL or there is no such file."""
-    if not sqlite_only(db_path).exists():
+    if is_postgres(db_path):
+        raise click.UsageError(NOT_ON_POSTGRES)
+    if not db_path.exists():
         raise click.UsageError(f"no database at {db_path} (set --db or ARGO_DB)")
     return db_path
 

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import click
 
-from argo.options import db_option, existing_db, parse_since_option
+from argo.options import db_option, existing_store, parse_since_option
 from argo.reliability import Tally
-from argo.stats import Counts, by_confidence, by_symbol_and_strategy
+from argo.store import SignalStore
 from argo.timeutil import to_text
 
 _HEADER = (
@@ -30,31 +29,21 @@ def _row(label: str, tally: Tally) -> str:
     )
 
 
-def _total(parts: list[Counts]) -> Counts:
-    return Counts(
-        signals=sum(c.signals for c in parts),
-        closed=sum(c.closed for c in parts),
-        wins=sum(c.wins for c in parts),
-        losses=sum(c.losses for c in parts),
-        expired=sum(c.expired for c in parts),
-        profit_loss_pct_sum=sum(c.profit_loss_pct_sum for c in parts),
-    )
-
-
 @click.command(name="stats")
 @click.option("--since", help="Only signals at or after this time: 2h, 7d or ISO-8601.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document.")
 @db_option
 def stats(since: str | None, as_json: bool, db_path: Path) -> None:
     """Win rate (wins over closed signals) and average P&L of the stored signals,
-    overall, by symbol and strategy, and by confidence band."""
+    overall, by symbol and strategy, and by confidence band (SQLite or PostgreSQL)."""
     since_at = parse_since_option(since)
-    uri = f"file:{existing_db(db_path)}?mode=ro"
-    with sqlite3.connect(uri, uri=True, timeout=30) as conn:
-        groups = by_symbol_and_strategy(conn, since_at)
-        bands = by_confidence(conn, since_at)
-    conn.close()
-    overall = _total([g.counts for g in groups]).tally()
+    store = SignalStore.open_readonly(existing_store(db_path))
+    try:
+        figures = store.outcome_stats(since_at)
+    finally:
+        store.close()
+    groups, bands = figures.groups, figures.bands
+    overall = figures.overall.tally()
     if as_json:
         document: dict[str, Any] = {
             "since": to_text(since_at) if since_at else None,

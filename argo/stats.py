@@ -1,23 +1,18 @@
-"""Outcome statistics read from the `signals` table: what the stored signals made.
+"""Outcome statistics of the `signals` table: what the stored signals made.
 
-Read-only and computed afresh on every call, so the figures survive restarts and
-count every signal, whichever process stored or judged it. Counts are by symbol and
-strategy, or by confidence band (the bands of argo/reliability.py).
+Read-only and computed afresh on every call (`SignalStore.outcome_stats`, on SQLite and
+PostgreSQL alike), so the figures survive restarts and count every signal, whichever
+process stored or judged it. Counts are by symbol and strategy, or by confidence band (the
+bands of argo/reliability.py). This module holds the values; the queries are the store's.
 """
 
 from __future__ import annotations
 
-import sqlite3
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from typing import Any
 
 from argo.reliability import BANDS, Tally
-from argo.timeutil import to_text
-
-_AGGREGATES = (
-    "count(*), count(outcome), sum(outcome = 'win'), sum(outcome = 'loss'),"
-    " sum(outcome = 'expired'), sum(profit_loss_pct)"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,16 +27,25 @@ class Counts:
     profit_loss_pct_sum: float
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> Counts:
-        """From the last six columns of a row of `_AGGREGATES` (sums are NULL for none)."""
-        signals, closed, wins, losses, expired, pnl = tuple(row)[-6:]
+    def from_row(cls, row: Mapping[str, Any]) -> Counts:
+        """From the columns of `argo.store_queries.AGGREGATES` (a sum is NULL for none)."""
         return cls(
-            int(signals),
-            int(closed),
-            int(wins or 0),
-            int(losses or 0),
-            int(expired or 0),
-            float(pnl or 0.0),
+            int(row["signals"]),
+            int(row["closed"]),
+            int(row["wins"] or 0),
+            int(row["losses"] or 0),
+            int(row["expired"] or 0),
+            float(row["profit_loss_pct_sum"] or 0.0),
+        )
+
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(
+            self.signals + other.signals,
+            self.closed + other.closed,
+            self.wins + other.wins,
+            self.losses + other.losses,
+            self.expired + other.expired,
+            self.profit_loss_pct_sum + other.profit_loss_pct_sum,
         )
 
     def tally(self) -> Tally:
@@ -59,6 +63,9 @@ class Counts:
         )
 
 
+EMPTY = Counts(0, 0, 0, 0, 0, 0.0)
+
+
 @dataclass(frozen=True, slots=True)
 class GroupCounts:
     symbol: str
@@ -66,34 +73,25 @@ class GroupCounts:
     counts: Counts
 
 
-def _window(since: datetime | None) -> tuple[str, tuple[str, ...]]:
-    return ("WHERE timestamp >= ?", (to_text(since),)) if since is not None else ("", ())
+@dataclass(frozen=True, slots=True)
+class OutcomeStats:
+    """The counts per (symbol, strategy), and per confidence band (every band listed)."""
 
+    groups: list[GroupCounts]
+    bands: list[tuple[float, float, Counts]]
 
-def by_symbol_and_strategy(
-    conn: sqlite3.Connection, since: datetime | None = None
-) -> list[GroupCounts]:
-    """Counts per (symbol, strategy) of the signals at or after `since`."""
-    where, params = _window(since)
-    rows = conn.execute(
-        f"SELECT symbol, strategy, {_AGGREGATES} FROM signals {where}"
-        " GROUP BY symbol, strategy ORDER BY symbol, strategy",
-        params,
-    )
-    return [GroupCounts(row[0], row[1], Counts.from_row(row)) for row in rows]
+    @classmethod
+    def from_rows(
+        cls, groups: Iterable[Mapping[str, Any]], bands: Iterable[Mapping[str, Any]]
+    ) -> OutcomeStats:
+        """From the rows of a dialect's `outcome_groups` and `outcome_bands` queries."""
+        found = {int(row["band"]): Counts.from_row(row) for row in bands}
+        return cls(
+            groups=[GroupCounts(r["symbol"], r["strategy"], Counts.from_row(r)) for r in groups],
+            bands=[(low, high, found.get(i, EMPTY)) for i, (low, high) in enumerate(BANDS)],
+        )
 
-
-def by_confidence(
-    conn: sqlite3.Connection, since: datetime | None = None
-) -> list[tuple[float, float, Counts]]:
-    """Counts per confidence band (low, high, counts), every band listed."""
-    cases = " ".join(f"WHEN confidence < {high!r} THEN {i}" for i, (_, high) in enumerate(BANDS))
-    where, params = _window(since)
-    rows = conn.execute(
-        f"SELECT CASE {cases} ELSE {len(BANDS) - 1} END AS band, {_AGGREGATES}"
-        f" FROM signals {where} GROUP BY band",
-        params,
-    )
-    found = {int(row[0]): Counts.from_row(row) for row in rows}
-    empty = Counts(0, 0, 0, 0, 0, 0.0)
-    return [(low, high, found.get(i, empty)) for i, (low, high) in enumerate(BANDS)]
+    @property
+    def overall(self) -> Counts:
+        """Every signal counted once."""
+        return sum((g.counts for g in self.groups), EMPTY)

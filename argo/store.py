@@ -7,6 +7,7 @@ URL, `SignalStore.open` returns `argo.outbox.pg_signals.PgSignalStore`, which do
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from argo.outbox.schema import ensure_schema
 from argo.outcomes import Outcome
 from argo.signal import Action, AssetType, Regime, Signal
 from argo.sqlite import connect, write_transaction
+from argo.store_reads import Row, SignalReads
 from argo.timeutil import from_text, to_text
 
 _INSERT_SIGNAL = """
@@ -83,8 +85,8 @@ class StoredSignal:
         )
 
 
-class SignalStore:
-    """Signals and their outbox events in Argo's SQLite file."""
+class SignalStore(SignalReads):
+    """Signals and their outbox events in Argo's SQLite file (reports: `SignalReads`)."""
 
     def __init__(self, conn: sqlite3.Connection, bell: Bell | None = None) -> None:
         self._conn = conn
@@ -105,6 +107,19 @@ class SignalStore:
         ensure_schema(conn)
         return cls(conn, Bell(path))
 
+    @classmethod
+    def open_readonly(cls, path: Path) -> SignalStore:
+        """Read an existing database without changing it (reports); a PostgreSQL URL opens
+        that database, whose schema must be current."""
+        url = database_url(path)
+        if url is not None:
+            from argo.outbox.pg_signals import PgSignalStore
+
+            return PgSignalStore.open_url(url)
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        conn.row_factory = sqlite3.Row
+        return cls(conn)
+
     @property
     def connection(self) -> sqlite3.Connection:
         return self._conn
@@ -116,6 +131,20 @@ class SignalStore:
         """Tell a listening relay that new events are committed (best effort)."""
         if self._bell is not None:
             self._bell.ring()
+
+    def append_events(self, events: Sequence[OutboxEvent]) -> None:
+        """Commit `events` in one transaction, in this order (replays)."""
+        with write_transaction(self._conn) as conn:
+            insert_events(conn, events)
+        if events:
+            self.ring()
+
+    def _select(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        # A list parameter travels as one JSON array, read back with json_each.
+        values = [json.dumps(p) if isinstance(p, list) else p for p in params]
+        cursor = self._conn.execute(sql, values)
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor]
 
     def add(self, signal: Signal, now: datetime) -> bool:
         """Commit `signal` with its `signal.created` event; False if it was already stored."""

@@ -223,8 +223,8 @@ def status(as_json: bool, db_path: Path | None) -> None:
 def replay(
     since: str, until: str | None, symbol: str | None, dry_run: bool, db_path: Path | None
 ) -> None:
-    """Enqueue fresh events (creation, and outcome when there is one) for stored signals
-    in a window; Alpine dedupes what it has."""
+    """Enqueue fresh events (creation, then execution and outcome when there are) for
+    stored signals in a window; Alpine dedupes what it has."""
     now = utc_now()
     try:
         window = ReplayWindow(
@@ -248,7 +248,8 @@ def replay(
             count = enqueue(store, found, now)
     finally:
         store.close()
-    click.echo(f"enqueued {count.signals + count.outcomes} events ({count.outcomes} outcomes)")
+    executions = f", {count.executions} executions" if count.executions else ""
+    click.echo(f"enqueued {count.events} events ({count.outcomes} outcomes{executions})")
     if count.outcomes_without_time:
         click.echo(
             f"{count.outcomes_without_time} outcome(s) not re-announced: no close time recorded",
@@ -267,10 +268,15 @@ def prune(older_than: str, db_path: Path | None) -> None:
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--older-than") from exc
     store = _open(db_path)
-    if on_tty():
-        click.echo(f"pruning delivered rows older than {to_text(cutoff)} ...", err=True)
     try:
-        deleted = store.admin().prune_delivered(cutoff)
+        admin = store.admin()
+        if on_tty():
+            label = f"pruning delivered rows older than {to_text(cutoff)}"
+            total = admin.prunable(cutoff)
+            with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+                deleted = admin.prune_delivered(cutoff, progress=bar.update)
+        else:
+            deleted = admin.prune_delivered(cutoff)
     finally:
         store.close()
     click.echo(f"deleted {deleted} delivered row(s) older than {to_text(cutoff)}")

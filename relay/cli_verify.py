@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from argo.outbox.replay import open_store
 from argo.timeutil import parse_since, utc_now
 from relay.app import verifier
 from relay.cli_common import config_with as _config
@@ -36,13 +37,18 @@ def verify(since: str, until: str | None, as_json: bool, repair: bool, **flags: 
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since/--until") from exc
     progress = _Progress(on_tty())
-    with verifier(_config(**flags)) as (outbox, deliverer):
-        result = reconcile_window(outbox, deliverer, start, end, progress=progress)
-        progress.done()
-        report = result.as_dict()
-        if repair and result.missing:
-            count = repair_missing(outbox, result.missing, utc_now())
-            report["repaired"] = count.signals
+    config = _config(**flags)
+    with verifier(config) as (_, deliverer):  # the outbox it opens proves the schema
+        signals = open_store(config.db_path)
+        try:
+            result = reconcile_window(signals, deliverer, start, end, progress=progress)
+            progress.done()
+            report = result.as_dict()
+            if repair and result.missing:
+                count = repair_missing(signals, result.missing, utc_now())
+                report["repaired"] = count.signals
+        finally:
+            signals.close()
     if as_json:
         click.echo(json.dumps(report))
     else:

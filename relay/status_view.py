@@ -53,7 +53,7 @@ def verdict(status: OutboxStatus, workers: list[Worker], now: datetime) -> Verdi
     if backlog.dead:
         steps.append(f"{backlog.dead} dead letter(s): `relay dead list`, then retry or discard")
     if backlog.parked:
-        steps.append(f"{backlog.parked} outcome(s) parked behind a dead creation")
+        steps.append(f"{backlog.parked} later event(s) parked behind a dead creation")
     if not alive and backlog.pending:
         return Verdict(
             "no relay running",

@@ -1,19 +1,21 @@
-"""`relay verify`: reconcile a window on a live system, and repair what is missing."""
+"""`relay verify`: reconcile a window on a live system, and repair what is missing.
+
+Argo's side is read through its signal store (`SignalStore.committed_in`), the same on a
+SQLite file and on PostgreSQL.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
 
-from argo.outbox import OutboxStore
-from argo.outbox.inventory import committed_ids, committed_in
-from argo.outbox.replay import ReplayCount, enqueue_ids
+from argo.outbox.replay import ReplayCount, SignalStore, enqueue_ids
 from relay.deliver import Deliverer
 from relay.reconcile import Reconciliation, reconcile
 
 
 def verify(
-    outbox: OutboxStore,
+    signals: SignalStore,
     deliverer: Deliverer,
     since: datetime,
     until: datetime,
@@ -25,7 +27,7 @@ def verify(
     Argo again for the signals Alpine holds that the first read did not see (committed
     meanwhile), so a running generator and relay never show up as a difference.
     """
-    argo = committed_in(outbox.connection, since, until)
+    argo = signals.committed_in(since, until)
     alpine: dict[str, str] = {}
     cursor: str | None = None
     while True:
@@ -36,10 +38,11 @@ def verify(
             break
     late = [signal_id for signal_id in alpine if signal_id not in argo]
     if late:
-        argo.update(committed_ids(outbox.connection, late))
+        argo.update(signals.committed_ids(late))
     return reconcile(argo, alpine)
 
 
-def repair(outbox: OutboxStore, missing: list[str], now: datetime) -> ReplayCount:
-    """Enqueue fresh events (creation, and outcome if any) for exactly the missing ones."""
-    return enqueue_ids(outbox.connection, missing, now)
+def repair(signals: SignalStore, missing: list[str], now: datetime) -> ReplayCount:
+    """Enqueue fresh events (creation, execution and outcome if any) for exactly the
+    missing ones."""
+    return enqueue_ids(signals, missing, now)

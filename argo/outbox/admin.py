@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -141,19 +141,40 @@ class OutboxAdmin:
                 (worker_id,),
             ).rowcount
 
-    def prune_delivered(self, older_than: datetime, batch_size: int = 5000) -> int:
-        """Delete delivered rows older than `older_than`, `batch_size` per transaction."""
+    def prune_delivered(
+        self,
+        older_than: datetime,
+        batch_size: int = 5000,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Delete delivered rows older than `older_than`, `batch_size` per transaction;
+        `progress` gets each batch's count. How many in all."""
         total = 0
         while True:
-            with write_transaction(self._conn) as conn:
-                deleted = conn.execute(
-                    "DELETE FROM sync_outbox WHERE id IN (SELECT id FROM sync_outbox"
-                    " WHERE delivered_at IS NOT NULL AND delivered_at < ? LIMIT ?)",
-                    (to_text(older_than), batch_size),
-                ).rowcount
+            deleted = self._prune_batch(older_than, batch_size)
             total += deleted
+            if progress is not None and deleted:
+                progress(deleted)
             if deleted < batch_size:
                 return total
+
+    def prunable(self, older_than: datetime) -> int:
+        """How many delivered rows are older than `older_than` (what a prune would delete)."""
+        row = self._conn.execute(
+            "SELECT count(*) FROM sync_outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?",
+            (to_text(older_than),),
+        ).fetchone()
+        return int(row[0])
+
+    def _prune_batch(self, older_than: datetime, batch_size: int) -> int:
+        """One short transaction deleting up to `batch_size` old delivered rows."""
+        with write_transaction(self._conn) as conn:
+            deleted: int = conn.execute(
+                "DELETE FROM sync_outbox WHERE id IN (SELECT id FROM sync_outbox"
+                " WHERE delivered_at IS NOT NULL AND delivered_at < ? LIMIT ?)",
+                (to_text(older_than), batch_size),
+            ).rowcount
+        return deleted
 
     def record_worker(
         self, worker_id: str, state: WorkerState, now: datetime, detail: str | None = None

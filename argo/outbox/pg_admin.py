@@ -79,19 +79,22 @@ class PgOutboxAdmin(OutboxAdmin):
             (worker_id,),
         ).rowcount
 
-    def prune_delivered(self, older_than: datetime, batch_size: int = 5000) -> int:
-        """Delete delivered rows older than `older_than`, `batch_size` per transaction (each
-        batch's dead tuples are autovacuum's to reclaim; see docs/operations.md)."""
-        total = 0
-        while True:
-            deleted = self._pg.execute(
-                "DELETE FROM sync_outbox WHERE id IN (SELECT id FROM sync_outbox"
-                " WHERE delivered_at IS NOT NULL AND delivered_at < %s LIMIT %s)",
-                (older_than, batch_size),
-            ).rowcount
-            total += deleted
-            if deleted < batch_size:
-                return total
+    def prunable(self, older_than: datetime) -> int:
+        row = self._pg.execute(
+            "SELECT count(*) AS n FROM sync_outbox"
+            " WHERE delivered_at IS NOT NULL AND delivered_at < %s",
+            (older_than,),
+        ).fetchone()
+        return int(row["n"]) if row else 0
+
+    def _prune_batch(self, older_than: datetime, batch_size: int) -> int:
+        """One autocommitted DELETE (its dead tuples are autovacuum's to reclaim; see
+        docs/operations.md)."""
+        return self._pg.execute(
+            "DELETE FROM sync_outbox WHERE id IN (SELECT id FROM sync_outbox"
+            " WHERE delivered_at IS NOT NULL AND delivered_at < %s LIMIT %s)",
+            (older_than, batch_size),
+        ).rowcount
 
     def record_worker(
         self, worker_id: str, state: WorkerState, now: datetime, detail: str | None = None

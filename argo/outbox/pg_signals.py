@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 from argo.execution.values import Fill, Trade
 from argo.outbox.events import OutboxEvent, created_event, outcome_event
 from argo.outbox.pg import CHANNEL, PgConnection, connect, not_on_postgres, require_schema
+from argo.outbox.pg_queries import POSTGRES
 from argo.outcomes import Outcome
 from argo.signal import Signal
 from argo.store import (
@@ -25,6 +26,8 @@ from argo.store import (
     signal_params,
     trade_from_row,
 )
+from argo.store_queries import Queries
+from argo.store_reads import Row
 from argo.timeutil import to_text
 
 _INSERT_SIGNAL = """
@@ -51,6 +54,8 @@ _EXECUTED = (
 
 class PgSignalStore(SignalStore):
     """Signals and their outbox events in Argo's PostgreSQL database."""
+
+    _queries: ClassVar[Queries] = POSTGRES
 
     def __init__(self, conn: PgConnection) -> None:
         self._pg = conn
@@ -82,6 +87,16 @@ class PgSignalStore(SignalStore):
 
     def ring(self) -> None:
         """Nothing to do: the writing transaction itself sent the NOTIFY."""
+
+    def append_events(self, events: Sequence[OutboxEvent]) -> None:
+        with self._pg.transaction():
+            for event in events:
+                self._insert_event(event)
+            if events:
+                self._notify()
+
+    def _select(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        return self._pg.execute(sql.encode(), params).fetchall()
 
     def add_many(self, signals: Sequence[Signal], now: datetime) -> list[Signal]:
         created_at = to_text(now)

@@ -9,6 +9,7 @@ from pathlib import Path
 import psycopg
 from sqlalchemy.engine import make_url
 
+from tests.pgdb import argo_database, argo_rows, conninfo
 from tests.pipeline import alpine_rows, argo_hashes, drain, generate, relay_env
 from tests.support import AlpineServer, cli
 
@@ -78,3 +79,44 @@ def test_verify_without_alpine_is_a_runtime_error(tmp_path: Path) -> None:
     generate(env, 2)
     result = cli("relay", "verify", "--since", "1d", env=env)
     assert result.returncode == 1 and "Alpine unreachable" in result.stderr
+
+
+def _once(env: dict[str, str]) -> None:
+    result = cli("relay", "run", "--once", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_verify_on_postgresql_finds_what_alpine_lost_and_repairs_it(
+    alpine: AlpineServer, pg_url: str, tmp_path: Path
+) -> None:
+    """Argo's outbox on PostgreSQL; one lost signal was delivered long ago and its outbox
+    rows pruned since: still missing (not pending), and repaired like the other."""
+    with argo_database() as argo_url:
+        env = relay_env(alpine, tmp_path, ARGO_DB=argo_url)
+        generate(env, 6)
+        _once(env)
+        ids = [r["signal_id"] for r in argo_rows(argo_url, "SELECT signal_id FROM signals")]
+        lost = sorted(ids)[:2]
+        _argo(
+            argo_url,
+            "UPDATE sync_outbox SET delivered_at = now() - interval '30 days' WHERE signal_id = %s",
+            lost[0],
+        )
+        pruned = cli("relay", "prune", "--older-than", "7d", env=env)
+        assert pruned.returncode == 0 and "deleted 1 delivered row(s)" in pruned.stdout
+        for signal_id in lost:
+            _alpine(pg_url, "DELETE FROM signals WHERE signal_id = %s", signal_id)
+        code, report = _verify(env)
+        assert code == 1 and (report["matched"], report["missing"], report["pending"]) == (4, 2, 0)
+        assert report["first"]["missing"] == lost  # type: ignore[index]
+        code, report = _verify(env, "--repair")
+        assert report["repaired"] == 2
+        _once(env)
+        code, report = _verify(env)
+        assert code == 0 and (report["matched"], report["missing"]) == (6, 0)
+    assert sorted(signal_id for signal_id, _ in alpine_rows(pg_url)) == sorted(ids)
+
+
+def _argo(url: str, sql: str, *params: object) -> None:
+    with psycopg.connect(conninfo(url)) as conn:
+        conn.execute(sql.encode(), params)

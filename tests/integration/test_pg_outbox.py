@@ -74,11 +74,13 @@ def test_the_relay_refuses_a_database_without_the_schema(empty_pg_url: str) -> N
         OutboxStore.open(Path(empty_pg_url))
 
 
-@pytest.mark.parametrize("command", [["signals", "stats"], ["audit", "verify"]])
-def test_sqlite_only_commands_exit_2_naming_argo_db(url: str, command: list[str]) -> None:
-    result = CliRunner().invoke(argo_main, [*command, "--db", url])
-    assert result.exit_code == 2
-    assert "ARGO_DB" in result.output and "Traceback" not in result.output
+def test_audit_verify_opens_a_postgresql_database(url: str, tmp_path: Path) -> None:
+    missing = tmp_path / "none.log"
+    result = CliRunner().invoke(
+        argo_main, ["audit", "verify", "--db", url, "--audit-log", str(missing)]
+    )
+    assert result.exit_code == 1, result.output  # the database opened; the log is missing
+    assert "no audit log" in result.output and "Traceback" not in result.output
 
 
 def test_a_signal_and_its_outbox_row_commit_together(url: str) -> None:

@@ -11,10 +11,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from freezegun import freeze_time
 
 from argo.outbox import OutboxStore
+from argo.outbox.pg import database_url
 from argo.outbox.replay import ReplayWindow, enqueue, matching
 from argo.outcomes import Outcome, OutcomeKind
 from argo.store import SignalStore
@@ -22,6 +24,7 @@ from argo.timeutil import utc_now
 from relay.fate import Verdict
 from relay.pacing import RelayState
 from tests.factories import filled_store
+from tests.pgdb import conninfo
 from tests.relaykit import (
     STORES,
     ScriptedAlpine,
@@ -199,12 +202,22 @@ def test_a_dead_creation_parks_its_outcome_until_retried(db: Path) -> None:
     assert all(r["delivered_at"] for r in outbox_rows(db))
 
 
-@pytest.mark.sqlite_only
+def _execute(db: Path, sql: str) -> None:
+    """One statement on the outbox of either store."""
+    url = database_url(db)
+    if url is None:
+        with sqlite3.connect(db) as conn:
+            conn.execute(sql)
+        conn.close()
+        return
+    with psycopg.connect(conninfo(url)) as pg:
+        pg.execute(sql.encode())
+
+
 def test_a_replay_of_a_signal_whose_old_events_are_dead_is_delivered(db: Path) -> None:
     store, signals = filled_store(db, 1)
     _record_outcome(store, signals[0].signal_id)
-    with sqlite3.connect(db) as conn:
-        conn.execute("UPDATE sync_outbox SET dead_at = '2026-01-01T00:00:00.000000Z'")
+    _execute(db, "UPDATE sync_outbox SET dead_at = '2026-01-01T00:00:00.000000Z'")
     count = enqueue(
         store, matching(store, ReplayWindow(since=utc_now().replace(year=2000))), utc_now()
     )
