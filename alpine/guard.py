@@ -117,7 +117,8 @@ class IngestGuard:
 
 
 def hash_matches(signal: SignalIn) -> bool:
-    return verification_hash(signal.model_dump()) == signal.sha256
+    """Whether `sha256` is the hash of the signal's own (validated) fields."""
+    return verification_hash(vars(signal)) == signal.sha256  # the field values, undumped
 
 
 def _batch_items(body: bytes) -> list[Any]:

@@ -9,14 +9,14 @@ and nowhere else.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, Engine, create_engine, event, or_, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
@@ -24,13 +24,14 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalErr
 from alpine.crashpoint import crash_point
 from alpine.errors import StoreUnavailableError
 from alpine.identity import OUTCOME_FIELDS, outcome_differences, outcome_values, signal_differences
+from alpine.pg_insert import insert_batch
 from alpine.tables import signals
-from alpine.timestamps import format_timestamp
 from alpine.validation import OutcomeIn, SignalIn, profit_loss_problem
 
 # The database refused these values (a CHECK, or a value it cannot hold): the item's
-# own fault, answered per item, never a 5xx.
-_REFUSED = (IntegrityError, DataError)
+# own fault, answered per item, never a 5xx. (psycopg's own classes: the PostgreSQL
+# insert runs on the driver connection, see alpine.pg_insert.)
+_REFUSED = (IntegrityError, DataError, psycopg.IntegrityError, psycopg.DataError)
 
 
 class InsertStatus(StrEnum):
@@ -113,26 +114,6 @@ def _row_params(signal: SignalIn, api_key_id: str) -> dict[str, Any]:
     }
 
 
-_COLUMNS = (
-    "signal_id, verification_hash, symbol, action, entry_price, target_price, stop_price,"
-    " confidence, strategy, asset_type, data_source, timestamp, reasoning, regime, api_key_id"
-)
-# PostgreSQL: the whole batch is one JSON parameter, expanded server-side. One
-# statement, so in autocommit it is its own transaction: one round trip per batch.
-_PG_BATCH_INSERT = text(
-    f"INSERT INTO signals ({_COLUMNS}, late) SELECT {_COLUMNS},"
-    ' now() - "timestamp" > make_interval(secs => CAST(:late_after AS double precision))'
-    " FROM jsonb_populate_recordset(NULL::signals, CAST(:rows AS jsonb))"
-    " ON CONFLICT DO NOTHING RETURNING id, signal_id, late"
-)
-
-
-def _json_row(signal: SignalIn, api_key_id: str) -> dict[str, Any]:
-    row = _row_params(signal, api_key_id)
-    row["timestamp"] = format_timestamp(signal.moment)
-    return row
-
-
 class SignalStore:
     """Stores and reads signals."""
 
@@ -176,8 +157,7 @@ class SignalStore:
         transaction so that one bad item cannot sink the others.
         """
         try:
-            with self._transaction(single_statement=True) as conn:
-                results = self._insert_batch(conn, batch, api_key_id)
+            results = self._insert_batch(batch, api_key_id)
         except _REFUSED:
             if len(batch) == 1:
                 return [_refused(batch[0])]
@@ -187,18 +167,21 @@ class SignalStore:
 
     def _insert_alone(self, signal: SignalIn, api_key_id: str) -> InsertResult:
         try:
-            with self._transaction(single_statement=True) as conn:
-                return self._insert_batch(conn, [signal], api_key_id)[0]
+            return self._insert_batch([signal], api_key_id)[0]
         except _REFUSED:
             return _refused(signal)
 
-    def _insert_batch(
-        self, conn: Connection, batch: Sequence[SignalIn], api_key_id: str
-    ) -> list[InsertResult]:
+    def _insert_batch(self, batch: Sequence[SignalIn], api_key_id: str) -> list[InsertResult]:
+        """Insert the new signals, then judge the others against the rows they met."""
         if self._postgres:
-            rows = json.dumps([_json_row(s, api_key_id) for s in batch])
-            answer = conn.execute(_PG_BATCH_INSERT, {"rows": rows, "late_after": self._late_after})
-        else:
+            inserted = insert_batch(self._engine, batch, api_key_id, self._late_after)
+            results = _created(batch, inserted)
+            pending = [s for s, r in zip(batch, results, strict=True) if r is None]
+            if not pending:
+                return [r for r in results if r is not None]
+            with self._transaction(single_statement=True) as conn:
+                return _merge(results, _judge_all(conn, pending))
+        with self._transaction() as conn:
             # SQLite: stamp received_at here, in the same sortable form as every time column.
             received = datetime.now(UTC)
             params = [
@@ -211,21 +194,9 @@ class SignalStore:
             ]
             statement = self._insert.returning(signals.c.id, signals.c.signal_id, signals.c.late)
             answer = conn.execute(statement, params)
-        inserted = {row.signal_id: (int(row.id), bool(row.late)) for row in answer}
-        results: list[InsertResult | None] = []
-        claimed: set[str] = set()
-        for signal in batch:
-            new = inserted.get(signal.signal_id)
-            if new is not None and signal.signal_id not in claimed:
-                claimed.add(signal.signal_id)
-                results.append(InsertResult(InsertStatus.CREATED, new[0], late=new[1]))
-            else:
-                results.append(None)
-        pending = [s for s, r in zip(batch, results, strict=True) if r is None]
-        if pending:
-            judged = iter(_judge_all(conn, pending))
-            results = [r if r is not None else next(judged) for r in results]
-        return [r for r in results if r is not None]
+            results = _created(batch, {r.signal_id: (int(r.id), bool(r.late)) for r in answer})
+            pending = [s for s, r in zip(batch, results, strict=True) if r is None]
+            return _merge(results, _judge_all(conn, pending) if pending else [])
 
     def apply_outcome(self, outcome: OutcomeIn) -> OutcomeResult:
         """Record a signal's outcome once; resending the same outcome is harmless.
@@ -297,6 +268,28 @@ class SignalStore:
 
 def _refused(signal: SignalIn) -> InsertResult:
     return InsertResult(InsertStatus.INVALID, None, "rejected by a database constraint")
+
+
+def _created(
+    batch: Sequence[SignalIn], inserted: Mapping[str, tuple[int, bool]]
+) -> list[InsertResult | None]:
+    """`created` for the first item of each inserted signal_id; None for the rest."""
+    results: list[InsertResult | None] = []
+    claimed: set[str] = set()
+    for signal in batch:
+        new = inserted.get(signal.signal_id)
+        if new is not None and signal.signal_id not in claimed:
+            claimed.add(signal.signal_id)
+            results.append(InsertResult(InsertStatus.CREATED, new[0], late=new[1]))
+        else:
+            results.append(None)
+    return results
+
+
+def _merge(results: list[InsertResult | None], judged: list[InsertResult]) -> list[InsertResult]:
+    """Fill the gaps of `results` with the judged items, in order."""
+    verdicts = iter(judged)
+    return [r if r is not None else next(verdicts) for r in results]
 
 
 def _judge_all(conn: Connection, pending: Sequence[SignalIn]) -> list[InsertResult]:
