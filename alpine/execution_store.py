@@ -12,24 +12,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
 from alpine.errors import StoreUnavailableError
+from alpine.store import OutcomeStatus
 from alpine.tables import signals
 
 _FIELDS = ("order_id", "executed_at", "fill_price")
 
 
-class ExecutionStatus(StrEnum):
-    APPLIED = "applied"
-    ALREADY_APPLIED = "already_applied"
-    CONFLICT = "conflict"
-    INVALID = "invalid"
-    UNKNOWN_SIGNAL = "unknown_signal"
+ExecutionStatus = OutcomeStatus  # the same answers: an update recorded once per signal
 
 
 @dataclass(frozen=True, slots=True)

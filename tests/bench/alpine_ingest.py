@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -29,8 +29,7 @@ from standardwebhooks import Webhook
 from alpine.migrations import upgrade
 from alpine.store import make_engine
 from argo.outbox import encode_payload
-from argo.signal import Action, AssetType, Regime, Signal
-from argo.timeutil import to_text
+from tests.bench.backlog import _signal
 from tests.bench.stats import Figure, repeat
 from tests.bench.stream import cpu_seconds
 from tests.pgdb import conninfo, create_database, drop_database, url_for
@@ -38,7 +37,6 @@ from tests.support import new_api_key, new_signing_secret, start_alpine, stop
 
 BATCH = 500
 DEADLINE_S = 120.0  # per run: a stuck server fails the bench instead of hanging it
-_SYMBOLS = (("AAPL", AssetType.STOCK), ("NVDA", AssetType.STOCK), ("BTC-USD", AssetType.CRYPTO))
 
 
 @dataclass(frozen=True)
@@ -59,27 +57,9 @@ class Result:
 def payloads(count: int, first: int = 0) -> list[bytes]:
     """`count` distinct valid wire payloads, as the relay sends them."""
     start = datetime(2026, 12, 1, tzinfo=UTC)
-    bodies = []
-    for n in range(first, first + count):
-        symbol, asset = _SYMBOLS[n % len(_SYMBOLS)]
-        entry = 100.0 + (n % 997) / 10
-        buy = n % 2 == 0
-        signal = Signal.create(
-            symbol=symbol,
-            action=Action.BUY if buy else Action.SELL,
-            entry_price=entry,
-            target_price=entry * (1.03 if buy else 0.97),
-            stop_price=entry * (0.985 if buy else 1.015),
-            confidence=88.0 + (n % 120) / 10,
-            strategy="bench-ingest",
-            asset_type=asset,
-            data_source="bench",
-            timestamp=to_text(start + timedelta(microseconds=n)),
-            reasoning="a signal for Alpine's ingest benchmark",
-            regime=Regime.BULL,
-        )
-        bodies.append(encode_payload(signal.to_payload()).encode())
-    return bodies
+    return [
+        encode_payload(_signal(n, start).to_payload()).encode() for n in range(first, first + count)
+    ]
 
 
 def _headers(target: Target, message_id: str, body: bytes) -> dict[str, str]:
