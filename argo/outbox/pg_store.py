@@ -54,7 +54,7 @@ _IN_ORDER = f"""(o.event_type = '{_CREATED}' OR (
     EXISTS (SELECT 1 FROM sync_outbox AS c WHERE c.signal_id = o.signal_id
             AND c.event_type = '{_CREATED}' AND c.delivered_at IS NOT NULL)
     AND NOT EXISTS (SELECT 1 FROM sync_outbox AS e WHERE e.signal_id = o.signal_id
-            AND (e.txid, e.id) < (o.txid, o.id) AND e.event_type <> '{_CREATED}'
+            AND (e.txid, e.id) < (o.txid, o.id)
             AND e.delivered_at IS NULL AND e.dead_at IS NULL)))"""
 _TIME_HAS_COME = (
     "(o.attempts = 0 OR o.next_attempt_at <= %(now)s OR o.next_attempt_at > %(latest)s)"

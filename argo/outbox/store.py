@@ -2,9 +2,10 @@
 
 A row is *due* when it is neither delivered nor dead, its `next_attempt_at` has passed,
 no live lease covers it, and, for an outcome (any event but a creation), its signal's
-creation was delivered and no earlier outcome of that signal is still pending. A claim
-leases rows under a fresh fencing token; renewing and settling touch only rows that
-still carry that token. Results are written in one short transaction per window, never
+creation was delivered and no earlier event of that signal is still pending (an outcome,
+or after a replay the replayed creation: the old delivered creation does not let the
+replayed outcome overtake it). A claim leases rows under a fresh fencing token; renewing
+and settling touch only rows that still carry that token. Results are written in one short transaction per window, never
 while waiting on the network.
 """
 
@@ -43,8 +44,7 @@ _IN_ORDER = f"""(o.event_type = '{EventType.SIGNAL_CREATED}' OR (
     EXISTS (SELECT 1 FROM sync_outbox AS c WHERE c.signal_id = o.signal_id
             AND c.event_type = '{EventType.SIGNAL_CREATED}' AND c.delivered_at IS NOT NULL)
     AND NOT EXISTS (SELECT 1 FROM sync_outbox AS e WHERE e.signal_id = o.signal_id
-            AND e.id < o.id AND e.event_type <> '{EventType.SIGNAL_CREATED}'
-            AND e.delivered_at IS NULL AND e.dead_at IS NULL)))"""
+            AND e.id < o.id AND e.delivered_at IS NULL AND e.dead_at IS NULL)))"""
 # Due: never tried (whatever the wall clock did since), or its retry time has come, or
 # that time lies further ahead than any retry wait can (the wall clock stepped back).
 _TIME_HAS_COME = "(o.attempts = 0 OR o.next_attempt_at <= :now OR o.next_attempt_at > :latest)"

@@ -445,3 +445,20 @@ def test_a_backlog_keeps_windows_out_at_once_and_order_per_signal(
     for signal in signals[::3]:
         created = alpine.timeline.index(("end", f"signal:{signal.signal_id}"))
         assert alpine.timeline.index(("start", f"outcome:{signal.signal_id}")) > created
+
+
+def test_a_replayed_outcome_waits_for_its_replayed_creation(db: Path) -> None:
+    """After Alpine lost a delivered signal, the replay's outcome must not overtake the
+    replay's creation, although the first creation was delivered long ago."""
+    store, signals = filled_store(db, 1)
+    _record_outcome(store, signals[0].signal_id)
+    with relay_for(db, ScriptedAlpine(lambda item: 201 if "outcome" not in item else 200)) as app:
+        assert app.relay.drain(threading.Event()).delivered == 2
+        count = enqueue(
+            store, matching(store, ReplayWindow(since=utc_now().replace(year=2000))), utc_now()
+        )
+        assert (count.signals, count.outcomes) == (1, 1)
+        creation = app.outbox.claim("w1", utc_now(), 60.0, 10)
+        assert [r.event_type for r in creation.rows] == ["signal.created"]
+        assert not app.outbox.claim("w2", utc_now(), 60.0, 10).rows  # held behind it
+    store.close()
