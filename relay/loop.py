@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from argo.outbox import Claim, EventType, OutboxRow, OutboxStore, steady_seconds
-from argo.outbox.doorbell import Doorbell, Wakeup
+from argo.outbox.doorbell import Wakeup
 from argo.process.crashpoints import crash_point
 from argo.timeutil import from_text, utc_now
 from relay.deliver import Deliverer
@@ -175,10 +175,6 @@ class Relay:
     def nothing_due(self, version: int) -> WindowReport:
         return WindowReport(version)
 
-    def changed_since(self, version: int) -> bool:
-        with self._db:
-            return self._outbox.data_version() != version
-
     def may_claim(self) -> bool:
         return self.pacing.wait_seconds() <= 0
 
@@ -235,12 +231,7 @@ class Relay:
     def run(self, stop: threading.Event) -> None:
         """Deliver until `stop` is set; new rows are noticed within ~10 ms."""
         self._presence.started()
-        pipeline = Pipeline(
-            self,
-            self._settings.windows_in_flight,
-            self._doorbell if isinstance(self._doorbell, Doorbell) else None,
-            self._settings.idle_poll_seconds,
-        )
+        pipeline = Pipeline(self, self._settings.windows_in_flight)
         try:
             while not stop.is_set():
                 self._beat()

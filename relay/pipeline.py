@@ -1,8 +1,6 @@
 """Windows out at once: in a backlog the next window is claimed and sent while the
-previous one's POSTs are in flight, so the relay's claim and Alpine's insert overlap;
-with a doorbell that can be poked, a commit made while a window is out is claimed and
-sent at once instead of after that window settles. Windows are settled one at a time,
-strictly in claim order."""
+previous one's POSTs are in flight, so the relay's claim and Alpine's insert overlap.
+Windows are settled one at a time, strictly in claim order."""
 
 from __future__ import annotations
 
@@ -42,21 +40,9 @@ class WindowPhases(Protocol[R_co]):
 
     def nothing_due(self, version: int) -> R_co: ...
 
-    def changed_since(self, version: int) -> bool:
-        """Whether another connection committed since `version` was read."""
-        ...
-
     def may_claim(self) -> bool:
         """False while relay-wide pacing (outage, pause, rate limit) says wait."""
         ...
-
-
-class Nudge(Protocol):
-    """A wake-up the pipeline can wait on and ring itself (the SQLite doorbell)."""
-
-    def wait(self, timeout: float) -> bool: ...
-
-    def poke(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,26 +55,16 @@ class _Out:
 class Pipeline(Generic[R]):
     """Runs windows through `phases`, keeping up to `depth` of them out.
 
-    A window is claimed ahead while the one before it came back full (a backlog) or,
-    given a `nudge`, while another connection has committed since the last claim. Without
-    a nudge a window that is not full is sent in the caller's thread and settled before
-    the next claim. Per-signal order holds across windows because a later event is due
-    only once its creation is *delivered*, not claimed.
+    A window is claimed ahead only while the one before it came back full (a backlog):
+    at a trickle every window is sent in the caller's thread and settled before the next
+    claim, so a fresh row takes no thread hop. Per-signal order holds across windows
+    because a later event is due only once its creation is *delivered*, not claimed.
     """
 
-    def __init__(
-        self,
-        phases: WindowPhases[R],
-        depth: int,
-        nudge: Nudge | None = None,
-        poll_seconds: float = 0.01,
-    ) -> None:
+    def __init__(self, phases: WindowPhases[R], depth: int) -> None:
         self._phases = phases
         self._depth = max(1, depth)
-        self._nudge = nudge if self._depth > 1 else None
-        self._poll = poll_seconds
         self._out: deque[_Out] = deque()
-        self._claimed_version = 0
         self._pool = ThreadPoolExecutor(max_workers=self._depth, thread_name_prefix="window")
 
     @property
@@ -97,24 +73,27 @@ class Pipeline(Generic[R]):
         return bool(self._out)
 
     def step(self, stop: threading.Event) -> R:
-        """Settle the oldest window out, claiming (and sending) ahead meanwhile; its
-        report, or the phases' report of nothing due."""
+        """Settle the oldest window out, claiming (and sending) ahead if a backlog waits;
+        its report, or the phases' report of nothing due."""
         if not self._out:
-            claimed = self._claim()
+            claimed = self._phases.claim_window()
             if claimed.claim is None:
                 return self._phases.nothing_due(claimed.version)
-            if self._nudge is None and (
-                self._depth == 1 or len(claimed.claim.rows) < self._phases.batch_size
-            ):
+            if not self._depth > 1 or len(claimed.claim.rows) < self._phases.batch_size:
                 sent = self._phases.send_window(claimed.claim, stop)
                 return self._phases.settle_window(claimed.version, claimed.claim, sent)
             self._send_ahead(claimed.version, claimed.claim, stop)
-        while True:
-            self._claim_ahead(stop)
-            if self._nudge is None or self._out[0].sent.done():
-                return self._settle_oldest()
-            # The window's own completion pokes the nudge, so this wait ends at once.
-            self._nudge.wait(self._poll)
+        while (
+            len(self._out) < self._depth
+            and len(self._out[-1].claim.rows) >= self._phases.batch_size
+            and not stop.is_set()
+            and self._phases.may_claim()
+        ):
+            claimed = self._phases.claim_window()
+            if claimed.claim is None:
+                break
+            self._send_ahead(claimed.version, claimed.claim, stop)
+        return self._settle_oldest()
 
     def finish(self) -> list[R]:
         """Settle every window still out (on stop, or before `drain` returns)."""
@@ -127,27 +106,8 @@ class Pipeline(Generic[R]):
         self.finish()
         self._pool.shutdown(wait=True)
 
-    def _claim(self) -> Claimed:
-        claimed = self._phases.claim_window()
-        self._claimed_version = claimed.version
-        return claimed
-
-    def _claim_ahead(self, stop: threading.Event) -> None:
-        while len(self._out) < self._depth and not stop.is_set() and self._phases.may_claim():
-            backlog = len(self._out[-1].claim.rows) >= self._phases.batch_size
-            fresh = self._nudge is not None and self._phases.changed_since(self._claimed_version)
-            if not (backlog or fresh):
-                return
-            claimed = self._claim()
-            if claimed.claim is None:
-                return
-            self._send_ahead(claimed.version, claimed.claim, stop)
-
     def _send_ahead(self, version: int, claim: Claim, stop: threading.Event) -> None:
         future = self._pool.submit(self._phases.send_window, claim, stop)
-        if self._nudge is not None:
-            nudge = self._nudge
-            future.add_done_callback(lambda _: nudge.poke())
         self._out.append(_Out(version, claim, future))
 
     def _settle_oldest(self) -> R:

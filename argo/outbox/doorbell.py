@@ -98,11 +98,6 @@ class Doorbell:
                 pass
         return True
 
-    def poke(self) -> None:
-        """Ring this doorbell from inside the relay (a window came back): never blocks."""
-        with contextlib.suppress(OSError):
-            _sending_socket().sendto(b"!", str(self._path))
-
     def close(self) -> None:
         self._socket.close()
         with contextlib.suppress(FileNotFoundError):

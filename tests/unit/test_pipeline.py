@@ -28,9 +28,8 @@ class Script:
 
     batch_size = BATCH
 
-    def __init__(self, sizes: list[int], *, may_claim: bool = True, commits: int = 0) -> None:
+    def __init__(self, sizes: list[int], *, may_claim: bool = True) -> None:
         self._sizes = sizes
-        self._commits = commits  # how many times changed_since answers True
         self._next_id = 1
         self._may_claim = may_claim
         self.events: list[str] = []
@@ -65,32 +64,9 @@ class Script:
     def may_claim(self) -> bool:
         return self._may_claim
 
-    def changed_since(self, version: int) -> bool:
-        if self._commits:
-            self._commits -= 1
-            return True
-        return False
 
-
-class Nudge:
-    """A doorbell the pipeline pokes itself; counts both."""
-
-    def __init__(self) -> None:
-        self._rang = threading.Event()
-        self.pokes = 0
-
-    def wait(self, timeout: float) -> bool:
-        rang = self._rang.wait(timeout)
-        self._rang.clear()
-        return rang
-
-    def poke(self) -> None:
-        self.pokes += 1
-        self._rang.set()
-
-
-def _run(script: Script, depth: int, steps: int, nudge: Nudge | None = None) -> list[str]:
-    pipeline = Pipeline(script, depth, nudge)
+def _run(script: Script, depth: int, steps: int) -> list[str]:
+    pipeline = Pipeline(script, depth)
     stop = threading.Event()
     try:
         return [pipeline.step(stop) for _ in range(steps)]
@@ -144,21 +120,3 @@ def test_closing_settles_what_is_still_out() -> None:
     pipeline.close()
     assert not pipeline.busy
     assert [e for e in script.events if e.startswith("settle")] == ["settle:1", "settle:4"]
-
-
-def test_with_a_nudge_a_commit_made_while_a_window_is_out_goes_out_at_once() -> None:
-    script = Script([1, 1, 1], commits=2)
-    nudge = Nudge()
-    reports = _run(script, depth=2, steps=3, nudge=nudge)
-    assert reports == ["settled 1", "settled 2", "settled 3"]
-    assert script.events[:3] == ["claim:1", "claim:2", "settle:1"]
-    assert script.most_out == 2
-    assert nudge.pokes == 3  # each window's completion woke the waiting caller
-    assert all(name.startswith("window") for name in script.send_threads)
-
-
-def test_with_a_nudge_and_no_commit_a_trickle_claims_nothing_ahead() -> None:
-    script = Script([1, 1])
-    reports = _run(script, depth=2, steps=2, nudge=Nudge())
-    assert reports == ["settled 1", "settled 2"]
-    assert script.events == ["claim:1", "settle:1", "claim:2", "settle:2"]
