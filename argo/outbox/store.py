@@ -5,8 +5,8 @@ no live lease covers it, and, for an outcome (any event but a creation), its sig
 creation was delivered and no earlier event of that signal is still pending (an outcome,
 or after a replay the replayed creation: the old delivered creation does not let the
 replayed outcome overtake it). A claim leases rows under a fresh fencing token; renewing
-and settling touch only rows that still carry that token. Results are written in one short transaction per window, never
-while waiting on the network.
+and settling touch only rows that still carry that token. Results are written in one
+short transaction per window, never while waiting on the network.
 """
 
 from __future__ import annotations
