@@ -105,7 +105,6 @@ class Relay:
         self._on_rejected = on_rejected
         # One connection: windows out renew their leases from their own threads.
         self._db = threading.Lock()
-        self._setbacks_at_claim: dict[str, int] = {}  # claim token -> pacing.setbacks then
 
     @property
     def batch_size(self) -> int:
@@ -117,9 +116,7 @@ class Relay:
         claimed = self.claim_window()
         if claimed.claim is None:
             return WindowReport(claimed.version)
-        return self.settle_window(
-            claimed.version, claimed.claim, self.send_window(claimed.claim, stop)
-        )
+        return self.settle_window(claimed, self.send_window(claimed.claim, stop))
 
     def claim_window(self) -> Claimed:
         """Lease the next window of due rows, if any."""
@@ -136,8 +133,7 @@ class Relay:
         if not claim.rows:
             return Claimed(version)
         crash_point("after_claim")
-        self._setbacks_at_claim[claim.token] = self.pacing.setbacks
-        return Claimed(version, claim)
+        return Claimed(version, claim, self.pacing.setbacks)
 
     def send_window(self, claim: Claim, stop: threading.Event) -> list[Sent]:
         """POST a claimed window (in any thread), renewing its lease while it is out."""
@@ -147,8 +143,10 @@ class Relay:
         with self._db:
             return self._outbox.renew(claim, self._clock(), self._settings.lease_seconds)
 
-    def settle_window(self, version: int, claim: Claim, sent: list[Sent]) -> WindowReport:
+    def settle_window(self, claimed: Claimed, sent: list[Sent]) -> WindowReport:
         """Decide every row's fate once and write them in one transaction."""
+        claim = claimed.claim
+        assert claim is not None, "only a window that holds rows is settled"
         alpine_up = self._probe() if needs_probe(sent, self._rules) else None
         decided_at = self._clock()
         decision = decide(sent, self._rules, decided_at, self._jitter, alpine_up)
@@ -160,9 +158,9 @@ class Relay:
                 "lease lost for part of a window",
                 extra={"event": "lease_lost", "rows": len(claim.rows) - held},
             )
-        self._after(sent, decision, decided_at, self._setbacks_at_claim.pop(claim.token, None))
+        self._after(sent, decision, decided_at, claimed.setbacks)
         return WindowReport(
-            version,
+            claimed.version,
             claimed=len(claim.rows),
             delivered=decision.count(Fate.DELIVERED),
             charged=decision.count(Fate.CHARGED),
@@ -183,9 +181,7 @@ class Relay:
         log.info("health probe", extra={"event": "probe", "healthy": healthy, "said": said})
         return healthy
 
-    def _after(
-        self, sent: list[Sent], decision: Decision, now: datetime, setbacks: int | None
-    ) -> None:
+    def _after(self, sent: list[Sent], decision: Decision, now: datetime, setbacks: int) -> None:
         """Metrics, logs and relay-wide pacing for a settled window."""
         delivered = set(decision.settlement.delivered)
         for item in sent:

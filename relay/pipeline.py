@@ -16,10 +16,12 @@ from relay.fate import Sent
 
 @dataclass(frozen=True, slots=True)
 class Claimed:
-    """One claim attempt: the data_version read before it, and the window if any."""
+    """One claim attempt: the data_version read before it, the window if any, and the
+    relay-wide setbacks (outages, pauses) counted when it was claimed."""
 
     version: int
     claim: Claim | None = None
+    setbacks: int = 0
 
 
 R = TypeVar("R")
@@ -36,7 +38,7 @@ class WindowPhases(Protocol[R_co]):
 
     def send_window(self, claim: Claim, stop: threading.Event) -> list[Sent]: ...
 
-    def settle_window(self, version: int, claim: Claim, sent: list[Sent]) -> R_co: ...
+    def settle_window(self, claimed: Claimed, sent: list[Sent]) -> R_co: ...
 
     def nothing_due(self, version: int) -> R_co: ...
 
@@ -47,8 +49,8 @@ class WindowPhases(Protocol[R_co]):
 
 @dataclass(frozen=True, slots=True)
 class _Out:
-    version: int
-    claim: Claim
+    claimed: Claimed
+    window: Claim  # claimed.claim, known not to be None
     sent: Future[list[Sent]]
 
 
@@ -79,20 +81,21 @@ class Pipeline(Generic[R]):
             claimed = self._phases.claim_window()
             if claimed.claim is None:
                 return self._phases.nothing_due(claimed.version)
-            if not self._depth > 1 or len(claimed.claim.rows) < self._phases.batch_size:
-                sent = self._phases.send_window(claimed.claim, stop)
-                return self._phases.settle_window(claimed.version, claimed.claim, sent)
-            self._send_ahead(claimed.version, claimed.claim, stop)
+            if self._depth == 1 or len(claimed.claim.rows) < self._phases.batch_size:
+                return self._phases.settle_window(
+                    claimed, self._phases.send_window(claimed.claim, stop)
+                )
+            self._send_ahead(claimed, claimed.claim, stop)
         while (
             len(self._out) < self._depth
-            and len(self._out[-1].claim.rows) >= self._phases.batch_size
+            and len(self._out[-1].window.rows) >= self._phases.batch_size
             and not stop.is_set()
             and self._phases.may_claim()
         ):
             claimed = self._phases.claim_window()
             if claimed.claim is None:
                 break
-            self._send_ahead(claimed.version, claimed.claim, stop)
+            self._send_ahead(claimed, claimed.claim, stop)
         return self._settle_oldest()
 
     def finish(self) -> list[R]:
@@ -106,10 +109,10 @@ class Pipeline(Generic[R]):
         self.finish()
         self._pool.shutdown(wait=True)
 
-    def _send_ahead(self, version: int, claim: Claim, stop: threading.Event) -> None:
-        future = self._pool.submit(self._phases.send_window, claim, stop)
-        self._out.append(_Out(version, claim, future))
+    def _send_ahead(self, claimed: Claimed, window: Claim, stop: threading.Event) -> None:
+        future = self._pool.submit(self._phases.send_window, window, stop)
+        self._out.append(_Out(claimed, window, future))
 
     def _settle_oldest(self) -> R:
         out = self._out.popleft()
-        return self._phases.settle_window(out.version, out.claim, out.sent.result())
+        return self._phases.settle_window(out.claimed, out.sent.result())

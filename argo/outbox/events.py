@@ -43,6 +43,18 @@ def new_event_id() -> str:
     return f"evt_{uuid.uuid4().hex}"
 
 
+def _event(
+    event_type: EventType, signal_id: str, body: dict[str, Any], now: datetime
+) -> OutboxEvent:
+    return OutboxEvent(
+        event_id=new_event_id(),
+        event_type=event_type,
+        signal_id=signal_id,
+        payload=encode_payload(body),
+        created_at=to_text(now),
+    )
+
+
 def outcome_event(
     signal_id: str,
     outcome: str,
@@ -59,13 +71,7 @@ def outcome_event(
         "profit_loss_pct": float(profit_loss_pct),
         "closed_at": to_text(closed_at),
     }
-    return OutboxEvent(
-        event_id=new_event_id(),
-        event_type=EventType.SIGNAL_OUTCOME,
-        signal_id=signal_id,
-        payload=encode_payload(body),
-        created_at=to_text(now),
-    )
+    return _event(EventType.SIGNAL_OUTCOME, signal_id, body, now)
 
 
 def executed_event(
@@ -79,21 +85,9 @@ def executed_event(
         "executed_at": to_text(executed_at),
         "fill_price": float(fill_price),
     }
-    return OutboxEvent(
-        event_id=new_event_id(),
-        event_type=EventType.SIGNAL_EXECUTED,
-        signal_id=signal_id,
-        payload=encode_payload(body),
-        created_at=to_text(now),
-    )
+    return _event(EventType.SIGNAL_EXECUTED, signal_id, body, now)
 
 
 def created_event(signal: Signal, now: datetime) -> OutboxEvent:
     """The `signal.created` event announcing `signal`."""
-    return OutboxEvent(
-        event_id=new_event_id(),
-        event_type=EventType.SIGNAL_CREATED,
-        signal_id=signal.signal_id,
-        payload=encode_payload(signal.to_payload()),
-        created_at=to_text(now),
-    )
+    return _event(EventType.SIGNAL_CREATED, signal.signal_id, signal.to_payload(), now)

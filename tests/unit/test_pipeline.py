@@ -53,7 +53,9 @@ class Script:
         self.send_threads.append(threading.current_thread().name)
         return [Sent(row, Reply(Answer.ACKNOWLEDGED, "")) for row in claim.rows]
 
-    def settle_window(self, version: int, claim: Claim, sent: list[Sent]) -> str:
+    def settle_window(self, claimed: Claimed, sent: list[Sent]) -> str:
+        claim = claimed.claim
+        assert claim is not None
         self.events.append(f"settle:{claim.rows[0].id}")
         self.out -= 1
         return f"settled {claim.rows[0].id}"
