@@ -1,21 +1,31 @@
-"""What a subscriber tier may see, as pages (newest first) and as stream windows.
+"""What a subscriber tier may see, in feed order.
 
-A signal is visible to a tier at v = max(timestamp + delay, received_at). The rows
-that became visible in a window (t0, t1] are a fixed set, so a stream position is
-(t0, t1, last id), and resuming from it repeats and skips nothing. A window may end
-no later than the horizon: the moment before which every row is committed.
+Every stored signal, outcome and execution is an event of `feed_events` at a position
+`seq` (1, 2, 3, ...) taken in commit order by a trigger under feed_head's lock (see
+schema/alpine/*/..._feed.sql). Any snapshot therefore holds exactly the events
+1..head: a reader may take all it sees, and nothing can later commit below it. No
+clock and no margin decide what is released.
+
+A tier sees the events it is entitled to (asset types, minimum confidence; outcomes
+and executions only with those fields), in feed order. A delayed tier sees a prefix
+of that order: up to its *frontier*, the position before the first entitled event
+whose signal is younger than the delay; so each event is released no earlier than
+its signal's timestamp + delay, and the order never changes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, func, or_, select, text
+from sqlalchemy import ColumnElement, Engine, Select, func, select, text
 
-from alpine.tables import signals
+from alpine.positions import Position
+from alpine.tables import feed_events, feed_head, signals
 from alpine.tiers import Tier
 
 _BASE = (
@@ -40,35 +50,60 @@ _OPTIONAL = {
     # `executed` is derived: whether Argo traded the signal (an order id is stored).
     "execution": ("executed", "order_id", "executed_at", "fill_price"),
 }
+# The events besides `signal`, each shown to the tiers that have the field of that name.
+UPDATE_KINDS = ("outcome", "execution")
+EPOCH_TTL_SECONDS = 5.0  # a new epoch (restore, failover, new-epoch) shows within this
 
-
-# received_at is now(), the start of the inserting transaction, so a row can commit
-# after rows with a later received_at. On PostgreSQL the horizon is the start of the
-# oldest open transaction of Alpine's own connections (application_name, set by
-# store.make_engine): nothing older can still appear. The margin covers the instant
-# between a transaction taking its start time and publishing it.
-_PG_HORIZON = text(
-    "SELECT clock_timestamp() - interval '10 milliseconds', min(xact_start)"
-    " FROM pg_stat_activity WHERE datname = current_database()"
-    " AND application_name = :app AND pid <> pg_backend_pid() AND xact_start IS NOT NULL"
+_JOINED = feed_events.join(signals, signals.c.id == feed_events.c.signal_row)
+# PostgreSQL: the stored token, with what a restore changes by itself (the database's
+# oid after pg_restore into a new database, the timeline after point-in-time recovery).
+_PG_EPOCH = text(
+    "SELECT h.epoch, d.oid, (SELECT timeline_id FROM pg_control_checkpoint())"
+    " FROM feed_head h, pg_database d WHERE h.id = 1 AND d.datname = current_database()"
 )
-HORIZON_MARGIN = timedelta(milliseconds=10)
-APPLICATION_NAME = "alpine"
-# SQLite (one process, short transactions): assume commits take less than this.
-SQLITE_SETTLE = timedelta(seconds=0.25)
 
 
 @dataclass(frozen=True, slots=True)
-class FeedItem:
-    id: int
+class FeedEvent:
+    """One event as a tier sees it."""
+
+    seq: int
+    kind: str  # signal | outcome | execution
     body: dict[str, Any]
+
+    def item(self, prev_seq: int, epoch: str) -> dict[str, Any]:
+        """The event with its position: JSON-ready, the same in pages and on the stream.
+
+        `prev_seq` is the tier's previous event (0 before the first): a subscriber that
+        does not hold it has a gap.
+        """
+        return {
+            "event": self.kind,
+            **self.body,
+            "seq": self.seq,
+            "prev_seq": prev_seq,
+            "cursor": Position(epoch, self.seq).cursor,
+            "epoch": epoch,
+        }
 
 
 def shape(row: Any, tier: Tier) -> dict[str, Any]:
-    """The fields of `row` that `tier` may see, JSON-ready."""
+    """The fields of signal `row` that `tier` may see, JSON-ready."""
     names = list(_BASE)
     for field in sorted(tier.fields):
         names.extend(_OPTIONAL[field])
+    return _fields(row, names)
+
+
+def event_body(kind: str, row: Any, tier: Tier) -> dict[str, Any]:
+    """A `signal` event shows the signal as stored now; an `outcome` or `execution`
+    event shows the signal's id and the fields that event recorded."""
+    if kind == "signal":
+        return shape(row, tier)
+    return _fields(row, ("signal_id", *_OPTIONAL[kind]))
+
+
+def _fields(row: Any, names: Iterable[str]) -> dict[str, Any]:
     body = {}
     for name in names:
         value = row.order_id is not None if name == "executed" else getattr(row, name)
@@ -80,82 +115,155 @@ def shape(row: Any, tier: Tier) -> dict[str, Any]:
     return body
 
 
-def _entitled(tier: Tier) -> list[ColumnElement[bool]]:
+def kinds(tier: Tier) -> list[str]:
+    """The kinds of event `tier` is shown."""
+    return ["signal", *(kind for kind in UPDATE_KINDS if kind in tier.fields)]
+
+
+def _entitled(tier: Tier, events: Any = feed_events, rows: Any = signals) -> list[Any]:
     return [
-        signals.c.asset_type.in_(sorted(tier.asset_types)),
-        signals.c.confidence >= tier.min_confidence,
+        rows.c.asset_type.in_(sorted(tier.asset_types)),
+        rows.c.confidence >= tier.min_confidence,
+        events.c.kind.in_(kinds(tier)),
     ]
 
 
-def _visible_at(tier: Tier, moment: datetime) -> ColumnElement[bool]:
-    return and_(signals.c.timestamp <= moment - tier.delay, signals.c.received_at <= moment)
+def chain(events: Sequence[FeedEvent], prev_seq: int) -> list[tuple[FeedEvent, int]]:
+    """Each event of a run of consecutive tier events with its predecessor's position."""
+    linked = []
+    for event in events:
+        linked.append((event, prev_seq))
+        prev_seq = event.seq
+    return linked
 
 
 class Feed:
-    """Reads signals as subscribers see them."""
+    """Reads the feed as subscribers see it."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._epoch: tuple[float, str] | None = None
+
+    def head(self) -> int:
+        """The position of the last committed event (0 for an empty feed)."""
+        with self._engine.connect() as conn:
+            return int(
+                conn.execute(select(feed_head.c.seq).where(feed_head.c.id == 1)).scalar_one()
+            )
+
+    def epoch(self) -> str:
+        """The name of this history; it changes only when history is restored or rewound."""
+        now = time.monotonic()
+        if self._epoch is None or now - self._epoch[0] > EPOCH_TTL_SECONDS:
+            self._epoch = (now, self._read_epoch())
+        return self._epoch[1]
+
+    def _read_epoch(self) -> str:
+        with self._engine.connect() as conn:
+            if self._engine.dialect.name == "postgresql":
+                token, oid, timeline = conn.execute(_PG_EPOCH).one()
+                parts = f"{token}:{oid}:{timeline}"
+            else:
+                parts = str(
+                    conn.execute(select(feed_head.c.epoch).where(feed_head.c.id == 1)).scalar_one()
+                )
+        return hashlib.sha256(parts.encode()).hexdigest()[:16]
+
+    def frontier(self, tier: Tier, head: int, now: datetime) -> int:
+        """The last position `tier` may read at `now`, given the feed's `head`."""
+        if not tier.delay:
+            return head
+        query = (
+            select(func.min(feed_events.c.seq))
+            .select_from(_JOINED)
+            .where(*_entitled(tier), signals.c.timestamp > now - tier.delay)
+        )
+        with self._engine.connect() as conn:
+            blocked: int | None = conn.execute(query).scalar_one()
+        return head if blocked is None else min(head, blocked - 1)
+
+    def window(self, tier: Tier, after: int, until: int, limit: int) -> list[FeedEvent]:
+        """The tier's events in (after, until], in feed order, at most `limit`."""
+        query = (
+            self._select()
+            .where(*_entitled(tier), feed_events.c.seq > after, feed_events.c.seq <= until)
+            .order_by(feed_events.c.seq)
+            .limit(limit)
+        )
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [FeedEvent(int(r.seq), r.kind, event_body(r.kind, r, tier)) for r in rows]
+
+    def previous(self, tier: Tier, seq: int) -> int:
+        """The position of the tier's last event at or before `seq` (0 if none)."""
+        query = (
+            select(feed_events.c.seq)
+            .select_from(_JOINED)
+            .where(*_entitled(tier), feed_events.c.seq <= seq)
+            .order_by(feed_events.c.seq.desc())
+            .limit(1)
+        )
+        with self._engine.connect() as conn:
+            found: int | None = conn.execute(query).scalar()
+        return found or 0
 
     def page(
         self,
         tier: Tier,
-        now: datetime,
+        until: int,
         *,
         symbol: str | None = None,
         since: datetime | None = None,
-        before_id: int | None = None,
+        before: int | None = None,
         limit: int = 50,
-    ) -> list[FeedItem]:
-        """Visible signals, most recently received first, below `before_id`."""
-        clauses = [*_entitled(tier), signals.c.timestamp <= now - tier.delay]
+    ) -> list[tuple[FeedEvent, int]]:
+        """The tier's signals up to position `until`, newest first, below `before`; each
+        with the position of the tier's event before it."""
+        earlier_events, earlier_rows = feed_events.alias("earlier_e"), signals.alias("earlier_s")
+        prev_seq = (
+            select(earlier_events.c.seq)
+            .select_from(
+                earlier_events.join(earlier_rows, earlier_rows.c.id == earlier_events.c.signal_row)
+            )
+            .where(
+                *_entitled(tier, earlier_events, earlier_rows),
+                earlier_events.c.seq < feed_events.c.seq,
+            )
+            .order_by(earlier_events.c.seq.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        clauses: list[ColumnElement[bool]] = [
+            *_entitled(tier),
+            feed_events.c.kind == "signal",
+            feed_events.c.seq <= until,
+        ]
         if symbol:
             clauses.append(signals.c.symbol == symbol)
         if since:
             clauses.append(signals.c.timestamp >= since)
-        if before_id is not None:
-            clauses.append(signals.c.id < before_id)
-        query = select(signals).where(*clauses).order_by(signals.c.id.desc()).limit(limit)
-        return self._run(query, tier)
-
-    def window(
-        self, tier: Tier, start: datetime, end: datetime, after_id: int, limit: int
-    ) -> list[FeedItem]:
-        """Signals that became visible in (start, end], by id, above `after_id`."""
+        if before is not None:
+            clauses.append(feed_events.c.seq < before)
         query = (
-            select(signals)
-            .where(
-                *_entitled(tier),
-                _visible_at(tier, end),
-                or_(signals.c.timestamp > start - tier.delay, signals.c.received_at > start),
-                signals.c.id > after_id,
-            )
-            .order_by(signals.c.id)
+            self._select(prev_seq.label("prev_seq"))
+            .where(*clauses)
+            .order_by(feed_events.c.seq.desc())
             .limit(limit)
         )
-        return self._run(query, tier)
-
-    def horizon(self) -> tuple[datetime, bool]:
-        """The latest moment before which every signal row is committed (database clock),
-        and whether an open transaction holds it back (then it moves on without notice)."""
-        if self._engine.dialect.name != "postgresql":
-            return datetime.now(UTC) - SQLITE_SETTLE, False
         with self._engine.connect() as conn:
-            clock, oldest = conn.execute(_PG_HORIZON, {"app": APPLICATION_NAME}).one()
-        if oldest is not None and oldest < clock:
-            return oldest.astimezone(UTC), True
-        return clock.astimezone(UTC), False
+            rows = conn.execute(query).all()
+        return [(FeedEvent(int(r.seq), r.kind, shape(r, tier)), int(r.prev_seq or 0)) for r in rows]
 
     def next_release(self, tier: Tier, now: datetime) -> datetime | None:
         """When the next stored signal becomes visible to a delayed `tier`, if any will."""
-        query = select(func.min(signals.c.timestamp)).where(
-            *_entitled(tier), signals.c.timestamp > now - tier.delay
+        query = (
+            select(func.min(signals.c.timestamp))
+            .select_from(_JOINED)
+            .where(*_entitled(tier), signals.c.timestamp > now - tier.delay)
         )
         with self._engine.connect() as conn:
             first: datetime | None = conn.execute(query).scalar_one()
         return None if first is None else first + tier.delay
 
-    def _run(self, query: Any, tier: Tier) -> list[FeedItem]:
-        with self._engine.connect() as conn:
-            rows: Sequence[Any] = conn.execute(query).all()
-        return [FeedItem(int(row.id), shape(row, tier)) for row in rows]
+    def _select(self, *extra: Any) -> Select[Any]:
+        return select(feed_events.c.seq, feed_events.c.kind, signals, *extra).select_from(_JOINED)

@@ -1,11 +1,16 @@
-"""One live feed per process: a single loop reads each new window of signals once per
-tier and fans it out to every open stream of that tier.
+"""One live feed per process: a single loop reads each tier's new events once and fans
+them out to every open stream of that tier.
 
 The loop wakes on a NOTIFY (alpine/listener.py), at the moment a delayed tier's next
 signal is due, or after `poll_seconds` (the fallback, and all there is on SQLite).
-Each pass reads the horizon, then the window (last end, horizon] for each tier that
-has subscribers, so database queries grow with passes, never with subscribers.
-Windows are the ones of feed.py, so event ids stay exact resume positions.
+Each pass reads the feed's head, then for each tier with streams the events between
+the tier's position and its frontier (alpine/feed.py). Database queries grow with
+passes and tiers, never with streams.
+
+A tier's position only moves, under the lock, together with the publication of the
+events it passed; a stream joins under the same lock at that position, so every
+event after it reaches the stream's queue. Streams drop any event at or below the
+last one they wrote, so a catch-up and the queue may overlap but never repeat.
 """
 
 from __future__ import annotations
@@ -15,12 +20,12 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.engine import URL
 
-from alpine.feed import HORIZON_MARGIN, Feed, FeedItem
+from alpine.feed import Feed, FeedEvent, chain
 from alpine.listener import NotifyListener
 from alpine.tiers import Tier
 
@@ -28,56 +33,61 @@ log = logging.getLogger("alpine.livefeed")
 
 WINDOW_LIMIT = 500
 QUEUE_BATCHES = 256  # a stream this far behind is closed; it resumes with Last-Event-ID
-RELEASE_SLACK = timedelta(milliseconds=15)  # past the horizon's own margin
-# After a NOTIFY the row's received_at precedes the commit, which precedes the
-# notification: one horizon margin later, the horizon is past it.
-SETTLE_SECONDS = HORIZON_MARGIN.total_seconds() + 0.002
-HELD_RETRY_SECONDS = 0.02  # an open transaction held the horizon back: look again soon
+RELEASE_SLACK = timedelta(milliseconds=5)  # wake just after a delayed signal is due
 
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    """The events of one window for one tier, rendered once for all its streams."""
+    """Events of one pass for one tier, each rendered once for all its streams."""
 
-    start: datetime
-    end: datetime
-    text: str
+    events: tuple[tuple[int, str], ...]  # (seq, SSE text)
+
+    def text_after(self, seq: int) -> str:
+        """The SSE text of the events past position `seq`."""
+        if not self.events or self.events[0][0] > seq:
+            return "".join(text for _, text in self.events)
+        return "".join(text for position, text in self.events if position > seq)
+
+
+HEARTBEAT_TEXT = ": heartbeat\n\n"
+HEARTBEAT = Batch(((0, HEARTBEAT_TEXT),))
+
+
+@dataclass(slots=True)
+class TierPosition:
+    """How far a tier has been published: every event up to `seq`; the last of its own
+    events among them is `last_event` (the `prev_seq` of the next)."""
+
+    seq: int
+    last_event: int
 
 
 @dataclass(eq=False)
 class Subscription:
     tier: Tier
-    position: datetime  # the feed's end when subscribed: later windows come by queue
+    position: int  # the tier's position when subscribed: later events come by queue
     queue: asyncio.Queue[Batch] = field(default_factory=lambda: asyncio.Queue(QUEUE_BATCHES))
     overflowed: bool = False
 
 
-HEARTBEAT = Batch(datetime.min, datetime.min, ": heartbeat\n\n")
-
-
-def event_text(start: datetime, end: datetime, item: FeedItem) -> str:
-    """One SSE `signal` event; its id is the window and the row: `start.end.id`."""
+def event_text(event: FeedEvent, prev_seq: int, epoch: str) -> str:
+    """One SSE event: its id is the event's cursor, its type the event's kind."""
+    item = event.item(prev_seq, epoch)
     return (
-        f"id: {micros(start)}.{micros(end)}.{item.id}\n"
-        f"event: signal\ndata: {json.dumps(item.body, separators=(',', ':'))}\n\n"
+        f"id: {item['cursor']}\n"
+        f"event: {event.kind}\ndata: {json.dumps(item, separators=(',', ':'))}\n\n"
     )
 
 
-def micros(moment: datetime) -> int:
-    return int(moment.timestamp() * 1_000_000)
-
-
-def read_window(
-    feed: Feed, tier: Tier, start: datetime, end: datetime, after: int = 0
-) -> list[FeedItem]:
-    """Every row of the window (start, end] above `after`, page by page."""
-    items: list[FeedItem] = []
+def read_events(feed: Feed, tier: Tier, after: int, until: int) -> list[FeedEvent]:
+    """Every event of the tier in (after, until], page by page."""
+    events: list[FeedEvent] = []
     while True:
-        page = feed.window(tier, start, end, after, WINDOW_LIMIT)
-        items += page
+        page = feed.window(tier, after, until, WINDOW_LIMIT)
+        events += page
         if len(page) < WINDOW_LIMIT:
-            return items
-        after = page[-1].id
+            return events
+        after = page[-1].seq
 
 
 class LiveFeed:
@@ -99,27 +109,27 @@ class LiveFeed:
         self._poll = poll_seconds  # without notifications
         self._fallback = fallback_seconds  # with them: only a safety net
         self._subs: dict[str, set[Subscription]] = {name: set() for name in tiers}
-        self._end: datetime | None = None
-        self._advanced = asyncio.Condition()
+        self._positions: dict[str, TierPosition] = {}
+        self._lock = asyncio.Condition()
         self._wake = asyncio.Event()
         self._listener = NotifyListener(listen_url, self._wake) if listen_url else None
         self._tasks: list[asyncio.Task[None]] = []
 
-    async def subscribe(self, tier: Tier, at_least: datetime | None = None) -> Subscription:
-        """A queue of this tier's windows from the feed's current end, once that end is
-        at least `at_least` (waited for at most a few seconds)."""
+    async def subscribe(self, tier: Tier) -> Subscription:
+        """A queue of the tier's events after its current position (`position`)."""
         self._start()
-        async with self._advanced:
-            await asyncio.wait_for(
-                self._advanced.wait_for(
-                    lambda: self._end is not None and (at_least is None or self._end >= at_least)
-                ),
-                timeout=5.0,
-            )
-            assert self._end is not None
-            subscription = Subscription(tier, self._end)
-            self._subs[tier.name].add(subscription)
-        return subscription
+        while True:
+            fresh = None
+            if tier.name not in self._positions:
+                fresh = await run_in_threadpool(self._fresh_position, tier)
+            async with self._lock:
+                position = self._positions.get(tier.name) or fresh
+                if position is None:
+                    continue  # dropped while we looked: nobody followed the tier
+                self._positions[tier.name] = position
+                subscription = Subscription(tier, position.seq)
+                self._subs[tier.name].add(subscription)
+                return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
         self._subs[subscription.tier.name].discard(subscription)
@@ -127,6 +137,11 @@ class LiveFeed:
     @property
     def subscribers(self) -> int:
         return sum(len(subs) for subs in self._subs.values())
+
+    def _fresh_position(self, tier: Tier) -> TierPosition:
+        """Where a tier nobody follows yet starts: its frontier now."""
+        frontier = self._feed.frontier(tier, self._feed.head(), datetime.now(UTC))
+        return TierPosition(frontier, self._feed.previous(tier, frontier))
 
     def _start(self) -> None:
         if self._tasks:
@@ -153,41 +168,49 @@ class LiveFeed:
                 await asyncio.sleep(self._poll)
 
     async def _loop(self) -> None:
-        if self._end is None:
-            end, _ = await run_in_threadpool(self._feed.horizon)
-            async with self._advanced:
-                self._end = end
-                self._advanced.notify_all()
         while True:
-            held = await self._pass()
-            wait = HELD_RETRY_SECONDS if held else await run_in_threadpool(self._until_release)
+            self._wake.clear()
+            await self._pass()
+            wait = await run_in_threadpool(self._until_release)
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=wait)
-                await asyncio.sleep(SETTLE_SECONDS)  # also gathers a burst into one pass
             except TimeoutError:
                 pass
-            self._wake.clear()
 
-    async def _pass(self) -> bool:
-        """Publish the next window; True when an open transaction held the horizon back."""
-        assert self._end is not None
-        start = self._end
-        end, held = await run_in_threadpool(self._feed.horizon)
-        if end <= start:
-            return held
-        tiers = [self._tiers[name] for name, subs in self._subs.items() if subs]
-        windows = await run_in_threadpool(
-            lambda: {tier.name: read_window(self._feed, tier, start, end) for tier in tiers}
-        )
-        async with self._advanced:
-            self._end = end
-            for name, items in windows.items():
-                if items:
-                    self._publish(
-                        name, Batch(start, end, "".join(event_text(start, end, i) for i in items))
-                    )
-            self._advanced.notify_all()
-        return held
+    async def _pass(self) -> None:
+        """Publish each followed tier's events up to its frontier."""
+        reading = {
+            name: position
+            for name, position in self._positions.items()
+            if self._subs[name] and name in self._tiers
+        }
+        if reading:
+            published = await run_in_threadpool(self._read, reading)
+        else:
+            published = {}
+        async with self._lock:
+            for name, (position, batch) in published.items():
+                self._positions[name] = position
+                if batch.events:
+                    self._publish(name, batch)
+            for name in [n for n in self._positions if not self._subs[n] and n not in reading]:
+                del self._positions[name]  # nobody follows it: a newcomer starts afresh
+            self._lock.notify_all()
+
+    def _read(self, reading: Mapping[str, TierPosition]) -> dict[str, tuple[TierPosition, Batch]]:
+        head, now = self._feed.head(), datetime.now(UTC)
+        epoch = self._feed.epoch()
+        published: dict[str, tuple[TierPosition, Batch]] = {}
+        for name, position in reading.items():
+            tier = self._tiers[name]
+            until = self._feed.frontier(tier, head, now)
+            if until <= position.seq:
+                continue
+            events = chain(read_events(self._feed, tier, position.seq, until), position.last_event)
+            last = events[-1][0].seq if events else position.last_event
+            batch = Batch(tuple((e.seq, event_text(e, prev, epoch)) for e, prev in events))
+            published[name] = (TierPosition(until, last), batch)
+        return published
 
     def _publish(self, tier_name: str, batch: Batch) -> None:
         for subscription in list(self._subs[tier_name]):
@@ -201,11 +224,11 @@ class LiveFeed:
         """Seconds to sleep: until a delayed tier's next signal is due, or the poll."""
         listening = self._listener is not None and self._listener.connected
         wait = self._fallback if listening else self._poll
-        assert self._end is not None
+        now = datetime.now(UTC)
         for name, subs in self._subs.items():
             tier = self._tiers[name]
             if subs and tier.delay > timedelta(0):
-                due = self._feed.next_release(tier, self._end)
+                due = self._feed.next_release(tier, now)
                 if due is not None:
-                    wait = min(wait, (due - self._end + RELEASE_SLACK).total_seconds())
+                    wait = min(wait, (due - now + RELEASE_SLACK).total_seconds())
         return max(wait, 0.0)

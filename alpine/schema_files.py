@@ -17,8 +17,8 @@ def migrations_dir(dialect: str) -> Path:
 
 
 def split_statements(script: str) -> list[str]:
-    """Split a migration into statements at semicolons outside `$$` bodies (no
-    semicolons inside strings)."""
+    """Split a migration into statements at semicolons outside `$$` bodies and SQLite
+    trigger bodies (`BEGIN ... END`); no semicolons inside strings."""
     lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
     statements, current = [], ""
     for index, part in enumerate("\n".join(lines).split("$$")):
@@ -28,7 +28,20 @@ def split_statements(script: str) -> list[str]:
         first, *rest = part.split(";")
         current += first
         for piece in rest:
+            if _open_trigger(current):
+                current += ";" + piece
+                continue
             statements.append(current)
             current = piece
     statements.append(current)
     return [s.strip() for s in statements if s.strip()]
+
+
+def _open_trigger(statement: str) -> bool:
+    """A SQLite CREATE TRIGGER whose BEGIN ... END body has not ended yet."""
+    words = statement.split()
+    return (
+        [w.upper() for w in words[:2]] == ["CREATE", "TRIGGER"]
+        and bool(words)
+        and words[-1].upper() != "END"
+    )

@@ -16,9 +16,10 @@ from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from alpine.feed import Feed
-from alpine.livefeed import LiveFeed, Subscription, event_text, read_window
+from alpine.feed import Feed, FeedEvent, chain
+from alpine.livefeed import HEARTBEAT, HEARTBEAT_TEXT, WINDOW_LIMIT, LiveFeed, event_text
 from alpine.openapi import ERROR_BODY
+from alpine.positions import CursorError, Position, parse_cursor, stale_reason
 from alpine.ratelimit import Limiter
 from alpine.subscriber_store import Subscriber, SubscriberStore
 from alpine.tiers import Tier
@@ -27,37 +28,25 @@ from alpine.timestamps import parse_timestamp
 _AUTH = {"WWW-Authenticate": 'Bearer realm="alpine"'}
 _DOC: dict[int | str, dict[str, Any]] = {
     401: {"description": "no, unknown or revoked bearer token", **ERROR_BODY},
+    409: {"description": "the cursor is of another epoch, or beyond the feed", **ERROR_BODY},
     422: {"description": "a query parameter is invalid", **ERROR_BODY},
     429: {"description": "rate limited; see Retry-After", **ERROR_BODY},
 }
 
 
-def _moment(micros: int) -> datetime:
-    return datetime.fromtimestamp(micros / 1_000_000, UTC)
-
-
-def encode_page_cursor(row_id: int) -> str:
-    return base64.urlsafe_b64encode(f"p:{row_id}".encode()).decode().rstrip("=")
+def encode_page_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"b:{seq}".encode()).decode().rstrip("=")
 
 
 def decode_page_cursor(cursor: str) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, value = text.split(":", 1)
-        if kind != "p":
+        if kind != "b":
             raise ValueError(kind)
         return int(value)
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise HTTPException(422, "cursor is not one this API returned") from exc
-
-
-def parse_event_id(value: str) -> tuple[datetime, datetime, int] | None:
-    """`start.end.id` (microseconds, microseconds, row id) from Last-Event-ID."""
-    try:
-        start, end, row_id = (int(part) for part in value.split("."))
-    except ValueError:
-        return None
-    return _moment(start), _moment(end), row_id
 
 
 class SubscriberApi:
@@ -116,18 +105,60 @@ class SubscriberApi:
         except ValueError as exc:
             raise HTTPException(422, f"since: {exc}") from exc
         before = decode_page_cursor(cursor) if cursor else None
-        items = await run_in_threadpool(
-            lambda: self._feed.page(
+
+        def read() -> tuple[str, list[tuple[FeedEvent, int]]]:
+            until = self._feed.frontier(tier, self._feed.head(), datetime.now(UTC))
+            found = self._feed.page(
                 tier,
-                datetime.now(UTC),
+                until,
                 symbol=symbol.upper() if symbol else None,
                 since=since_at,
-                before_id=before,
+                before=before,
                 limit=limit,
             )
+            return self._feed.epoch(), found
+
+        epoch, items = await run_in_threadpool(read)
+        next_cursor = encode_page_cursor(items[-1][0].seq) if len(items) == limit else None
+        return JSONResponse(
+            {
+                "signals": [event.item(prev, epoch) for event, prev in items],
+                "next_cursor": next_cursor,
+            }
         )
-        next_cursor = encode_page_cursor(items[-1].id) if len(items) == limit else None
-        return JSONResponse({"signals": [i.body for i in items], "next_cursor": next_cursor})
+
+    async def _forward(self, request: Request, after: str, limit: int) -> JSONResponse:
+        """The tier's events after a feed position, oldest first (`after=`)."""
+        _, tier = await self._tier(request)
+
+        def read() -> dict[str, Any]:
+            epoch, head = self._feed.epoch(), self._feed.head()
+            position = self._position(after, epoch, head)
+            until = self._feed.frontier(tier, head, datetime.now(UTC))
+            events = self._feed.window(tier, position.seq, until, limit)
+            prev = self._feed.previous(tier, position.seq) if events else 0
+            items = [event.item(p, epoch) for event, p in chain(events, prev)]
+            return {
+                "events": items,
+                "next_cursor": items[-1]["cursor"]
+                if items
+                else Position(epoch, position.seq).cursor,
+                "caught_up": len(items) < limit,
+                "epoch": epoch,
+            }
+
+        return JSONResponse(await run_in_threadpool(read))
+
+    def _position(self, cursor: str, epoch: str, head: int) -> Position:
+        """The position `cursor` names on this feed; 422 or 409 when there is none."""
+        try:
+            position = parse_cursor(cursor, epoch)
+        except CursorError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        reason = stale_reason(position, epoch, head)
+        if reason is not None:
+            raise HTTPException(409, reason)
+        return position
 
     async def subscribed(
         self,
@@ -135,7 +166,7 @@ class SubscriberApi:
         limit: int = Query(50, ge=1, le=500),
         cursor: str | None = Query(None, description="next_cursor of the previous page"),
     ) -> JSONResponse:
-        """The signals your tier may see, most recently received first."""
+        """The signals your tier may see, most recently stored first."""
         return await self._page(request, None, None, limit, cursor)
 
     async def search(
@@ -145,55 +176,79 @@ class SubscriberApi:
         since: str | None = Query(None, description="RFC 3339 with an offset"),
         limit: int = Query(50, ge=1, le=500),
         cursor: str | None = Query(None, description="next_cursor of the previous page"),
+        after: str | None = Query(
+            None,
+            max_length=200,
+            description="a feed cursor, or `start`: your tier's events after it, oldest"
+            " first, with positions (the way to read the whole feed and fill gaps)",
+        ),
     ) -> JSONResponse:
-        """The same, filtered by symbol and signal time, with cursor pagination."""
+        """Newest first, filtered by symbol and signal time; or, with `after=`, every
+        event of your tier in feed order after a position."""
+        if after is not None:
+            if symbol or since or cursor:
+                raise HTTPException(
+                    422,
+                    "after= reads the whole feed in order: use it without symbol, since or cursor",
+                )
+            return await self._forward(request, after, limit)
         return await self._page(request, symbol, since, limit, cursor)
 
-    async def stream(self, request: Request) -> StreamingResponse:
-        """Server-sent events: each signal as it becomes visible to your tier.
+    async def stream(
+        self,
+        request: Request,
+        after: str | None = Query(
+            None, max_length=200, description="a feed cursor, as Last-Event-ID (which wins)"
+        ),
+    ) -> StreamingResponse:
+        """Server-sent events: each event of your tier as it is released, in feed order.
 
-        Resume with Last-Event-ID; a `: heartbeat` comment keeps idle connections open.
+        Resume with Last-Event-ID (or `after=`): nothing is repeated or skipped, on any
+        worker. A cursor of another epoch answers 409. A `: heartbeat` comment keeps
+        idle connections open.
         """
         _, tier = await self._tier(request)
-        resume = parse_event_id(request.headers.get("last-event-id", ""))
+        cursor = request.headers.get("last-event-id") or after
+        resume: Position | None = None
+        epoch = await run_in_threadpool(self._feed.epoch)
+        if cursor:
+            head = await run_in_threadpool(self._feed.head)
+            resume = self._position(cursor, epoch, head)
         return StreamingResponse(
-            self._events(request, tier, resume),
+            self._events(tier, resume, epoch),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
-    async def _events(
-        self, request: Request, tier: Tier, resume: tuple[datetime, datetime, int] | None
-    ) -> AsyncIterator[str]:
+    async def _events(self, tier: Tier, resume: Position | None, epoch: str) -> AsyncIterator[str]:
         yield "retry: 2000\n\n"
-        subscription = await self._subscribe(tier, resume)
+        subscription = await self._live.subscribe(tier)
         try:
+            last = subscription.position
             if resume is not None:
-                async for chunk in self._catch_up(tier, resume, subscription.position):
+                last = resume.seq
+                async for chunk in self._catch_up(tier, resume.seq, subscription.position, epoch):
                     yield chunk
+                last = max(last, subscription.position)
             while not (subscription.overflowed and subscription.queue.empty()):
-                yield (await subscription.queue.get()).text
+                batch = await subscription.queue.get()
+                if batch is HEARTBEAT:
+                    yield HEARTBEAT_TEXT
+                    continue
+                chunk = batch.text_after(last)
+                last = max(last, batch.events[-1][0])
+                if chunk:
+                    yield chunk
         finally:
             self._live.unsubscribe(subscription)
 
-    async def _subscribe(
-        self, tier: Tier, resume: tuple[datetime, datetime, int] | None
-    ) -> Subscription:
-        """Join the live feed where it is, or where `resume` ends if that is later."""
-        if resume is not None:
-            try:
-                return await self._live.subscribe(tier, at_least=resume[1])
-            except TimeoutError:
-                pass  # a position this feed does not reach: continue from its own
-        return await self._live.subscribe(tier)
-
-    async def _catch_up(
-        self, tier: Tier, resume: tuple[datetime, datetime, int], until: datetime
-    ) -> AsyncIterator[str]:
-        """The rest of the resumed window, then (its end, `until`]: what the stream missed."""
-        start, end, after = resume
-        windows = [(start, end, after)] + ([(end, until, 0)] if until > end else [])
-        for first, last, above in windows:
-            items = await run_in_threadpool(read_window, self._feed, tier, first, last, above)
-            for item in items:
-                yield event_text(first, last, item)
+    async def _catch_up(self, tier: Tier, after: int, until: int, epoch: str) -> AsyncIterator[str]:
+        """The tier's events in (after, until]: what the stream missed, page by page."""
+        prev = await run_in_threadpool(self._feed.previous, tier, after)
+        while after < until:
+            events = await run_in_threadpool(self._feed.window, tier, after, until, WINDOW_LIMIT)
+            if not events:
+                return
+            for event, before in chain(events, prev):
+                yield event_text(event, before, epoch)
+            prev = after = events[-1].seq

@@ -78,3 +78,22 @@ signals = Table(
     # received more than late_after_seconds after its timestamp (decided at ingest)
     Column("late", Boolean, nullable=False, default=False),
 )
+
+# The feed (schema/alpine/*/..._feed.sql): one event per stored signal, outcome and
+# execution, at positions 1, 2, 3, ... in commit order; the positions are taken from
+# feed_head by triggers, never by Python code.
+feed_events = Table(
+    "feed_events",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    Column("signal_row", BigInteger().with_variant(Integer(), "sqlite"), nullable=False),
+    Column("kind", Text, nullable=False),  # signal | outcome | execution
+)
+
+feed_head = Table(
+    "feed_head",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("seq", BigInteger().with_variant(Integer(), "sqlite"), nullable=False),
+    Column("epoch", Text, nullable=False),  # a random token; a new one means history changed
+)

@@ -6,13 +6,19 @@ from pathlib import Path
 
 from freezegun import freeze_time
 
-from alpine.feed import Feed
+from alpine.feed import Feed, FeedEvent
 from alpine.migrations import upgrade
 from alpine.store import SignalStore, make_engine
-from alpine.tiers import DEFAULT_TIERS, load_tiers
+from alpine.tiers import DEFAULT_TIERS, Tier, load_tiers
 from alpine.validation import SignalIn
 from argo.timeutil import utc_now
 from tests.support import signal_payload
+
+
+def visible(feed: Feed, tier: Tier) -> list[FeedEvent]:
+    """The tier's signals a page shows now."""
+    until = feed.frontier(tier, feed.head(), utc_now())
+    return [event for event, _ in feed.page(tier, until)]
 
 
 def test_starter_sees_a_signal_exactly_fifteen_minutes_after_its_timestamp(tmp_path: Path) -> None:
@@ -25,10 +31,10 @@ def test_starter_sees_a_signal_exactly_fifteen_minutes_after_its_timestamp(tmp_p
     feed = Feed(engine)
     starter, elite = DEFAULT_TIERS["starter"], DEFAULT_TIERS["elite"]
     with freeze_time("2026-11-22 10:14:59"):
-        assert feed.page(starter, utc_now()) == []
-        assert [i.body["signal_id"] for i in feed.page(elite, utc_now())] == [payload["signal_id"]]
+        assert visible(feed, starter) == []
+        assert [i.body["signal_id"] for i in visible(feed, elite)] == [payload["signal_id"]]
     with freeze_time("2026-11-22 10:15:00"):
-        [item] = feed.page(starter, utc_now())
+        [item] = visible(feed, starter)
     assert item.body["signal_id"] == payload["signal_id"]
     assert "reasoning" not in item.body and "regime" not in item.body
     engine.dispose()
