@@ -25,7 +25,7 @@ postgres: venv
 	@PYTHON=$(BIN)/python scripts/ensure-postgres.sh
 
 test: venv postgres
-	$(BIN)/pytest -m "not soak and not bench" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not soak and not bench and not stress" $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

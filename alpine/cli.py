@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from alpine import __version__
 from alpine.app import LOG_FORMAT, create_app, freeze_startup
 from alpine.cli_config import config, config_option, use_config
+from alpine.cli_feed import feed, follow
 from alpine.errors import AlpineError, ConfigError
 from alpine.metrics import MULTIPROCESS_ENV
 from alpine.migrations import pending, upgrade
@@ -209,6 +210,8 @@ def subscribers_revoke(name: str) -> None:
 
 
 main.add_command(config)
+main.add_command(follow)
+main.add_command(feed)
 
 
 def entry_point() -> None:
