@@ -186,26 +186,32 @@ async def _follow(client: httpx.AsyncClient, sub: Subscriber, rng: random.Random
                 if response.status_code != 200:
                     await asyncio.sleep(0.2)
                     continue
-                event_id, data = None, ""
-                async for line in response.aiter_lines():
-                    if line.startswith("retry:"):
-                        sub.connected = True
-                    elif line.startswith("id: "):
-                        event_id = line[4:]
-                    elif line.startswith("data: "):
-                        data = line[6:]
-                    elif line == "" and data:
-                        sub.items.append(json.loads(data))
-                        sub.cursor, data = event_id, ""
-                        budget -= 1
-                        if budget == 0:
-                            break
+                budget = await _read(response, sub, budget)
         except httpx.HTTPError:
             await asyncio.sleep(0.1)
             continue
         if budget == 0:
             sub.drops -= 1
             await asyncio.sleep(rng.uniform(0.0, 0.3))  # away a moment, then resume
+
+
+async def _read(response: httpx.Response, sub: Subscriber, budget: int) -> int:
+    """Record events until the stream ends or `budget` events are read; the budget left."""
+    event_id, data = None, ""
+    async for line in response.aiter_lines():
+        if line.startswith("retry:"):
+            sub.connected = True
+        elif line.startswith("id: "):
+            event_id = line[4:]
+        elif line.startswith("data: "):
+            data = line[6:]
+        elif line == "" and data:
+            sub.items.append(json.loads(data))
+            sub.cursor, data = event_id, ""
+            budget -= 1
+            if budget == 0:
+                break
+    return budget
 
 
 class Subscribers:
