@@ -5,6 +5,7 @@ tier may see, once each, in feed order, linked without a gap."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import signal
 import subprocess
@@ -109,7 +110,7 @@ def test_follow_survives_its_own_kill_and_alpine_restarts(pg_url: str, tmp_path:
     items = [json.loads(line) for line in out.read_text().splitlines()]
     assert [f"{i['event']}:{i['signal_id']}" for i in items] == order  # each once, in order
     assert [i["seq"] for i in items] == list(range(1, len(order) + 1))
-    assert all(b["prev_seq"] == a["seq"] for a, b in zip(items, items[1:], strict=False))
+    assert all(b["prev_seq"] == a["seq"] for a, b in itertools.pairwise(items))
     assert len(order) == SIGNALS + len(trickle.outcomes)
     held = load(out)
     assert held.kinds["signal"] == SIGNALS and not held.gaps
