@@ -52,7 +52,7 @@ _OPTIONAL = {
 }
 # The events besides `signal`, each shown to the tiers that have the field of that name.
 UPDATE_KINDS = ("outcome", "execution")
-EPOCH_TTL_SECONDS = 5.0  # a new epoch (restore, failover, new-epoch) shows within this
+EPOCH_TTL_SECONDS = 1.0  # a new epoch (restore, failover, new-epoch) shows within this
 
 _JOINED = feed_events.join(signals, signals.c.id == feed_events.c.signal_row)
 # PostgreSQL: the stored token, with what a restore changes by itself (the database's

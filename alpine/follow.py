@@ -30,6 +30,7 @@ import httpx
 from alpine.canonical import verification_hash
 
 PAGE_LIMIT = 500
+UPDATES = ("outcome", "execution")
 RETRY_MIN_SECONDS = 0.25
 RETRY_MAX_SECONDS = 10.0
 STREAM_PATH = "/api/v1/signals/stream"
@@ -90,11 +91,11 @@ class Holding:
         """One line: how much is held and whether it has a gap."""
         if not self.events:
             return f"{self.path}: no events yet"
-        kinds = ", ".join(f"{n} {kind}s" for kind, n in sorted(self.kinds.items()))
+        kinds = ", ".join(f"{self.kinds[kind]} {kind}s" for kind in ("signal", *UPDATES))
         start = "from the feed's start" if self.first_prev == 0 else f"after {self.first_prev}"
         gaps = "no gap" if not self.gaps else f"{len(self.gaps)} gap(s): {self.gaps[:5]}"
         return (
-            f"{self.path}: {self.kinds['signal']} signals ({kinds}), positions {start} to"
+            f"{self.path}: {kinds}; positions {start} to"
             f" {self.last_seq} of epoch {self.epoch}, {gaps}"
         )
 

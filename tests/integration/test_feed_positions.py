@@ -1,0 +1,163 @@
+"""Positions in pages, in-process (create_app and a test client on a real PostgreSQL):
+`after=` reads a tier's events in feed order, linked by `prev_seq`; a delayed tier reads
+a prefix; cursors of another epoch or beyond the feed answer 409, junk 422."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from alpine.app import create_app
+from alpine.feed import Feed
+from alpine.positions import Position
+from alpine.settings import AlpineSettings
+from alpine.store import SignalStore, make_engine
+from alpine.subscriber_store import SubscriberStore
+from alpine.tiers import DEFAULT_TIERS
+from alpine.validation import OutcomeIn, SignalIn
+from argo.signal import AssetType
+from tests.support import new_api_key, signal_payload, wait_for
+
+
+def stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class Site:
+    def __init__(self, url: str) -> None:
+        self.engine = make_engine(url)
+        self.store = SignalStore(self.engine)
+        subscribers = SubscriberStore(self.engine)
+        self.tokens = {t: subscribers.add(f"{t}-co", t) for t in DEFAULT_TIERS}
+        settings = AlpineSettings(
+            database_url=url, api_keys=(new_api_key(),), signing_secrets=(), subscriber_rate=0
+        )
+        self.app = create_app(settings, self.store)
+
+    def add(self, **fields: Any) -> SignalIn:
+        signal = SignalIn.model_validate(signal_payload(**fields))
+        assert self.store.insert(signal, "key_test").alpine_signal_id is not None
+        return signal
+
+    def request(self, path: str, tier: str, headers: dict[str, str], **params: Any) -> Any:
+        """GET `path` in-process as `tier`'s subscriber."""
+
+        async def send() -> httpx.Response:
+            transport = httpx.ASGITransport(app=self.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://alpine") as client:
+                headers["Authorization"] = f"Bearer {self.tokens[tier]}"
+                return await client.get(path, params=params, headers=headers)
+
+        return asyncio.run(send())
+
+    def get(self, tier: str, **params: Any) -> Any:
+        return self.request("/api/v1/signals", tier, {}, **params)
+
+
+@pytest.fixture
+def site(pg_url: str) -> Iterator[Site]:
+    made = Site(pg_url)
+    yield made
+    made.engine.dispose()
+
+
+def read_all(site: Site, tier: str, limit: int) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    after = "start"
+    while True:
+        answer = site.get(tier, after=after, limit=limit)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        items += body["events"]
+        after = body["next_cursor"]
+        if body["caught_up"]:
+            return items
+
+
+def test_after_pages_each_tier_in_feed_order_linked_by_prev_seq(site: Site) -> None:
+    now = datetime.now(UTC)
+    stored = [
+        site.add(
+            timestamp=stamp(now - timedelta(minutes=30, seconds=n)),
+            confidence=96.0 if n % 2 else 91.0,
+            asset_type=AssetType.STOCK if n % 3 else AssetType.CRYPTO,
+            symbol="AAPL" if n % 3 else "BTC-USD",
+        )
+        for n in range(12)
+    ]
+    outcome = OutcomeIn.model_validate(
+        {
+            "signal_id": stored[1].signal_id,
+            "outcome": "loss",
+            "exit_price": 160.0,
+            "profit_loss_pct": -6.6,
+            "closed_at": stamp(now),
+        }
+    )
+    assert site.store.apply_outcome(outcome).status.value == "applied"
+    elite = read_all(site, "elite", limit=5)
+    assert [i["seq"] for i in elite] == list(range(1, 14))
+    assert [i["event"] for i in elite] == ["signal"] * 12 + ["outcome"]
+    assert elite[-1]["signal_id"] == stored[1].signal_id
+    for tier in ("elite", "pro", "starter"):
+        items = read_all(site, tier, limit=3)
+        assert [i["prev_seq"] for i in items] == [0] + [i["seq"] for i in items[:-1]]
+        assert len({i["epoch"] for i in items}) == 1
+    pro = read_all(site, "pro", limit=50)
+    assert [i["signal_id"] for i in pro] == [s.signal_id for s in stored if s.confidence >= 90]
+    assert all(i["event"] == "signal" for i in pro)  # no outcome field, no outcome event
+    starter = read_all(site, "starter", limit=50)
+    assert {i["asset_type"] for i in starter} == {"stock"}
+    # newest-first pages carry the same positions
+    page = site.request("/api/v1/signals/subscribed", "pro", {}, limit=3).json()["signals"]
+    assert [(i["seq"], i["prev_seq"]) for i in page] == [
+        (i["seq"], i["prev_seq"]) for i in reversed(pro[-3:])
+    ]
+
+
+def test_a_delayed_tier_reads_a_prefix_in_the_same_order(site: Site) -> None:
+    now = datetime.now(UTC)
+    old = site.add(timestamp=stamp(now - timedelta(minutes=20)), confidence=99.0)
+    fresh = site.add(timestamp=stamp(now - timedelta(minutes=5)), confidence=99.0)
+    older = site.add(timestamp=stamp(now - timedelta(minutes=40)), confidence=99.0)
+    feed, starter = Feed(site.engine), DEFAULT_TIERS["starter"]
+    head = feed.head()
+    assert feed.frontier(starter, head, now) == 1  # `older` waits behind `fresh`
+    assert [i["signal_id"] for i in read_all(site, "starter", limit=10)] == [old.signal_id]
+    later = now + timedelta(minutes=10, seconds=1)
+    assert feed.frontier(starter, head, later) == 3
+    events = feed.window(starter, 0, feed.frontier(starter, head, later), 10)
+    assert [e.body["signal_id"] for e in events] == [s.signal_id for s in (old, fresh, older)]
+
+
+def test_cursors_of_another_epoch_or_beyond_the_feed_are_refused_with_a_reason(
+    site: Site,
+) -> None:
+    site.add(timestamp="2026-11-30T00:00:00.000001Z")
+    [item] = read_all(site, "elite", limit=10)
+    assert site.get("elite", after=item["cursor"]).json()["events"] == []
+    beyond = Position(item["epoch"], 99).cursor
+    answer = site.get("elite", after=beyond)
+    assert answer.status_code == 409 and "rewound" in answer.json()["detail"]
+    with site.engine.begin() as conn:
+        conn.execute(text("UPDATE feed_head SET epoch = 'restored'"))
+    refused = wait_for(  # the app reads its epoch again within a second
+        lambda: (a := site.get("elite", after=item["cursor"])).status_code == 409 and a,
+        timeout=10,
+        what="the new epoch to be seen",
+    )
+    assert "epoch" in refused.json()["detail"] and "after=start" in refused.json()["detail"]
+    stream = site.request("/api/v1/signals/stream", "elite", {"Last-Event-ID": item["cursor"]})
+    assert stream.status_code == 409
+    answer = site.request("/api/v1/signals/stream", "elite", {"Last-Event-ID": "junk"})
+    assert answer.status_code == 422
+    answer = site.get("elite", after="junk")
+    assert answer.status_code == 422 and "not one this API returned" in answer.json()["detail"]
+    answer = site.get("elite", after="start", symbol="AAPL")
+    assert answer.status_code == 422
