@@ -88,7 +88,7 @@ def make_engine(url: str) -> Engine:
         return engine
     # No pool_pre_ping: it costs a round trip per request. After a database restart
     # the first request on a stale connection answers 503 and the pool is refreshed.
-    # application_name marks Alpine's sessions for the live feed's horizon (feed.py).
+    # application_name marks Alpine's sessions in pg_stat_activity.
     return create_engine(
         url, pool_size=8, max_overflow=4, connect_args={"application_name": "alpine"}
     )
