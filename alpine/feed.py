@@ -207,6 +207,15 @@ class Feed:
             found: int | None = conn.execute(query).scalar()
         return found or 0
 
+    def signal_position(self, row_id: int) -> int | None:
+        """The position of the signal event of row `row_id`, if it is stored."""
+        query = select(feed_events.c.seq).where(
+            feed_events.c.signal_row == row_id, feed_events.c.kind == "signal"
+        )
+        with self._engine.connect() as conn:
+            found: int | None = conn.execute(query).scalar()
+        return found
+
     def page(
         self,
         tier: Tier,

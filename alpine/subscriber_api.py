@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +33,11 @@ _DOC: dict[int | str, dict[str, Any]] = {
     422: {"description": "a query parameter is invalid", **ERROR_BODY},
     429: {"description": "rate limited; see Retry-After", **ERROR_BODY},
 }
+
+
+# A stream id of the clock-windowed feed before positions (`start.end.row`): resumed
+# after that row's signal, so a stream open across the upgrade carries on.
+_LEGACY_EVENT_ID = re.compile(r"\d+\.\d+\.(\d+)")
 
 
 def encode_page_cursor(seq: int) -> str:
@@ -154,7 +160,11 @@ class SubscriberApi:
         try:
             position = parse_cursor(cursor, epoch)
         except CursorError as exc:
-            raise HTTPException(422, str(exc)) from exc
+            legacy = _LEGACY_EVENT_ID.fullmatch(cursor)
+            seq = self._feed.signal_position(int(legacy.group(1))) if legacy else None
+            if seq is None:
+                raise HTTPException(422, str(exc)) from exc
+            position = Position(epoch, seq)
         reason = stale_reason(position, epoch, head)
         if reason is not None:
             raise HTTPException(409, reason)
@@ -213,7 +223,7 @@ class SubscriberApi:
         epoch = await run_in_threadpool(self._feed.epoch)
         if cursor:
             head = await run_in_threadpool(self._feed.head)
-            resume = self._position(cursor, epoch, head)
+            resume = await run_in_threadpool(self._position, cursor, epoch, head)
         return StreamingResponse(
             self._events(tier, resume, epoch),
             media_type="text/event-stream",

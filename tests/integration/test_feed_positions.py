@@ -136,6 +136,15 @@ def test_a_delayed_tier_reads_a_prefix_in_the_same_order(site: Site) -> None:
     assert [e.body["signal_id"] for e in events] == [s.signal_id for s in (old, fresh, older)]
 
 
+def test_a_stream_id_of_the_feed_before_positions_resumes_after_its_signal(site: Site) -> None:
+    first = site.add(timestamp="2026-11-30T00:00:00.000001Z")
+    second = site.add(timestamp="2026-11-30T00:00:00.000002Z")
+    row = site.store.insert(first, "key_test").alpine_signal_id  # the duplicate's row id
+    body = site.get("elite", after=f"1764460800000000.1764460800250000.{row}").json()
+    assert [i["signal_id"] for i in body["events"]] == [second.signal_id]
+    assert site.get("elite", after="1.2.999999").status_code == 422  # no such row
+
+
 def test_cursors_of_another_epoch_or_beyond_the_feed_are_refused_with_a_reason(
     site: Site,
 ) -> None:
