@@ -231,9 +231,9 @@ class SubscriberApi:
         )
 
     async def _events(self, tier: Tier, resume: Position | None, epoch: str) -> AsyncIterator[str]:
-        yield "retry: 2000\n\n"
-        subscription = await self._live.subscribe(tier)
-        try:
+        subscription = await self._live.subscribe(tier)  # before the first byte: a client
+        try:  # that reads pages once the stream answers misses nothing in between
+            yield "retry: 2000\n\n"
             last = subscription.position
             if resume is not None:
                 last = resume.seq

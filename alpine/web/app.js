@@ -11,6 +11,9 @@ import { SignalTable } from "./table.js";
 const TOKEN_KEY = "alpine.token";
 const CHECK_MS = 60000; // a revoked token signs out within this even if the stream stays open
 const REVOKED = "You were signed out: Alpine no longer accepts this token (revoked or unknown).";
+const HISTORY_CHANGED =
+  "Alpine's history changed (its database was restored or rewound), so the signals were" +
+  " loaded again; the live feed goes on from now.";
 const $ = (id) => document.getElementById(id);
 
 let session = null;
@@ -27,7 +30,7 @@ function announce(text) {
   pending.push(text);
   if (announceTimer) return;
   announceTimer = setTimeout(() => {
-    $("announce").textContent = pending.length === 1 ? pending[0] : `${pending.length} new signals`;
+    $("announce").textContent = pending.length === 1 ? pending[0] : `${pending.length} updates`;
     pending.length = 0;
     announceTimer = null;
   }, 1000);
@@ -67,6 +70,7 @@ function handleError(error) {
   }
   const note = $("status");
   note.textContent = `Could not load signals: ${error.message}`;
+  delete note.dataset.reason;
   note.hidden = false;
 }
 
@@ -99,6 +103,7 @@ function start(api, me) {
   $("session").hidden = false;
   $("app").hidden = false;
   $("status").hidden = true;
+  delete $("status").dataset.reason;
   $("tier").textContent = tier.name;
   $("tier").dataset.tier = tier.name;
   $("who").textContent = me.subscriber;
@@ -121,17 +126,33 @@ function start(api, me) {
     onError: handleError,
     announce,
   });
+  const outcomes = new OutcomeView(api, $("outcomes"), handleError);
   const stream = new SignalStream(api, {
-    onSignal: (signal) => table.arrive(signal),
+    onEvent: (event) => {
+      if (session?.stream !== stream) return;
+      if (event.event === "signal") table.arrive(event);
+      else table.update(event); // an outcome or execution of a signal
+      if (!$("view-outcomes").hidden) outcomes.update(event);
+    },
     onState: setConnection,
     onUnauthorized: () => signOut(REVOKED),
+    // At the start, and when Alpine's history changed: (re)load, hold what was loaded.
+    onResync: (reason) => {
+      if (session?.stream !== stream) return null;
+      if (reason === "history") {
+        $("status").textContent = HISTORY_CHANGED;
+        $("status").dataset.reason = "history";
+        $("status").hidden = false;
+        if (!$("view-outcomes").hidden) outcomes.load();
+      }
+      return table.resync(reason === "history");
+    },
   });
   const check = setInterval(() => api.get("/api/v1/me").catch(handleError), CHECK_MS);
-  session = { api, table, stream, check, outcomes: new OutcomeView(api, $("outcomes"), handleError) };
+  session = { api, table, stream, check, outcomes };
   show("signals");
+  // The stream starts first; the table loads after its first attempt (see stream.js).
   stream.start();
-  // The stream starts just before the first page is read, so nothing falls between them.
-  stream.firstAttempt.then(() => session?.table === table && table.reload());
 }
 
 async function signIn(token, fromStorage) {

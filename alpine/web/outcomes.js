@@ -29,26 +29,50 @@ export class OutcomeView {
     this.api = api;
     this.root = root;
     this.onError = onError;
+    this.signals = null; // as last loaded
+    this.generation = 0;
   }
 
   async load() {
+    this.generation += 1;
+    const generation = this.generation;
     this.root.setAttribute("aria-busy", "true");
     const signals = [];
     let cursor = null;
     try {
       for (let n = 0; n < MAX_PAGES; n += 1) {
         const body = await this.api.get("/api/v1/signals/subscribed", { limit: PAGE, cursor });
+        if (generation !== this.generation) return; // a later load is under way
         signals.push(...body.signals);
         cursor = body.next_cursor;
         if (cursor === null) break;
       }
     } catch (error) {
-      this.onError(error);
+      if (generation === this.generation) this.onError(error);
       return;
     } finally {
-      this.root.setAttribute("aria-busy", "false");
+      if (generation === this.generation) this.root.setAttribute("aria-busy", "false");
     }
+    this.signals = signals;
     this.render(signals);
+  }
+
+  /**
+   * An event from the stream while the view is shown: a new signal joins the list; an
+   * outcome of a listed signal redraws the view.
+   */
+  update(event) {
+    if (!this.signals) return;
+    const signal = this.signals.find((s) => s.signal_id === event.signal_id);
+    if (event.event === "signal") {
+      if (!signal) this.signals.unshift({ ...event });
+      return;
+    }
+    if (event.event !== "outcome" || !signal) return; // older than the signals listed
+    for (const key of ["outcome", "exit_price", "profit_loss_pct", "closed_at"]) {
+      if (key in event) signal[key] = event[key];
+    }
+    this.render(this.signals);
   }
 
   render(signals) {

@@ -1,13 +1,25 @@
 // The live stream over fetch(): EventSource cannot send an Authorization header.
-// Each event's id is kept and sent back as Last-Event-ID on reconnect, so Alpine
-// resumes exactly where this page stopped: nothing skipped, nothing repeated.
+//
+// Every event (signal, outcome, execution) carries its place in Alpine's feed: `seq`,
+// and `prev_seq`, the place of the previous event this tier may see. The page holds a
+// position (the last `seq` it showed, with its cursor): from the table's first page,
+// then from each event it shows. An event whose `prev_seq` is not that position means
+// events are missing (a gap): they are read from `GET /api/v1/signals?after=<cursor>`
+// first, in order, and no event is shown twice (anything at or below the position is
+// dropped). A reconnect sends the position's cursor as Last-Event-ID, so Alpine resumes
+// where the page stopped. A cursor of another epoch (Alpine's history was restored)
+// answers 409: the page drops its position, reloads the table and goes on live.
 
-import { Unauthorized, retryAfterMs, wait } from "./api.js";
+import { ApiError, Unauthorized, retryAfterMs, wait } from "./api.js";
 
 const PATH = "/api/v1/signals/stream";
 const DEFAULT_RETRY_MS = 2000;
 const MAX_RETRY_MS = 30000;
 const IDLE_MS = 45000; // three missed heartbeats: the connection is dead, reconnect
+const PAGES = "/api/v1/signals";
+const FILL_LIMIT = 500; // events per page when filling a gap
+const FILL_MAX_PAGES = 200; // a longer gap is left to a resume (reconnect with the cursor)
+const KINDS = new Set(["signal", "outcome", "execution"]);
 
 /** Splits SSE text into events (https://html.spec.whatwg.org/#event-stream-interpretation). */
 export class SseParser {
@@ -48,21 +60,38 @@ export class SseParser {
   }
 }
 
+/** The position of the last event a page holds, or null. */
+function positionOf(item) {
+  return { seq: item.seq, cursor: item.cursor, epoch: item.epoch ?? null };
+}
+
 export class SignalStream {
   /**
-   * onSignal(signal) for each event; onState("connecting" | "live" | "reconnecting");
-   * onUnauthorized(detail) when Alpine answers 401 (the stream then stops).
+   * onEvent(event) for each event, in feed order, once (event.event: signal | outcome |
+   * execution); onState("connecting" | "live" | "reconnecting"); onUnauthorized(detail)
+   * when Alpine answers 401 (the stream then stops); onResync(reason) to (re)load the
+   * table, at the start (reason null) and when Alpine's history changed ("history"): it
+   * returns (a promise of) the position the loaded rows hold ({seq, cursor, epoch}), or
+   * null when it is not known.
    */
-  constructor(api, { onSignal, onState, onUnauthorized }) {
+  constructor(api, { onEvent, onState, onUnauthorized, onResync }) {
     this.api = api;
-    this.onSignal = onSignal;
+    this.onEvent = onEvent;
     this.onState = onState;
     this.onUnauthorized = onUnauthorized;
-    this.lastEventId = null;
+    this.onResync = onResync;
+    // The position the page holds: the last event shown (or the table's newest row).
+    this.seq = null;
+    this.cursor = null; // sent as Last-Event-ID
+    this.epoch = null;
+    this.generation = 0; // a new one when what the page holds is dropped (history changed)
+    this.ready = Promise.resolve(); // the table's position, before any event is handled
+    this.queue = Promise.resolve(); // events are handled one after another, in order
     this.retryMs = DEFAULT_RETRY_MS;
     this.stopped = false;
     this.controller = null;
     this.failures = 0;
+    this.immediate = false; // reconnect at once (history changed)
     let settle;
     /** Resolves after the first connection attempt, whether it succeeded or not. */
     this.firstAttempt = new Promise((resolve) => {
@@ -73,12 +102,49 @@ export class SignalStream {
 
   start() {
     this.onState("connecting");
+    // The table loads once the stream is under way, so little can fall between them;
+    // whatever does is a gap, filled when the next event shows it.
+    this.resync(null, this.firstAttempt);
     this.loop();
   }
 
   stop() {
     this.stopped = true;
     this.controller?.abort();
+  }
+
+  /** Forget the position; reload the table (after `after`) and take its position. */
+  resync(reason, after = Promise.resolve()) {
+    this.generation += 1;
+    const generation = this.generation;
+    this.seq = null;
+    this.cursor = null;
+    this.epoch = null;
+    this.ready = after
+      .then(() => (this.stopped ? null : this.onResync(reason)))
+      .then((held) => {
+        if (held && generation === this.generation && this.seq === null) {
+          this.seq = held.seq;
+          this.cursor = held.cursor;
+          this.epoch = held.epoch ?? null;
+        }
+      })
+      .catch(() => {});
+  }
+
+  /** Alpine's history was restored or rewound: what the page holds means nothing now. */
+  historyChanged() {
+    this.resync("history");
+    this.immediate = true; // and on at once, without a cursor
+    this.controller?.abort();
+  }
+
+  unauthorized(detail) {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.settleFirst();
+    this.controller?.abort();
+    this.onUnauthorized(detail);
   }
 
   async loop() {
@@ -88,9 +154,7 @@ export class SignalStream {
         pause = await this.connect();
       } catch (error) {
         if (error instanceof Unauthorized) {
-          this.stopped = true;
-          this.settleFirst();
-          this.onUnauthorized(error.message);
+          this.unauthorized(error.message);
           return;
         }
       }
@@ -108,7 +172,7 @@ export class SignalStream {
     const controller = new AbortController();
     this.controller = controller;
     const headers = this.api.headers({ Accept: "text/event-stream" });
-    if (this.lastEventId !== null) headers["Last-Event-ID"] = this.lastEventId;
+    if (this.cursor !== null) headers["Last-Event-ID"] = this.cursor;
     let response;
     try {
       response = await fetch(PATH, {
@@ -118,18 +182,30 @@ export class SignalStream {
         signal: controller.signal,
       });
     } catch {
-      return this.retryMs;
+      return this.pause();
     }
     if (response.status === 401) throw new Unauthorized("unknown or revoked bearer token");
     if (response.status === 429) return retryAfterMs(response, this.retryMs);
-    if (!response.ok || !response.body) return this.retryMs;
+    if (response.status === 409) {
+      // The cursor is of another epoch, or beyond the feed: Alpine's history changed.
+      response.body?.cancel().catch(() => {});
+      this.historyChanged();
+      return this.pause();
+    }
+    if (!response.ok || !response.body) return this.pause();
     await this.read(response.body, controller);
-    return this.retryMs;
+    return this.pause();
+  }
+
+  pause() {
+    const ms = this.immediate ? 0 : this.retryMs;
+    this.immediate = false;
+    return ms;
   }
 
   async read(body, controller) {
     const parser = new SseParser(
-      (type, data, id) => this.dispatch(type, data, id),
+      (type, data) => this.dispatch(type, data, controller.signal),
       (ms) => {
         this.retryMs = ms;
       },
@@ -158,15 +234,79 @@ export class SignalStream {
     }
   }
 
-  dispatch(type, data, id) {
-    if (type !== "signal" || this.stopped) return;
-    let signal;
+  /** Queue an event of the connection `connection` (an AbortSignal). */
+  dispatch(type, data, connection) {
+    if (!KINDS.has(type) || this.stopped) return;
+    let item;
     try {
-      signal = JSON.parse(data);
+      item = JSON.parse(data);
     } catch {
       return;
     }
-    this.onSignal(signal);
-    this.lastEventId = id; // only after the signal is shown: a resume never skips it
+    if (!Number.isInteger(item.seq) || !Number.isInteger(item.prev_seq)) return;
+    item.event ??= type;
+    const generation = this.generation;
+    this.queue = this.queue.then(() => this.handle(item, generation, connection)).catch(() => {});
+  }
+
+  /**
+   * Show `item` unless the page holds it; first fill a gap before it. The events of a
+   * connection this page dropped are left to the next one, which resumes from the
+   * position shown and so sends them again.
+   */
+  async handle(item, generation, connection) {
+    await this.ready;
+    if (this.stopped || generation !== this.generation || connection.aborted) return;
+    if (this.epoch !== null && item.epoch !== this.epoch) {
+      this.historyChanged(); // the open stream moved to a new epoch (a restore)
+      return;
+    }
+    if (this.seq !== null && item.seq <= this.seq) return; // shown already
+    if (this.seq !== null && item.prev_seq !== this.seq) {
+      if (!(await this.fill(generation))) return;
+      if (item.seq <= this.seq) return; // the fill showed it
+    }
+    this.show(item);
+  }
+
+  /**
+   * Read the events after the held position, oldest first, until caught up, and show
+   * them. False when that failed: then the connection starts again from the held
+   * position, and Alpine's resume sends what is missing.
+   */
+  async fill(generation) {
+    try {
+      for (let n = 0; n < FILL_MAX_PAGES; n += 1) {
+        const body = await this.api.get(PAGES, { after: this.cursor, limit: FILL_LIMIT });
+        if (this.stopped || generation !== this.generation) return false;
+        for (const item of body.events) {
+          if (this.epoch !== null && item.epoch !== this.epoch) {
+            this.historyChanged();
+            return false;
+          }
+          if (item.seq > this.seq) this.show(item);
+        }
+        if (body.caught_up || body.events.length === 0) return true;
+      }
+    } catch (error) {
+      if (error instanceof Unauthorized) {
+        this.unauthorized(error.message);
+        return false;
+      }
+      if (error instanceof ApiError && error.status === 409) {
+        if (generation === this.generation) this.historyChanged();
+        return false;
+      }
+    }
+    if (!this.stopped && generation === this.generation) this.controller?.abort();
+    return false;
+  }
+
+  show(item) {
+    this.onEvent(item);
+    // Only after the event is shown: a resume from this position never skips it.
+    ({ seq: this.seq, cursor: this.cursor, epoch: this.epoch } = positionOf(item));
   }
 }
+
+export { positionOf };

@@ -1,11 +1,24 @@
 // The signal table: pages from /api/v1/signals (newest first), live rows from the
-// stream on top, filters (symbol on the server; action and confidence in the page).
+// stream on top, outcomes and executions from the stream applied to their rows,
+// filters (symbol on the server; action and confidence in the page).
 
 import { fmtConfidence, fmtPct, fmtPrice, fmtTime, h } from "./format.js";
+import { positionOf } from "./stream.js";
 
 const PAGE = 50;
 const MAX_REQUESTS_PER_LOAD = 5; // a narrow filter scans at most this many pages per click
 const FRESH_MS = 4000;
+// What an event carries besides the signal's fields: its place in the feed.
+const POSITION_KEYS = new Set(["event", "seq", "prev_seq", "cursor", "epoch"]);
+// The position of an empty feed: before its first event.
+const START = { seq: 0, cursor: "start", epoch: null };
+
+/** The fields an outcome or execution event sets on its signal. */
+function changes(event) {
+  return Object.fromEntries(
+    Object.entries(event).filter(([key]) => !POSITION_KEYS.has(key) && key !== "signal_id"),
+  );
+}
 
 function column(key, title, cell, wide = false) {
   return { key, title, cell, wide };
@@ -61,6 +74,11 @@ export class SignalTable {
     this.ids = new Set();
     this.streamed = new Set();
     this.repeats = 0;
+    this.updates = 0;
+    // Outcomes and executions seen on the stream, by signal: a page read just before
+    // one was recorded still gets it.
+    this.patches = new Map();
+    this.held = null; // the feed position the first page holds (see resync)
     this.cursor = null;
     this.exhausted = false;
     this.loading = false;
@@ -98,8 +116,33 @@ export class SignalTable {
     this.cursor = null;
     this.exhausted = false;
     this.loading = false;
+    this.held = null;
     this.render();
     await this.loadMore();
+  }
+
+  /**
+   * Load the table afresh and return the feed position it holds ({seq, cursor, epoch}:
+   * its newest signal, every event before which the rows reflect), or null if unknown.
+   * `historyChanged`: what the page held before belongs to another history.
+   */
+  async resync(historyChanged = false) {
+    if (historyChanged) this.patches.clear();
+    let held = null;
+    if (this.filters.symbol) {
+      // One symbol's newest row is not the tier's: ask for the tier's newest first.
+      try {
+        const body = await this.api.get("/api/v1/signals/subscribed", { limit: 1 });
+        held = body.signals.length ? positionOf(body.signals[0]) : START;
+      } catch (error) {
+        this.onError(error);
+        return null;
+      }
+    }
+    const generation = this.generation + 1;
+    await this.reload();
+    if (generation !== this.generation) return null; // filters changed meanwhile
+    return held ?? this.held;
   }
 
   /** Fetch older pages until PAGE more rows match the filters, or history ends. */
@@ -116,9 +159,13 @@ export class SignalTable {
           cursor: this.cursor,
         });
         if (generation !== this.generation) return;
+        if (this.cursor === null && !this.filters.symbol) {
+          this.held = body.signals.length ? positionOf(body.signals[0]) : START;
+        }
         for (const signal of body.signals) {
           if (this.ids.has(signal.signal_id)) continue;
           this.ids.add(signal.signal_id);
+          Object.assign(signal, this.patches.get(signal.signal_id));
           this.rows.push(signal);
           if (this.matches(signal)) added += 1;
         }
@@ -144,6 +191,7 @@ export class SignalTable {
     if (this.ids.has(signal.signal_id)) return; // already in the first page
     if (this.filters.symbol && signal.symbol !== this.filters.symbol) return;
     this.ids.add(signal.signal_id);
+    Object.assign(signal, this.patches.get(signal.signal_id));
     this.rows.unshift(signal);
     if (this.matches(signal)) {
       const row = this.row(signal);
@@ -156,6 +204,29 @@ export class SignalTable {
       this.announce(`${signal.late ? "Late" : "New"} signal: ${signal.symbol} ${signal.action}`);
     }
     this.summarise();
+  }
+
+  /** An outcome or execution from the stream: its signal's row shows it, if loaded. */
+  update(event) {
+    const fields = changes(event);
+    const id = event.signal_id;
+    this.patches.set(id, { ...this.patches.get(id), ...fields });
+    this.updates += 1;
+    this.el.table.dataset.streamUpdates = String(this.updates);
+    const signal = this.rows.find((s) => s.signal_id === id);
+    if (!signal) return;
+    Object.assign(signal, fields);
+    const shown = [...this.el.body.rows].find((r) => r.dataset.signalId === id);
+    if (!shown) return;
+    const row = this.row(signal);
+    row.classList.add("fresh");
+    setTimeout(() => row.classList.remove("fresh"), FRESH_MS);
+    shown.replaceWith(row);
+    if (event.event === "outcome") {
+      this.announce(`Outcome: ${signal.symbol} ${signal.action} ${signal.outcome ?? ""}`.trim());
+    } else if (event.event === "execution") {
+      this.announce(`Executed: ${signal.symbol} ${signal.action}`);
+    }
   }
 
   setLoading(loading) {

@@ -110,6 +110,20 @@ class Site:
         }
         self.post("/api/v1/argo/sync/outcome", body)
 
+    def execute_signal(self, signal_id: str, order_id: str, fill_price: float, at: str) -> None:
+        body = {
+            "signal_id": signal_id,
+            "order_id": order_id,
+            "executed_at": at,
+            "fill_price": fill_price,
+        }
+        self.post("/api/v1/argo/sync/execution", body)
+
+    def new_epoch(self) -> None:
+        """`alpine feed new-epoch`, as after a restore: every cursor handed out answers 409."""
+        done = cli("alpine", "feed", "new-epoch", "--yes", env=self.env)
+        assert done.returncode == 0, done.stderr
+
     def second_alpine(self) -> AlpineServer:
         """Another `alpine serve` on the same database (Alpine scales out statelessly)."""
         return start_alpine(self.env["ALPINE_DATABASE_URL"], self.workdir)
@@ -152,8 +166,10 @@ class Page:
         self.driver.get(self.site.url + "/")
         self.wait(lambda d: d.execute_script("return document.readyState") == "complete")
 
-    def sign_in(self, tier: str) -> None:
-        self.open()
+    def sign_in(self, tier: str, *, reopen: bool = True) -> None:
+        """Sign in as `tier`'s subscriber; `reopen=False` keeps the page already open."""
+        if reopen:
+            self.open()
         self.wait(lambda d: self.by_id("token").is_displayed(), what="the sign-in form")
         self.by_id("token").send_keys(self.site.tokens[tier])
         self.by_id("token").submit()
@@ -177,6 +193,26 @@ class Page:
         wanted = list(expected)
         self.wait(lambda d: self.row_ids() == wanted, timeout, f"rows {wanted}")
         return wanted
+
+    def cell(self, signal_id: str, column: str) -> str | None:
+        """The text of a column of a signal's row, None if the row is not shown."""
+        text: str | None = self.driver.execute_script(
+            "const row = [...document.querySelectorAll('#signals-body tr')]"
+            ".find(r => r.dataset.signalId === arguments[0]);"
+            'return row ? row.querySelector(`[data-col="${arguments[1]}"]`).textContent : null',
+            signal_id,
+            column,
+        )
+        return text
+
+    def requests(self, part: str) -> list[str]:
+        """The addresses the page requested that contain `part`."""
+        urls: list[str] = self.driver.execute_script(
+            "return performance.getEntriesByType('resource').map(e => e.name)"
+            ".filter(u => u.includes(arguments[0]))",
+            part,
+        )
+        return urls
 
     def table_data(self, name: str) -> str | None:
         return self.by_id("signals").get_attribute(f"data-{name}")
