@@ -16,13 +16,15 @@ its signal's timestamp + delay, and the order never changes.
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Select, func, select, text
+from sqlalchemy import ColumnElement, Connection, Engine, Select, func, select, text
 
 from alpine.positions import Position
 from alpine.tables import feed_events, feed_head, signals
@@ -143,10 +145,26 @@ class Feed:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._epoch: tuple[float, str] | None = None
+        self._pinned = threading.local()
+
+    @contextmanager
+    def pinned(self) -> Iterator[None]:
+        """Reads of this thread inside share one connection (a live-feed pass: one
+        checkout, not one per query)."""
+        with self._engine.connect() as conn:
+            self._pinned.conn = conn
+            try:
+                yield
+            finally:
+                self._pinned.conn = None
+
+    def _connect(self) -> AbstractContextManager[Connection]:
+        conn: Connection | None = getattr(self._pinned, "conn", None)
+        return nullcontext(conn) if conn is not None else self._engine.connect()
 
     def head(self) -> int:
         """The position of the last committed event (0 for an empty feed)."""
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             return int(
                 conn.execute(select(feed_head.c.seq).where(feed_head.c.id == 1)).scalar_one()
             )
@@ -159,7 +177,7 @@ class Feed:
         return self._epoch[1]
 
     def _read_epoch(self) -> str:
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             if self._engine.dialect.name == "postgresql":
                 token, oid, timeline = conn.execute(_PG_EPOCH).one()
                 parts = f"{token}:{oid}:{timeline}"
@@ -171,16 +189,23 @@ class Feed:
 
     def frontier(self, tier: Tier, head: int, now: datetime) -> int:
         """The last position `tier` may read at `now`, given the feed's `head`."""
+        return self.release(tier, head, now)[0]
+
+    def release(self, tier: Tier, head: int, now: datetime) -> tuple[int, datetime | None]:
+        """The tier's frontier at `now`, and when the next of its waiting signals is due
+        (None: nothing waits). One query for a delayed tier, none for the others."""
         if not tier.delay:
-            return head
+            return head, None
         query = (
-            select(func.min(feed_events.c.seq))
+            select(func.min(feed_events.c.seq), func.min(signals.c.timestamp))
             .select_from(_JOINED)
             .where(*_entitled(tier), signals.c.timestamp > now - tier.delay)
         )
-        with self._engine.connect() as conn:
-            blocked: int | None = conn.execute(query).scalar_one()
-        return head if blocked is None else min(head, blocked - 1)
+        with self._connect() as conn:
+            blocked, first = conn.execute(query).one()
+        if blocked is None:
+            return head, None
+        return min(head, int(blocked) - 1), first + tier.delay
 
     def window(self, tier: Tier, after: int, until: int, limit: int) -> list[FeedEvent]:
         """The tier's events in (after, until], in feed order, at most `limit`."""
@@ -190,7 +215,7 @@ class Feed:
             .order_by(feed_events.c.seq)
             .limit(limit)
         )
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             rows = conn.execute(query).all()
         return [FeedEvent(int(r.seq), r.kind, event_body(r.kind, r, tier)) for r in rows]
 
@@ -203,7 +228,7 @@ class Feed:
             .order_by(feed_events.c.seq.desc())
             .limit(1)
         )
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             found: int | None = conn.execute(query).scalar()
         return found or 0
 
@@ -212,7 +237,7 @@ class Feed:
         query = select(feed_events.c.seq).where(
             feed_events.c.signal_row == row_id, feed_events.c.kind == "signal"
         )
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             found: int | None = conn.execute(query).scalar()
         return found
 
@@ -259,20 +284,9 @@ class Feed:
             .order_by(feed_events.c.seq.desc())
             .limit(limit)
         )
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             rows = conn.execute(query).all()
         return [(FeedEvent(int(r.seq), r.kind, shape(r, tier)), int(r.prev_seq or 0)) for r in rows]
-
-    def next_release(self, tier: Tier, now: datetime) -> datetime | None:
-        """When the next stored signal becomes visible to a delayed `tier`, if any will."""
-        query = (
-            select(func.min(signals.c.timestamp))
-            .select_from(_JOINED)
-            .where(*_entitled(tier), signals.c.timestamp > now - tier.delay)
-        )
-        with self._engine.connect() as conn:
-            first: datetime | None = conn.execute(query).scalar_one()
-        return None if first is None else first + tier.delay
 
     def _select(self, *extra: Any) -> Select[Any]:
         return select(feed_events.c.seq, feed_events.c.kind, signals, *extra).select_from(_JOINED)

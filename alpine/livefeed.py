@@ -110,6 +110,7 @@ class LiveFeed:
         self._fallback = fallback_seconds  # with them: only a safety net
         self._subs: dict[str, set[Subscription]] = {name: set() for name in tiers}
         self._positions: dict[str, TierPosition] = {}
+        self._due: dict[str, datetime] = {}  # delayed tiers: when their next signal is due
         self._lock = asyncio.Condition()
         self._wake = asyncio.Event()
         self._listener = NotifyListener(listen_url, self._wake) if listen_url else None
@@ -122,6 +123,7 @@ class LiveFeed:
             fresh = None
             if tier.name not in self._positions:
                 fresh = await run_in_threadpool(self._fresh_position, tier)
+                self._wake.set()  # a pass soon, which also learns when its signals are due
             async with self._lock:
                 position = self._positions.get(tier.name) or fresh
                 if position is None:
@@ -140,8 +142,9 @@ class LiveFeed:
 
     def _fresh_position(self, tier: Tier) -> TierPosition:
         """Where a tier nobody follows yet starts: its frontier now."""
-        frontier = self._feed.frontier(tier, self._feed.head(), datetime.now(UTC))
-        return TierPosition(frontier, self._feed.previous(tier, frontier))
+        with self._feed.pinned():
+            frontier = self._feed.frontier(tier, self._feed.head(), datetime.now(UTC))
+            return TierPosition(frontier, self._feed.previous(tier, frontier))
 
     def _start(self) -> None:
         if self._tasks:
@@ -171,7 +174,7 @@ class LiveFeed:
         while True:
             self._wake.clear()
             await self._pass()
-            wait = await run_in_threadpool(self._until_release)
+            wait = self._until_release()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=wait)
             except TimeoutError:
@@ -198,18 +201,25 @@ class LiveFeed:
             self._lock.notify_all()
 
     def _read(self, reading: Mapping[str, TierPosition]) -> dict[str, tuple[TierPosition, Batch]]:
-        head, now = self._feed.head(), datetime.now(UTC)
-        epoch = self._feed.epoch()
-        published: dict[str, tuple[TierPosition, Batch]] = {}
-        for name, position in reading.items():
-            tier = self._tiers[name]
-            until = self._feed.frontier(tier, head, now)
-            if until <= position.seq:
-                continue
-            events = chain(read_events(self._feed, tier, position.seq, until), position.last_event)
-            last = events[-1][0].seq if events else position.last_event
-            batch = Batch(tuple((e.seq, event_text(e, prev, epoch)) for e, prev in events))
-            published[name] = (TierPosition(until, last), batch)
+        with self._feed.pinned():  # one connection for the whole pass
+            head, now = self._feed.head(), datetime.now(UTC)
+            epoch = self._feed.epoch()
+            published: dict[str, tuple[TierPosition, Batch]] = {}
+            due: dict[str, datetime] = {}
+            for name, position in reading.items():
+                tier = self._tiers[name]
+                until, next_due = self._feed.release(tier, head, now)
+                if next_due is not None:
+                    due[name] = next_due
+                if until <= position.seq:
+                    continue
+                events = chain(
+                    read_events(self._feed, tier, position.seq, until), position.last_event
+                )
+                last = events[-1][0].seq if events else position.last_event
+                batch = Batch(tuple((e.seq, event_text(e, prev, epoch)) for e, prev in events))
+                published[name] = (TierPosition(until, last), batch)
+        self._due = due
         return published
 
     def _publish(self, tier_name: str, batch: Batch) -> None:
@@ -225,10 +235,6 @@ class LiveFeed:
         listening = self._listener is not None and self._listener.connected
         wait = self._fallback if listening else self._poll
         now = datetime.now(UTC)
-        for name, subs in self._subs.items():
-            tier = self._tiers[name]
-            if subs and tier.delay > timedelta(0):
-                due = self._feed.next_release(tier, now)
-                if due is not None:
-                    wait = min(wait, (due - now + RELEASE_SLACK).total_seconds())
+        for due in self._due.values():
+            wait = min(wait, (due - now + RELEASE_SLACK).total_seconds())
         return max(wait, 0.0)
