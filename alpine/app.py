@@ -28,6 +28,7 @@ from alpine.livefeed import LiveFeed
 from alpine.metrics import AlpineMetrics, RequestTimer
 from alpine.openapi import document_schemas
 from alpine.rate_store import make_limiter
+from alpine.receipt_issuer import ReceiptIssuer, register_keys
 from alpine.settings import AlpineSettings
 from alpine.store import SignalStore, make_engine
 from alpine.subscriber_api import SubscriberApi
@@ -89,8 +90,10 @@ def create_app(settings: AlpineSettings, store: SignalStore | None = None) -> Fa
     guard = IngestGuard(
         settings, metrics, make_limiter(store.engine, settings.rate_limit, settings.rate_burst)
     )
-    IngestApi(store, guard, metrics).register(app)
-    ExecutionApi(ExecutionStore(store.engine), guard, metrics).register(app)
+    receipts = ReceiptIssuer(store.engine, settings.receipt_key, settings.receipt_retired_keys)
+    IngestApi(store, guard, metrics, receipts).register(app)
+    ExecutionApi(ExecutionStore(store.engine), guard, metrics, receipts).register(app)
+    register_keys(app, receipts)
     feed, tiers = Feed(store.engine), load_tiers(settings.tiers_file)
     postgres = store.engine.dialect.name == "postgresql"
     SubscriberApi(

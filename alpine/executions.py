@@ -31,6 +31,7 @@ from alpine.execution_store import Execution, ExecutionStatus, ExecutionStore
 from alpine.guard import IngestGuard
 from alpine.metrics import AlpineMetrics
 from alpine.openapi import INGEST_RESPONSES
+from alpine.receipt_issuer import ReceiptIssuer
 from alpine.timestamps import parse_timestamp
 from alpine.validation import describe
 
@@ -88,10 +89,17 @@ def _request_body() -> dict[str, Any]:
 class ExecutionApi:
     """The execution endpoint; `register` mounts it on an app."""
 
-    def __init__(self, store: ExecutionStore, guard: IngestGuard, metrics: AlpineMetrics) -> None:
+    def __init__(
+        self,
+        store: ExecutionStore,
+        guard: IngestGuard,
+        metrics: AlpineMetrics,
+        receipts: ReceiptIssuer,
+    ) -> None:
         self._store = store
         self._guard = guard
         self._received = metrics.executions_received
+        self._receipts = receipts
 
     def register(self, app: FastAPI) -> None:
         app.add_api_route(
@@ -122,10 +130,13 @@ class ExecutionApi:
             raise HTTPException(404, f"no signal {execution.signal_id} is stored (yet)")
         if result.status in _REFUSALS:
             raise HTTPException(_REFUSALS[result.status], result.detail)
-        return JSONResponse(
-            {
-                "status": result.status.value,
-                "argo_signal_id": execution.signal_id,
-                "order_id": execution.order_id,
-            }
-        )
+        answer: dict[str, Any] = {
+            "status": result.status.value,
+            "argo_signal_id": execution.signal_id,
+            "order_id": execution.order_id,
+        }
+        if self._receipts.enabled:
+            answer["receipt"] = await run_in_threadpool(
+                self._receipts.for_update, execution.signal_id, "execution"
+            )
+        return JSONResponse(answer)

@@ -16,6 +16,7 @@ from alpine.errors import StoreUnavailableError
 from alpine.guard import IngestGuard
 from alpine.metrics import AlpineMetrics
 from alpine.openapi import INGEST_RESPONSES, request_body
+from alpine.receipt_issuer import ReceiptIssuer
 from alpine.store import InsertResult, InsertStatus, OutcomeStatus, SignalStore
 from alpine.timestamps import parse_timestamp
 from alpine.validation import OutcomeIn, SignalIn, describe
@@ -40,10 +41,17 @@ def _responses(*codes: int, **extra: str) -> dict[int | str, dict[str, Any]]:
 class IngestApi:
     """Route handlers for the ingest side; `register` mounts them on an app."""
 
-    def __init__(self, store: SignalStore, guard: IngestGuard, metrics: AlpineMetrics) -> None:
+    def __init__(
+        self,
+        store: SignalStore,
+        guard: IngestGuard,
+        metrics: AlpineMetrics,
+        receipts: ReceiptIssuer,
+    ) -> None:
         self._store = store
         self._guard = guard
         self._metrics = metrics
+        self._receipts = receipts
 
     def register(self, app: FastAPI) -> None:
         for path, name in ((INGEST_PATH, "ingest_signal"), (INGEST_ALIAS, "ingest_signal_alias")):
@@ -108,14 +116,17 @@ class IngestApi:
             raise HTTPException(409, result.detail)
         if result.status is InsertStatus.INVALID:
             raise HTTPException(422, result.detail)
-        return JSONResponse(
-            {
-                "status": result.status.value,
-                "alpine_signal_id": result.alpine_signal_id,
-                "argo_signal_id": signal.signal_id,
-            },
-            status_code=_STATUS_CODES[result.status],
-        )
+        answer: dict[str, Any] = {
+            "status": result.status.value,
+            "alpine_signal_id": result.alpine_signal_id,
+            "argo_signal_id": signal.signal_id,
+        }
+        if self._receipts.enabled and result.alpine_signal_id is not None:
+            receipts = await run_in_threadpool(
+                self._receipts.for_signals, [result.alpine_signal_id]
+            )
+            answer["receipt"] = receipts.get(result.alpine_signal_id)
+        return JSONResponse(answer, status_code=_STATUS_CODES[result.status])
 
     async def ingest_batch(self, request: Request) -> JSONResponse:
         """Store up to 500 signals; one result per item, in order, each item on its own."""
@@ -128,6 +139,14 @@ class IngestApi:
         results = [
             _item_result(item, None if isinstance(item, str) else next(outcomes)) for item in items
         ]
+        if self._receipts.enabled:
+            accepted = [r.alpine_signal_id for r in stored if r.status in _STATUS_CODES]
+            receipts = await run_in_threadpool(
+                self._receipts.for_signals, [i for i in accepted if i is not None]
+            )
+            for entry in results:
+                if entry["status"] in ("created", "duplicate"):
+                    entry["receipt"] = receipts.get(entry["alpine_signal_id"])
         # Counted once per result kind rather than once per item: the same totals.
         for status, count in Counter(entry["status"] for entry in results).items():
             self._metrics.signals_received.labels(status).inc(count)
@@ -148,7 +167,15 @@ class IngestApi:
             raise HTTPException(404, f"no signal {outcome.signal_id} is stored (yet)")
         if result.status in _OUTCOME_REFUSALS:
             raise HTTPException(_OUTCOME_REFUSALS[result.status], result.detail)
-        return JSONResponse({"status": result.status.value, "argo_signal_id": outcome.signal_id})
+        answer: dict[str, Any] = {
+            "status": result.status.value,
+            "argo_signal_id": outcome.signal_id,
+        }
+        if self._receipts.enabled:
+            answer["receipt"] = await run_in_threadpool(
+                self._receipts.for_update, outcome.signal_id, "outcome"
+            )
+        return JSONResponse(answer)
 
     async def list_hashes(
         self,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alpine.errors import ConfigError
+from alpine.receipts import PublicKey, SigningKey
 
 DEFAULT_DATABASE_URL = "sqlite:///data/alpine.db"
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
@@ -35,6 +36,8 @@ class AlpineSettings:
     stream_heartbeat_seconds: float = 15.0
     key_refresh_seconds: float = 30.0
     late_after_seconds: float = 300.0
+    receipt_key: SigningKey | None = None  # signs receipts (alpine/receipts.py); None: none
+    receipt_retired_keys: tuple[PublicKey, ...] = ()  # old receipts still verify with these
     config_file: Path | None = None
 
     @classmethod

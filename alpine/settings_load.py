@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from alpine.errors import ConfigError
+from alpine.receipts import SigningKey, parse_retired
 from alpine.settings import (
     DEFAULT_DATABASE_URL,
     DEFAULT_RATE_LIMIT,
@@ -84,6 +85,20 @@ SPECS = (
     ),
     Spec("key_refresh_seconds", "key_refresh_seconds", "ALPINE_KEY_REFRESH_SECONDS", number),
     Spec("late_after_seconds", "late_after_seconds", "ALPINE_LATE_AFTER_SECONDS", number),
+    Spec(
+        "receipt_key",
+        "receipt_key",
+        "ALPINE_RECEIPT_KEY",
+        SigningKey.parse,
+        credential="alpine-receipt-key",
+        aws="argo-alpine/alpine-backend/alpine-receipt-key",
+    ),
+    Spec(
+        "receipt_retired_keys",
+        "receipt_retired_keys",
+        "ALPINE_RECEIPT_RETIRED_KEYS",
+        lambda r, n: tuple(parse_retired(r, n)),
+    ),
 )
 _BY_KEY = {spec.key: spec for spec in SPECS}
 
@@ -198,7 +213,13 @@ def redacted(loaded: Loaded) -> list[tuple[str, str, str]]:
     for spec in SPECS:
         value = getattr(loaded.settings, spec.field)
         if spec.credential:
-            shown = f"<redacted> ({len(value)})" if value else "-"
+            shown = "-" if not value else "<redacted>"
+            if isinstance(value, (str, tuple)):
+                shown = f"<redacted> ({len(value)})"
+            elif isinstance(value, SigningKey):
+                shown = f"<redacted> (key id {value.kid})"
+        elif spec.field == "receipt_retired_keys":
+            shown = ", ".join(key.kid for key in value) or "-"
         elif value is None:
             shown = "-"
         else:

@@ -88,6 +88,7 @@ feed_events = Table(
     Column("seq", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
     Column("signal_row", BigInteger().with_variant(Integer(), "sqlite"), nullable=False),
     Column("kind", Text, nullable=False),  # signal | outcome | execution
+    Column("stored_at", UtcTimestamp, nullable=False),
 )
 
 feed_head = Table(

@@ -23,16 +23,17 @@ CREATE TABLE feed_events (
     seq        BIGINT PRIMARY KEY,
     signal_row BIGINT NOT NULL REFERENCES signals (id),
     kind       TEXT NOT NULL CHECK (kind IN ('signal', 'outcome', 'execution')),
+    stored_at  TIMESTAMPTZ NOT NULL DEFAULT now(),  -- when it was stored (receipts)
     UNIQUE (signal_row, kind)
 );
 
 -- What was stored before this migration: its signals by id, then outcomes, then executions.
-INSERT INTO feed_events (seq, signal_row, kind)
-SELECT row_number() OVER (ORDER BY phase, id), id, kind
+INSERT INTO feed_events (seq, signal_row, kind, stored_at)
+SELECT row_number() OVER (ORDER BY phase, id), id, kind, at
 FROM (
-    SELECT id, 'signal' AS kind, 1 AS phase FROM signals
-    UNION ALL SELECT id, 'outcome', 2 FROM signals WHERE outcome IS NOT NULL
-    UNION ALL SELECT id, 'execution', 3 FROM signals WHERE order_id IS NOT NULL
+    SELECT id, 'signal' AS kind, 1 AS phase, received_at AS at FROM signals
+    UNION ALL SELECT id, 'outcome', 2, now() FROM signals WHERE outcome IS NOT NULL
+    UNION ALL SELECT id, 'execution', 3, now() FROM signals WHERE order_id IS NOT NULL
 ) AS history;
 
 INSERT INTO feed_head (id, seq, epoch)

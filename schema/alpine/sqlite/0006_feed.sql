@@ -15,15 +15,16 @@ CREATE TABLE feed_events (
     seq        INTEGER PRIMARY KEY,
     signal_row INTEGER NOT NULL REFERENCES signals (id),
     kind       TEXT NOT NULL CHECK (kind IN ('signal', 'outcome', 'execution')),
+    stored_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     UNIQUE (signal_row, kind)
 );
 
-INSERT INTO feed_events (seq, signal_row, kind)
-SELECT row_number() OVER (ORDER BY phase, id), id, kind
+INSERT INTO feed_events (seq, signal_row, kind, stored_at)
+SELECT row_number() OVER (ORDER BY phase, id), id, kind, at
 FROM (
-    SELECT id, 'signal' AS kind, 1 AS phase FROM signals
-    UNION ALL SELECT id, 'outcome', 2 FROM signals WHERE outcome IS NOT NULL
-    UNION ALL SELECT id, 'execution', 3 FROM signals WHERE order_id IS NOT NULL
+    SELECT id, 'signal' AS kind, 1 AS phase, received_at AS at FROM signals
+    UNION ALL SELECT id, 'outcome', 2, strftime('%Y-%m-%dT%H:%M:%fZ', 'now') FROM signals WHERE outcome IS NOT NULL
+    UNION ALL SELECT id, 'execution', 3, strftime('%Y-%m-%dT%H:%M:%fZ', 'now') FROM signals WHERE order_id IS NOT NULL
 );
 
 INSERT INTO feed_head (id, seq, epoch) SELECT 1, count(*), lower(hex(randomblob(16))) FROM feed_events;

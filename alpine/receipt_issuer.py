@@ -1,0 +1,108 @@
+"""Receipts for what Alpine holds: read the stored facts (hash, feed position, time
+stored) of accepted events and sign them (alpine/receipts.py). Without a receipt key
+configured, no receipt is issued and nothing is read."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine, select
+
+from alpine.receipts import EVENTS, UPDATE_FIELDS, PublicKey, SigningKey, moment_text, update_hash
+from alpine.tables import feed_events, signals
+
+_JOINED = feed_events.join(signals, signals.c.id == feed_events.c.signal_row)
+
+
+class ReceiptIssuer:
+    """Signs receipts with the current key; lists every key receipts verify with."""
+
+    def __init__(
+        self, engine: Engine, key: SigningKey | None, retired: Iterable[PublicKey] = ()
+    ) -> None:
+        self._engine = engine
+        self._key = key
+        self._retired = tuple(retired)
+
+    @property
+    def enabled(self) -> bool:
+        return self._key is not None
+
+    def public_keys(self) -> list[PublicKey]:
+        """The current key first, then the retired ones (old receipts still verify)."""
+        return ([self._key.public] if self._key else []) + list(self._retired)
+
+    def for_signals(self, row_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+        """A receipt for each stored signal row in `row_ids` (row id -> receipt)."""
+        if self._key is None:
+            return {}
+        ids = sorted(set(row_ids))
+        if not ids:
+            return {}
+        query = (
+            select(
+                signals.c.id,
+                signals.c.signal_id,
+                signals.c.verification_hash,
+                feed_events.c.seq,
+                feed_events.c.stored_at,
+            )
+            .select_from(_JOINED)
+            .where(feed_events.c.signal_row.in_(ids), feed_events.c.kind == "signal")
+        )
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return {
+            int(r.id): self._sign(
+                "signal.created", r.signal_id, r.verification_hash, r.seq, r.stored_at
+            )
+            for r in rows
+        }
+
+    def for_update(self, signal_id: str, kind: str) -> dict[str, Any] | None:
+        """The receipt of a signal's `outcome` or `execution` as Alpine holds it."""
+        if self._key is None:
+            return None
+        event = EVENTS[kind]
+        names = [n for n in UPDATE_FIELDS[event] if n != "signal_id"]
+        query = (
+            select(feed_events.c.seq, feed_events.c.stored_at, *(signals.c[n] for n in names))
+            .select_from(_JOINED)
+            .where(signals.c.signal_id == signal_id, feed_events.c.kind == kind)
+        )
+        with self._engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        values = {"signal_id": signal_id, **{n: getattr(row, n) for n in names}}
+        return self._sign(event, signal_id, update_hash(event, values), row.seq, row.stored_at)
+
+    def _sign(
+        self, event: str, signal_id: str, sha256: str, seq: int, stored_at: Any
+    ) -> dict[str, Any]:
+        assert self._key is not None
+        return self._key.sign(
+            {
+                "event": event,
+                "signal_id": signal_id,
+                "sha256": sha256,
+                "seq": int(seq),
+                "stored_at": moment_text(stored_at),
+            }
+        )
+
+
+KEYS_PATH = "/api/v1/keys"
+
+
+def register_keys(app: FastAPI, receipts: ReceiptIssuer) -> None:
+    """GET /api/v1/keys: the public keys receipts verify with (no authentication)."""
+
+    async def keys() -> JSONResponse:
+        """Alpine's receipt keys: the current one signs, retired ones still verify."""
+        return JSONResponse({"keys": [k.as_json() for k in receipts.public_keys()]})
+
+    app.add_api_route(KEYS_PATH, keys, methods=["GET"], tags=["receipts"])
