@@ -9,18 +9,26 @@ passes and tiers, never with streams.
 
 A tier's position only moves, under the lock, together with the publication of the
 events it passed; a stream joins under the same lock at that position, so every
-event after it reaches the stream's queue. Streams drop any event at or below the
-last one they wrote, so a catch-up and the queue may overlap but never repeat.
+event after it is delivered to the stream. Streams drop any event at or below the
+last one they wrote, so a catch-up and what is delivered may overlap but never repeat.
+
+Delivery is a plain call (`Stream.deliver`, alpine/sse.py): an idle stream has no
+queue and no task of its own to wake; the stream writes the batch at once or keeps it
+in order behind a write that has to wait. One that falls QUEUE_BATCHES batches behind
+answers False and is dropped here; it closes, and its subscriber resumes with
+Last-Event-ID.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.engine import URL
@@ -34,6 +42,7 @@ log = logging.getLogger("alpine.livefeed")
 WINDOW_LIMIT = 500
 QUEUE_BATCHES = 256  # a stream this far behind is closed; it resumes with Last-Event-ID
 RELEASE_SLACK = timedelta(milliseconds=5)  # wake just after a delayed signal is due
+FREEZE_EVERY = 500  # new streams; then what lives is exempt from garbage collection
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,12 +50,22 @@ class Batch:
     """Events of one pass for one tier, each rendered once for all its streams."""
 
     events: tuple[tuple[int, str], ...]  # (seq, SSE text)
+    data: bytes = field(init=False, repr=False, compare=False)  # all of them, UTF-8
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data", "".join(t for _, t in self.events).encode())
 
     def text_after(self, seq: int) -> str:
         """The SSE text of the events past position `seq`."""
         if not self.events or self.events[0][0] > seq:
             return "".join(text for _, text in self.events)
         return "".join(text for position, text in self.events if position > seq)
+
+    def data_after(self, seq: int) -> bytes:
+        """`text_after(seq)` encoded; all but a stream that caught up share `data`."""
+        if not self.events or self.events[0][0] > seq:
+            return self.data
+        return self.text_after(seq).encode()
 
 
 HEARTBEAT_TEXT = ": heartbeat\n\n"
@@ -62,12 +81,13 @@ class TierPosition:
     last_event: int
 
 
-@dataclass(eq=False)
-class Subscription:
-    tier: Tier
-    position: int  # the tier's position when subscribed: later events come by queue
-    queue: asyncio.Queue[Batch] = field(default_factory=lambda: asyncio.Queue(QUEUE_BATCHES))
-    overflowed: bool = False
+class Stream(Protocol):
+    """A stream as the feed sees it (alpine/sse.py): hashable by identity."""
+
+    def deliver(self, batch: Batch) -> bool:
+        """Take the tier's next batch (or HEARTBEAT), in order, without waiting; False
+        once the stream is QUEUE_BATCHES batches behind, or closed: it gets no more."""
+        ...
 
 
 def event_text(event: FeedEvent, prev_seq: int, epoch: str) -> str:
@@ -91,7 +111,7 @@ def read_events(feed: Feed, tier: Tier, after: int, until: int) -> list[FeedEven
 
 
 class LiveFeed:
-    """The process's shared feed; streams `subscribe` and read their queue."""
+    """The process's shared feed; streams `subscribe` and are delivered each batch."""
 
     def __init__(
         self,
@@ -108,16 +128,18 @@ class LiveFeed:
         self._tiers = dict(tiers)
         self._poll = poll_seconds  # without notifications
         self._fallback = fallback_seconds  # with them: only a safety net
-        self._subs: dict[str, set[Subscription]] = {name: set() for name in tiers}
+        self._subs: dict[str, set[Stream]] = {name: set() for name in tiers}
         self._positions: dict[str, TierPosition] = {}
         self._due: dict[str, datetime] = {}  # delayed tiers: when their next signal is due
         self._lock = asyncio.Condition()
         self._wake = asyncio.Event()
         self._listener = NotifyListener(listen_url, self._wake) if listen_url else None
         self._tasks: list[asyncio.Task[None]] = []
+        self._joined = 0  # streams since the last gc.freeze()
 
-    async def subscribe(self, tier: Tier) -> Subscription:
-        """A queue of the tier's events after its current position (`position`)."""
+    async def subscribe(self, tier: Tier, stream: Stream) -> int:
+        """Deliver `stream` the tier's events after its current position, which is
+        returned."""
         self._start()
         while True:
             fresh = None
@@ -129,12 +151,23 @@ class LiveFeed:
                 if position is None:
                     continue  # dropped while we looked: nobody followed the tier
                 self._positions[tier.name] = position
-                subscription = Subscription(tier, position.seq)
-                self._subs[tier.name].add(subscription)
-                return subscription
+                self._subs[tier.name].add(stream)
+                self._joined += 1
+                if self._joined >= FREEZE_EVERY:
+                    self._freeze()
+                return position.seq
 
-    def unsubscribe(self, subscription: Subscription) -> None:
-        self._subs[subscription.tier.name].discard(subscription)
+    def unsubscribe(self, tier: Tier, stream: Stream) -> None:
+        self._subs[tier.name].discard(stream)
+
+    def _freeze(self) -> None:
+        """Exempt what lives now (open streams are ~80 objects each) from garbage
+        collection, as alpine/app.py freeze_startup does at startup: a full collection
+        otherwise scans every open stream's objects and pauses them all (~270 ms at
+        10,000 streams, several times while they open). A closed stream's objects are
+        freed by reference counting all the same (they hold no cycles)."""
+        self._joined = 0
+        gc.freeze()
 
     @property
     def subscribers(self) -> int:
@@ -223,12 +256,9 @@ class LiveFeed:
         return published
 
     def _publish(self, tier_name: str, batch: Batch) -> None:
-        for subscription in list(self._subs[tier_name]):
-            try:
-                subscription.queue.put_nowait(batch)
-            except asyncio.QueueFull:
-                subscription.overflowed = True
-                self._subs[tier_name].discard(subscription)
+        subs = self._subs[tier_name]
+        dropped = [s for s in list(subs) if not s.deliver(batch)]
+        subs.difference_update(dropped)
 
     def _until_release(self) -> float:
         """Seconds to sleep: until a delayed tier's next signal is due, or the poll."""

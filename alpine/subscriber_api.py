@@ -16,12 +16,15 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.routing import APIRoute
+from starlette.types import Receive, Scope, Send
 
 from alpine.feed import Feed, FeedEvent, chain
-from alpine.livefeed import HEARTBEAT, HEARTBEAT_TEXT, WINDOW_LIMIT, LiveFeed, event_text
+from alpine.livefeed import WINDOW_LIMIT, LiveFeed, event_text
 from alpine.openapi import ERROR_BODY
 from alpine.positions import CursorError, Position, parse_cursor, stale_reason
 from alpine.ratelimit import Limiter
+from alpine.sse import SseStream
 from alpine.subscriber_store import Subscriber, SubscriberStore
 from alpine.tiers import Tier
 from alpine.timestamps import parse_timestamp
@@ -34,6 +37,12 @@ _DOC: dict[int | str, dict[str, Any]] = {
     429: {"description": "rate limited; see Retry-After", **ERROR_BODY},
 }
 
+
+STREAM_PATH = "/api/v1/signals/stream"
+AFTER_MAX = 200  # characters of `after=`, as the documented handler declares
+AFTER_TOO_LONG = (  # FastAPI's 422 for it, as alpine/app.py words it
+    f"invalid request: query.after: String should have at most {AFTER_MAX} characters"
+)
 
 # A stream id of the clock-windowed feed before positions (`start.end.row`): resumed
 # after that row's signal, so a stream open across the upgrade carries on.
@@ -76,9 +85,14 @@ class SubscriberApi:
         for path, handler in (
             ("/api/v1/signals/subscribed", self.subscribed),
             ("/api/v1/signals", self.search),
-            ("/api/v1/signals/stream", self.stream),
+            (STREAM_PATH, self.stream),
         ):
             app.add_api_route(path, handler, methods=["GET"], responses=_DOC, tags=["subscribers"])
+        # `stream` documents the route (OpenAPI); `serve_stream`, a plain ASGI callable,
+        # answers it: no request/response objects, reader task or queue per stream.
+        [route] = [r for r in app.router.routes if getattr(r, "path", None) == STREAM_PATH]
+        assert isinstance(route, APIRoute)
+        route.app = self.serve_stream
 
     async def _tier(self, request: Request) -> tuple[Subscriber, Tier]:
         header = request.headers.get("authorization", "")
@@ -208,7 +222,7 @@ class SubscriberApi:
         self,
         request: Request,
         after: str | None = Query(
-            None, max_length=200, description="a feed cursor, as Last-Event-ID (which wins)"
+            None, max_length=AFTER_MAX, description="a feed cursor, as Last-Event-ID (which wins)"
         ),
     ) -> StreamingResponse:
         """Server-sent events: each event of your tier as it is released, in feed order.
@@ -217,40 +231,40 @@ class SubscriberApi:
         worker. A cursor of another epoch answers 409. A `: heartbeat` comment keeps
         idle connections open.
         """
-        _, tier = await self._tier(request)
+        raise NotImplementedError("documentation only: serve_stream answers this route")
+
+    async def serve_stream(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """`GET /api/v1/signals/stream` as a plain ASGI app (see `stream`). Errors before
+        the response starts are HTTPExceptions, answered by the app's handlers."""
+        request = Request(scope)
+        after = request.query_params.get("after")
+        if after is not None and len(after) > AFTER_MAX:
+            raise HTTPException(422, AFTER_TOO_LONG)
+        tier = (await self._tier(request))[1]  # held for the stream's life: no more
         cursor = request.headers.get("last-event-id") or after
+        del request
         resume: Position | None = None
         epoch = await run_in_threadpool(self._feed.epoch)
         if cursor:
             head = await run_in_threadpool(self._feed.head)
             resume = await run_in_threadpool(self._position, cursor, epoch, head)
-        return StreamingResponse(
-            self._events(tier, resume, epoch),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
-
-    async def _events(self, tier: Tier, resume: Position | None, epoch: str) -> AsyncIterator[str]:
-        subscription = await self._live.subscribe(tier)  # before the first byte: a client
-        try:  # that reads pages once the stream answers misses nothing in between
-            yield "retry: 2000\n\n"
-            last = subscription.position
+        stream = SseStream(send)
+        position = await self._live.subscribe(tier, stream)  # before the first byte: a
+        try:  # client that reads pages once the stream answers misses nothing in between
+            await stream.start()
+            await stream.write(b"retry: 2000\n\n")
+            last = position
             if resume is not None:
                 last = resume.seq
-                async for chunk in self._catch_up(tier, resume.seq, subscription.position, epoch):
-                    yield chunk
-                last = max(last, subscription.position)
-            while not (subscription.overflowed and subscription.queue.empty()):
-                batch = await subscription.queue.get()
-                if batch is HEARTBEAT:
-                    yield HEARTBEAT_TEXT
-                    continue
-                chunk = batch.text_after(last)
-                last = max(last, batch.events[-1][0])
-                if chunk:
-                    yield chunk
+                async for chunk in self._catch_up(tier, resume.seq, position, epoch):
+                    await stream.write(chunk.encode())
+                last = max(last, position)
+            stream.last = last
+            await stream.flush()  # what arrived meanwhile; from now on the feed writes
+            await stream.until_closed(receive)
         finally:
-            self._live.unsubscribe(subscription)
+            self._live.unsubscribe(tier, stream)
+            await stream.close()
 
     async def _catch_up(self, tier: Tier, after: int, until: int, epoch: str) -> AsyncIterator[str]:
         """The tier's events in (after, until]: what the stream missed, page by page."""
