@@ -20,6 +20,7 @@ from alpine.errors import AlpineError, ConfigError
 from alpine.metrics import MULTIPROCESS_ENV
 from alpine.migrations import pending, upgrade
 from alpine.settings import AlpineSettings
+from alpine.settings_load import settings_from_env
 from alpine.store import SignalStore, make_engine
 from alpine.subscriber_store import SubscriberError, SubscriberStore
 from alpine.tiers import TIER_NAMES, load_tiers
@@ -31,7 +32,7 @@ GRACE_SECONDS = 5
 
 def _settings() -> AlpineSettings:
     try:
-        return AlpineSettings.from_env()
+        return settings_from_env()
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from exc
 

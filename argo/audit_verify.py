@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from argo.audit import chain_files, line_hash, read_lines
-from argo.store import SignalStore
-from argo.store_reads import SignalReads
+from argo.signals.reads import SignalReads
+from argo.signals.store import SignalStore
 
 
 @dataclass

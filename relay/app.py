@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import httpx
 
+import argo.outbox
 from argo.outbox import LeaseClock, OutboxStore, boot_clock, steady_seconds
 from argo.outbox.doorbell import listen_for
 from argo.outbox.pg_store import PgOutboxStore
@@ -45,7 +46,7 @@ class RelayApp:
 
 def open_outbox(config: RelayConfig, lease_clock: LeaseClock = boot_clock) -> OutboxStore:
     """Argo's existing outbox at config.db_path (OutboxMissingError when there is none)."""
-    return OutboxStore.open(config.db_path, setting="ARGO_DB", lease_clock=lease_clock)
+    return argo.outbox.open_outbox(config.db_path, setting="ARGO_DB", lease_clock=lease_clock)
 
 
 @contextmanager

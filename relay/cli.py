@@ -26,10 +26,10 @@ from argo.outbox import (
     Worker,
     WorkerState,
 )
-from argo.outbox.replay import ReplayWindow, enqueue, matching, open_store
 from argo.process.cli import run_group
 from argo.process.logsetup import setup_logging
 from argo.process.sdnotify import SystemdNotifier
+from argo.signals.replay import ReplayWindow, enqueue, matching, open_store
 from argo.timeutil import parse_since, to_text, utc_now
 from relay import __version__
 from relay.app import open_outbox, relay_app

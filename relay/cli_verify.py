@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from argo.outbox.replay import open_store
+from argo.signals.replay import open_store
 from argo.timeutil import parse_since, utc_now
 from relay.app import verifier
 from relay.cli_common import config_with as _config

@@ -7,13 +7,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from argo.engine import EngineConfig
+from argo.db.sqlite import write_transaction
+from argo.engine.decide import EngineConfig
 from argo.generator import SignalFactory
 from argo.outbox import EventType, OutboxEvent, encode_payload, new_event_id
-from argo.prices import Bar, SyntheticPriceSource
+from argo.prices.sources import Bar, SyntheticPriceSource
 from argo.signal import Signal
-from argo.sqlite import write_transaction
-from argo.store import SignalStore, insert_events
+from argo.signals import open_signals
+from argo.signals.store import SignalStore, insert_events
 from argo.timeutil import to_text, utc_now
 
 
@@ -36,7 +37,7 @@ def make_signals(count: int, seed: int = 1) -> list[Signal]:
 
 def filled_store(path: Path, count: int) -> tuple[SignalStore, list[Signal]]:
     """A store at `path` holding `count` signals, each with its outbox row."""
-    store = SignalStore.open(path)
+    store = open_signals(path)
     signals = make_signals(count)
     store.add_many(signals, utc_now())
     return store, signals

@@ -59,7 +59,7 @@ def count_signals(sqlalchemy_url: str) -> int:
 def argo_database() -> Iterator[str]:
     """A throwaway database with Argo's PostgreSQL schema (`argo db upgrade`); its
     `ARGO_DB` URL. Dropped afterwards."""
-    from argo.outbox.pg import connect, upgrade
+    from argo.db.postgres import connect, upgrade
 
     name = create_database("argo_outbox_t")
     url = url_for(name)

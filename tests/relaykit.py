@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from argo.outbox.pg import database_url, is_postgres
+from argo.db.postgres import database_url, is_postgres
 from argo.timeutil import to_text
 from relay.app import RelayApp, relay_app
 from relay.config import RelayConfig

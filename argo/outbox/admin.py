@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from argo.db.sqlite import write_transaction
 from argo.outbox.events import EventType
-from argo.sqlite import write_transaction
 from argo.timeutil import from_text, to_text
 
 ALIVE_WITHIN = timedelta(seconds=30)

@@ -5,7 +5,7 @@ The relay learns of a commit within a millisecond instead of at its next poll. I
 hint only: a writer that rings while no relay listens costs one failed `sendto`; a ring
 lost (socket buffer full, second relay on the host) costs at most one poll interval,
 because the relay still reads `PRAGMA data_version` between waits. On PostgreSQL the
-hint is LISTEN/NOTIFY instead (`argo.outbox.pg.PgDoorbell`); `listen_for` picks one.
+hint is LISTEN/NOTIFY instead (`argo.db.postgres.PgDoorbell`); `listen_for` picks one.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import socket
 from pathlib import Path
 from typing import Protocol
 
-from argo.outbox.pg import PgDoorbell, database_url
+from argo.db.postgres import PgDoorbell, database_url
 
 
 def doorbell_path(db_path: Path) -> Path:

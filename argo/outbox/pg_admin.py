@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from argo.db.postgres import PgConnection
 from argo.outbox.admin import DeadRow, OutboxAdmin, Worker, WorkerState
-from argo.outbox.pg import PgConnection
 
 _NO_LEASE = "claimed_by = NULL, claimed_until = NULL, claim_token = NULL, lease_expires = NULL"
 _DISCARD_PARKED = (

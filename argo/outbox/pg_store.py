@@ -20,9 +20,9 @@ import socket
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
+from argo.db.postgres import PgConnection, connect, not_on_postgres, require_schema
 from argo.outbox.events import EventType
 from argo.outbox.lease import LeaseTime, steady_seconds
-from argo.outbox.pg import PgConnection, connect, not_on_postgres, require_schema
 from argo.outbox.pg_admin import PgOutboxAdmin
 from argo.outbox.store import (
     LONGEST_RETRY_WAIT,

@@ -16,12 +16,12 @@ import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from argo.db.schema import upgrade_existing
+from argo.db.sqlite import connect, write_transaction
 from argo.errors import OutboxMissingError
 from argo.outbox.admin import OutboxAdmin
 from argo.outbox.events import EventType
 from argo.outbox.lease import LeaseClock, boot_clock
-from argo.outbox.pg import database_url
-from argo.outbox.schema import upgrade_existing
 from argo.outbox.values import (
     Backlog,
     Charge,
@@ -34,7 +34,6 @@ from argo.outbox.values import (
     TableHealth,
 )
 from argo.process.crashpoints import crash_point
-from argo.sqlite import connect, write_transaction
 from argo.timeutil import from_text, to_text
 
 LONGEST_RETRY_WAIT = 3600.0  # seconds: the relay's default retry cap
@@ -99,7 +98,7 @@ class OutboxStore:
         self._lease_clock = lease_clock
 
     @classmethod
-    def open(
+    def open_file(
         cls,
         path: Path,
         *,
@@ -115,13 +114,7 @@ class OutboxStore:
         The signals themselves are committed by Argo with `synchronous=FULL`.
 
         Raises OutboxMissingError, naming `setting`, when there is no database or no outbox.
-        A PostgreSQL URL opens `argo.outbox.pg_store.PgOutboxStore` on that database.
         """
-        url = database_url(path)
-        if url is not None:
-            from argo.outbox.pg_store import PgOutboxStore  # it subclasses this class
-
-            return PgOutboxStore.open_url(url)
         if not path.is_file():
             raise OutboxMissingError(f"no Argo database at {path} (check {setting} or --db)")
         conn = connect(path, synchronous=synchronous)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from argo.store import SignalStore
+from argo.signals import open_signals
 from argo.timeutil import utc_now
 from tests.factories import make_signals
 from tests.faults.harness import counts, wait_settled
@@ -44,7 +44,7 @@ def cluster() -> Iterator[PrivateCluster]:
 
 def _load(db: Path, stop_writing: threading.Event, budget: int) -> None:
     """Commit signals with the generator's own store code until told to stop."""
-    store = SignalStore.open(db)
+    store = open_signals(db)
     try:
         signals = make_signals(budget, seed=5)
         for start in range(0, budget, BATCH):
@@ -64,7 +64,7 @@ def test_f05_postgres_crashed_under_load(cluster: PrivateCluster, tmp_path: Path
         cluster.url, tmp_path, api_keys=[new_api_key()], signing_secret=new_signing_secret()
     )
     env = relay_env(alpine, tmp_path, RELAY_OUTAGE_CAP_SECONDS="0.5")
-    SignalStore.open(db).close()
+    open_signals(db).close()
     stop_writing = threading.Event()
     writer = threading.Thread(target=_load, args=(db, stop_writing, size(2000, 10000)))
     relay = spawn("relay", "run", env=env, log=tmp_path / "relay.log")

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from relay.app import relay_app
-from relay.config import RelayConfig
 from relay.deliver import Deliverer
+from relay.settings_load import config_from_env
 from tests.faults.harness import counts, wait_settled
 from tests.faults.invariants import Absorbed, check, seconds, size
 from tests.netfaults import Mode, NetFaultProxy, netfault_proxy
@@ -90,7 +90,7 @@ def _run(
             RELAY_REQUEST_TIMEOUT_SECONDS=str(READ_TIMEOUT),
             RELAY_OUTAGE_CAP_SECONDS="1",
         )
-        config = RelayConfig.from_env(relay_settings)
+        config = config_from_env(relay_settings)
         stop = threading.Event()
         with relay_app(config) as app:
             runner = threading.Thread(target=app.relay.run, args=(stop,), daemon=True)

@@ -9,7 +9,7 @@ import threading
 import time
 from pathlib import Path
 
-from argo.store import SignalStore
+from argo.signals import open_signals
 from argo.timeutil import utc_now
 from tests.factories import make_signals
 from tests.faults.harness import (
@@ -30,7 +30,7 @@ LAG = "relay_outbox_oldest_pending_age_seconds"
 
 def _write_one_a_second(db: Path, stop_writing: threading.Event, written: list[str]) -> None:
     """The generator's own store code, one signal (with its outbox row) a second."""
-    store = SignalStore.open(db)
+    store = open_signals(db)
     try:
         for signal in make_signals(2000, seed=7):
             if stop_writing.wait(1.0):

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from argo.outcomes import Outcome, OutcomeKind
-from argo.store import SignalStore
+from argo.signal import Outcome, OutcomeKind
+from argo.signals import open_signals
 from argo.timeutil import utc_now
 from tests.faults.harness import counts, wait_settled
 from tests.faults.invariants import Absorbed, alpine_signals, check, size
@@ -55,7 +55,7 @@ def test_f08_a_stale_post_released_late_rewrites_nothing(
                 wait_for(posts, timeout=30, what="the relay's POST to be held")
                 proxy.set(Mode.PASS)
                 wait_settled(db, timeout=30, what="E redelivered after the held POST")
-                store = SignalStore.open(db)
+                store = open_signals(db)
                 try:
                     newest = store.signals()[-1].signal
                     store.record_outcomes(

@@ -11,8 +11,8 @@ from typing import Any
 
 import psycopg
 
-from argo.outcomes import Outcome, OutcomeKind
-from argo.store import SignalStore
+from argo.signal import Outcome, OutcomeKind
+from argo.signals import open_signals
 from argo.timeutil import utc_now
 from tests.faults.harness import wait_settled
 from tests.faults.invariants import Absorbed, alpine_signals, check, size
@@ -47,7 +47,7 @@ def test_f16_replay_after_delivery_after_loss_and_live(
     db = tmp_path / "signals.db"
     env = relay_env(alpine, tmp_path)
     generate(env, n, "--batch-size", "100")
-    store = SignalStore.open(db)
+    store = open_signals(db)
     closing = store.signals()[: n // 4]
     outcomes = [
         Outcome(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from argo.outbox import DeadLetter, OutboxStore, Release, Settlement, WorkerState
+from argo.outbox import DeadLetter, Release, Settlement, WorkerState, open_outbox
 from argo.timeutil import to_text, utc_now
 from relay.cli import main
 from tests.factories import add_outcome_event, filled_store
@@ -23,7 +23,7 @@ def run(db: Path, *args: str) -> tuple[int, str]:
 
 def settle_some(db: Path, delivered: int, dead: int) -> list[str]:
     """Deliver the first `delivered` rows and dead-letter the next `dead`; their event ids."""
-    store = OutboxStore.open(db)
+    store = open_outbox(db)
     try:
         now = utc_now()
         claim = store.claim("tester", now, 60, 1000)
@@ -49,7 +49,7 @@ def test_status_reports_counts_and_a_paused_relay(tmp_path: Path) -> None:
     db = tmp_path / "signals.db"
     filled_store(db, 10)[0].close()
     settle_some(db, delivered=6, dead=1)
-    store = OutboxStore.open(db)
+    store = open_outbox(db)
     store.admin().record_worker("w-paused", WorkerState.PAUSED, utc_now(), "HTTP 401: bad key")
     store.close()
     code, output = run(db, "status", "--json")
@@ -87,7 +87,7 @@ def test_prune_deletes_only_old_delivered_rows(tmp_path: Path) -> None:
     db = tmp_path / "signals.db"
     filled_store(db, 8)[0].close()
     settle_some(db, delivered=5, dead=1)
-    store = OutboxStore.open(db)
+    store = open_outbox(db)
     old = to_text(utc_now() - timedelta(days=10))
     store._conn.execute(
         "UPDATE sync_outbox SET delivered_at = ? WHERE id IN (SELECT id FROM sync_outbox"
@@ -155,7 +155,7 @@ def test_a_bad_setting_is_exit_2_naming_it(tmp_path: Path) -> None:
 
 
 def _worker(db: Path, state: WorkerState, detail: str | None = None, age_s: float = 0) -> None:
-    store = OutboxStore.open(db)
+    store = open_outbox(db)
     store.admin().record_worker("host:relay-0", state, utc_now() - timedelta(seconds=age_s), detail)
     store.close()
 

@@ -15,11 +15,12 @@ import psycopg
 import pytest
 from freezegun import freeze_time
 
-from argo.outbox import OutboxStore
-from argo.outbox.pg import database_url
-from argo.outbox.replay import ReplayWindow, enqueue, matching
-from argo.outcomes import Outcome, OutcomeKind
-from argo.store import SignalStore
+from argo.db.postgres import database_url
+from argo.outbox import open_outbox
+from argo.signal import Outcome, OutcomeKind
+from argo.signals import open_signals
+from argo.signals.replay import ReplayWindow, enqueue, matching
+from argo.signals.store import SignalStore
 from argo.timeutil import utc_now
 from relay.fate import Verdict
 from relay.pacing import RelayState
@@ -239,7 +240,7 @@ def test_a_commit_made_during_a_window_is_claimed_right_after(db: Path) -> None:
     class CommitDuringPost(ScriptedAlpine):
         def _answer(self, request: object) -> object:  # type: ignore[override]
             if not committed.is_set():
-                other = SignalStore.open(db)
+                other = open_signals(db)
                 other.add_many(fresh, utc_now())
                 other.close()
                 committed.set()
@@ -320,8 +321,8 @@ def test_a_wall_clock_step_mid_post_loses_nothing_and_sends_nothing_twice(
 def test_a_dead_relays_lease_expires_and_another_takes_over(db: Path) -> None:
     filled_store(db, 4)[0].close()
     now = utc_now()
-    first = OutboxStore.open(db)
-    second = OutboxStore.open(db)
+    first = open_outbox(db)
+    second = open_outbox(db)
     try:
         claim = first.claim("dead", now, 0.3, 10)
         assert len(claim.rows) == 4

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from argo.indicators import (
+from argo.engine.indicators import (
     Indicators,
     RollingMax,
     RollingMin,
@@ -16,7 +16,7 @@ from argo.indicators import (
     sma,
     true_ranges,
 )
-from argo.prices import Bar
+from argo.prices.sources import Bar
 from tests.factories import bars_from
 
 

@@ -1,0 +1,107 @@
+"""The SQL text behind `SignalStore`'s reports and replay reads, in SQLite's dialect.
+
+Each dialect has one `Queries` (PostgreSQL's is `argo.signals.pg_queries.POSTGRES`); the
+store runs them with positional parameters and turns the rows into values the same way on
+both (`argo.signals.reads`), so only this text differs. A list parameter (signal ids) is one
+JSON array on SQLite (`json_each`) and one array on PostgreSQL (`= ANY`). A missing lower
+bound is the empty string: every stored timestamp sorts after it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from argo.outbox.events import EventType
+from argo.reports.reliability import BANDS
+
+
+@dataclass(frozen=True, slots=True)
+class Queries:
+    """One dialect's text of each read; the parameters each takes are in brackets."""
+
+    outcome_groups: str  # [since]: counts per (symbol, strategy), in byte order
+    outcome_bands: str  # [since]: counts per confidence band (column `band`)
+    committed_window: str  # [since, until]: signal_id, sha256, events, delivered, pending
+    committed_ids: str  # [ids]: the same for given signals
+    closed: str  # [ids]: outcome columns and closed_at (NULL when unknown)
+    fills: str  # [ids]: Fill columns of the traded ones
+    recorded: str  # [signal_id]: sha256, outcome, exit_price, order_id, fill_price
+    signal_ids: str  # []: every stored signal_id
+
+
+AGGREGATES = (
+    "count(*) AS signals, count(outcome) AS closed,"
+    " count(*) FILTER (WHERE outcome = 'win') AS wins,"
+    " count(*) FILTER (WHERE outcome = 'loss') AS losses,"
+    " count(*) FILTER (WHERE outcome = 'expired') AS expired,"
+    " sum(profit_loss_pct) AS profit_loss_pct_sum"
+)
+"""The counts `argo.reports.stats.Counts.from_row` reads; the same text in both dialects."""
+
+_CREATED = EventType.SIGNAL_CREATED.value
+
+
+def outcome_groups(mark: str, collate: str = "") -> str:
+    """Counts per (symbol, strategy) from `since` (placeholder `mark`), sorted by bytes."""
+    return (
+        f"SELECT symbol, strategy, {AGGREGATES} FROM signals WHERE timestamp >= {mark}"
+        f" GROUP BY symbol, strategy ORDER BY symbol{collate}, strategy{collate}"
+    )
+
+
+def outcome_bands(mark: str) -> str:
+    """Counts per confidence band (index into argo.reports.reliability.BANDS) from `since`."""
+    cases = " ".join(f"WHEN confidence < {high!r} THEN {i}" for i, (_, high) in enumerate(BANDS))
+    return (
+        f"SELECT CASE {cases} ELSE {len(BANDS) - 1} END AS band, {AGGREGATES}"
+        f" FROM signals WHERE timestamp >= {mark} GROUP BY band"
+    )
+
+
+def committed(where: str, any_of: str) -> str:
+    """Each signal with how far its creation got; `any_of` is the dialect's boolean
+    aggregate (max on SQLite, bool_or on PostgreSQL). A signal with no creation row left
+    was delivered (`relay prune` deletes only delivered rows): `events` is 0, and the
+    null row of the outer join counts as neither delivered nor pending."""
+    return f"""
+SELECT s.signal_id, s.sha256, count(o.id) AS events,
+       {any_of}(o.delivered_at IS NOT NULL) AS delivered,
+       {any_of}(o.id IS NOT NULL AND o.delivered_at IS NULL AND o.dead_at IS NULL) AS pending
+FROM signals AS s
+LEFT JOIN sync_outbox AS o ON o.signal_id = s.signal_id AND o.event_type = '{_CREATED}'
+WHERE {where}
+GROUP BY s.signal_id, s.sha256
+"""
+
+
+def fills(in_ids: str) -> str:
+    """The traded signals among the ids (`in_ids`: the dialect's membership test)."""
+    return (
+        "SELECT signal_id, order_id, symbol, action, fill_price, executed_at FROM signals"
+        " WHERE order_id IS NOT NULL AND fill_price IS NOT NULL AND executed_at IS NOT NULL"
+        f" AND signal_id {in_ids} ORDER BY id"
+    )
+
+
+_IN_IDS = "IN (SELECT value FROM json_each(?))"
+
+SQLITE = Queries(
+    outcome_groups=outcome_groups("?"),
+    outcome_bands=outcome_bands("?"),
+    committed_window=committed("s.timestamp >= ? AND s.timestamp < ?", "max"),
+    committed_ids=committed(f"s.signal_id {_IN_IDS}", "max"),
+    # The outcome's own time: the column, or (for outcomes recorded before it existed) the
+    # latest outcome event's payload.
+    closed=f"""
+SELECT s.signal_id, s.outcome, s.exit_price, s.profit_loss_pct,
+       coalesce(s.closed_at, (
+           SELECT json_extract(e.payload, '$.closed_at') FROM sync_outbox AS e
+           WHERE e.signal_id = s.signal_id AND e.event_type = 'signal.outcome'
+           ORDER BY e.id DESC LIMIT 1)) AS closed_at
+FROM signals AS s WHERE s.outcome IS NOT NULL AND s.signal_id {_IN_IDS} ORDER BY s.id
+""",
+    fills=fills(_IN_IDS),
+    recorded="SELECT sha256, outcome, exit_price, order_id, fill_price FROM signals"
+    " WHERE signal_id = ?",
+    signal_ids="SELECT signal_id FROM signals",
+)
