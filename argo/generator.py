@@ -20,7 +20,7 @@ from argo.metrics import GeneratorMetrics
 from argo.prices.sources import Bar, PriceSource
 from argo.process.sdnotify import SystemdNotifier
 from argo.signal import Outcome, Signal
-from argo.signals.store import SignalStore
+from argo.signals.port import SignalStore
 from argo.timeutil import utc_now
 from argo.trades import Fill
 

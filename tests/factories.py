@@ -14,7 +14,8 @@ from argo.outbox import EventType, OutboxEvent, encode_payload, new_event_id
 from argo.prices.sources import Bar, SyntheticPriceSource
 from argo.signal import Signal
 from argo.signals import open_signals
-from argo.signals.store import SignalStore, insert_events
+from argo.signals.port import SignalStore
+from argo.signals.store import insert_events
 from argo.timeutil import to_text, utc_now
 
 

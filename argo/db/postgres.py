@@ -11,13 +11,16 @@ to run again and from several hosts at once.
 from __future__ import annotations
 
 import re
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 
+from argo.db.seam import Params, Row
 from argo.errors import OutboxMissingError, SchemaError, StoreError
 
 PgConnection = psycopg.Connection[dict[str, Any]]
@@ -170,3 +173,28 @@ class PgDoorbell:
 
     def close(self) -> None:
         self._conn.close()
+
+
+class PgDb:
+    """`argo.db.seam.Db` over one autocommit PostgreSQL connection (rows as dicts)."""
+
+    def __init__(self, conn: PgConnection) -> None:
+        self.conn = conn
+
+    def rows(self, sql: str, params: Params = ()) -> list[Row]:
+        return self.conn.execute(sql.encode(), params).fetchall()
+
+    def one(self, sql: str, params: Params = ()) -> Row | None:
+        return self.conn.execute(sql.encode(), params).fetchone()
+
+    def run(self, sql: str, params: Params = ()) -> int:
+        return self.conn.execute(sql.encode(), params).rowcount
+
+    def transaction(self) -> AbstractContextManager[object]:
+        return self.conn.transaction()
+
+    def time(self, value: datetime) -> object:
+        return value
+
+    def close(self) -> None:
+        self.conn.close()

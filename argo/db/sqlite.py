@@ -9,14 +9,18 @@ itself, quickly and with a bounded total wait, and writers start with
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from datetime import datetime
 from pathlib import Path
 
+from argo.db.seam import Params, Row
 from argo.errors import ConfigError, StoreBusyError
+from argo.timeutil import to_text
 
 DEFAULT_LOCK_WAIT_SECONDS = 30.0
 _FIRST_PAUSE = 0.0002
@@ -96,3 +100,39 @@ def write_transaction(
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+
+
+class SqliteDb:
+    """`argo.db.seam.Db` over one SQLite connection (autocommit; writes in
+    `write_transaction`)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def rows(self, sql: str, params: Params = ()) -> list[Row]:
+        cursor = self.conn.execute(sql, _sqlite_params(params))
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor]
+
+    def one(self, sql: str, params: Params = ()) -> Row | None:
+        found = self.rows(sql, params)
+        return found[0] if found else None
+
+    def run(self, sql: str, params: Params = ()) -> int:
+        return int(self.conn.execute(sql, _sqlite_params(params)).rowcount)
+
+    def transaction(self) -> AbstractContextManager[object]:
+        return write_transaction(self.conn)
+
+    def time(self, value: datetime) -> object:
+        return to_text(value)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _sqlite_params(params: Params) -> Params:
+    """A list parameter travels as one JSON array, read back with json_each."""
+    if isinstance(params, Mapping):
+        return {k: json.dumps(v) if isinstance(v, list) else v for k, v in params.items()}
+    return [json.dumps(p) if isinstance(p, list) else p for p in params]

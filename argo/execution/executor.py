@@ -28,7 +28,7 @@ from argo.execution.risk import RiskBook
 from argo.metrics import GeneratorMetrics
 from argo.prices.sources import Bar
 from argo.signal import Outcome, Signal
-from argo.signals.store import SignalStore
+from argo.signals.port import SignalStore
 from argo.trades import Fill, Order, Skip, SkipReason
 
 log = logging.getLogger(__name__)

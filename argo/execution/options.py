@@ -18,7 +18,7 @@ from argo.execution.executor import Executor
 from argo.execution.paper import PaperBroker
 from argo.execution.risk import PRESETS, RiskBook, RiskLimits, effective_limits
 from argo.metrics import GeneratorMetrics
-from argo.signals.store import SignalStore
+from argo.signals.port import SignalStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 _DEFAULTS = RiskLimits()

@@ -1,11 +1,13 @@
 """Argo's transactional outbox, the one face the relay uses.
 
 - `events`: what Argo announces (payloads, event ids), written with each change.
-- `schema`: create or upgrade Argo's SQLite schema.
-- `store`: claim, renew and settle rows under leases and fencing tokens; the backlog.
-- `admin`: dead letters, pruning, relay worker records.
-- `pg_store`, `pg_admin`: the same outbox on PostgreSQL, chosen when ARGO_DB is a
-  `postgresql+psycopg://` URL.
+- `port`: the face itself, `OutboxStore` and `OutboxAdmin` (Protocols): claim, renew and
+  settle rows under leases and fencing tokens; the backlog and status; wake-ups; a worker
+  slot; dead letters, pruning, relay worker records.
+- `store` (SQLite) and `pg_store` (PostgreSQL): sibling implementations, which differ in
+  their query text and lease clocks only; `shared` and `admin` hold what they share,
+  written once over `argo.db.seam.Db`.
+- `values`, `lease`, `doorbell`: what the face takes and returns, lease time, wake-ups.
 - `open_outbox` (here, at the face): the outbox at a location, on either database.
 """
 
@@ -13,7 +15,7 @@ from pathlib import Path
 
 from argo.db.postgres import database_url
 from argo.errors import ArgoError, OutboxMissingError, SchemaError, StoreBusyError
-from argo.outbox.admin import DeadRow, OutboxAdmin, Worker, WorkerState
+from argo.outbox.admin import DeadRow, Worker, WorkerState
 from argo.outbox.events import (
     EventType,
     OutboxEvent,
@@ -25,14 +27,15 @@ from argo.outbox.events import (
 )
 from argo.outbox.lease import LeaseClock, LeaseTime, boot_clock, steady_seconds
 from argo.outbox.pg_store import PgOutboxStore
-from argo.outbox.store import (
+from argo.outbox.port import OutboxAdmin, OutboxStore
+from argo.outbox.store import SqliteOutboxStore
+from argo.outbox.values import (
     Backlog,
     Charge,
     Claim,
     DeadLetter,
     OutboxRow,
     OutboxStatus,
-    OutboxStore,
     Release,
     Settlement,
     TableHealth,
@@ -87,6 +90,6 @@ def open_outbox(
     url = database_url(location)
     if url is not None:
         return PgOutboxStore.open_url(url)
-    return OutboxStore.open_file(
+    return SqliteOutboxStore.open_file(
         location, setting=setting, synchronous=synchronous, lease_clock=lease_clock
     )

@@ -1,7 +1,8 @@
 """Argo's signals: the store that writes each signal with its outbox event, its reads.
 
-- `store` (SQLite) and `pg_store` (PostgreSQL): the signal store on either database.
-- `reads`, `queries`, `pg_queries`: the reads both dialects share, over per-dialect SQL.
+- `port`: the face, `SignalStore` (a Protocol).
+- `store` (SQLite) and `pg_store` (PostgreSQL): sibling implementations; `writes` and
+  `reads` hold what they share, written once over per-dialect SQL (`queries`, `pg_queries`).
 - `inventory`: how far each committed signal's creation got (`relay verify`).
 - `replay`: re-announce stored signals (`relay replay`, `relay verify --repair`).
 - `open_signals`, `open_signals_readonly` (here, at the face): the store at a location.
@@ -11,9 +12,10 @@ from pathlib import Path
 
 from argo.db.postgres import database_url
 from argo.signals.pg_store import PgSignalStore
-from argo.signals.store import SignalStore
+from argo.signals.port import SignalStore
+from argo.signals.store import SqliteSignalStore
 
-__all__ = ["open_signals", "open_signals_readonly"]
+__all__ = ["SignalStore", "open_signals", "open_signals_readonly"]
 
 
 def open_signals(location: Path, *, synchronous: str = "FULL") -> SignalStore:
@@ -22,7 +24,7 @@ def open_signals(location: Path, *, synchronous: str = "FULL") -> SignalStore:
     url = database_url(location)
     if url is not None:
         return PgSignalStore.open_url(url)
-    return SignalStore.open_file(location, synchronous=synchronous)
+    return SqliteSignalStore.open_file(location, synchronous=synchronous)
 
 
 def open_signals_readonly(location: Path) -> SignalStore:
@@ -31,4 +33,4 @@ def open_signals_readonly(location: Path) -> SignalStore:
     url = database_url(location)
     if url is not None:
         return PgSignalStore.open_url(url)
-    return SignalStore.open_file_readonly(location)
+    return SqliteSignalStore.open_file_readonly(location)

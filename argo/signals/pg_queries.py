@@ -3,7 +3,14 @@ reads as `argo.signals.queries.SQLITE`, in this dialect (see there)."""
 
 from __future__ import annotations
 
-from argo.signals.queries import Queries, committed, fills, outcome_bands, outcome_groups
+from argo.signals.queries import (
+    Queries,
+    committed,
+    fills,
+    outcome_bands,
+    outcome_groups,
+    write_queries,
+)
 
 _ANY_ID = "= ANY(%s)"
 
@@ -21,3 +28,6 @@ POSTGRES = Queries(
     " WHERE signal_id = %s",
     signal_ids="SELECT signal_id FROM signals",
 )
+# The NOTIFY is sent inside the writing transaction, so PostgreSQL delivers it only on
+# commit (never for a rollback); a hint, the relays still poll. Its one parameter: CHANNEL.
+POSTGRES_WRITES = write_queries("%s", _ANY_ID, notify="SELECT pg_notify(%s, '')")

@@ -29,6 +29,68 @@ class Queries:
     signal_ids: str  # []: every stored signal_id
 
 
+@dataclass(frozen=True, slots=True)
+class WriteQueries:
+    """One dialect's text of the writes and of the signal reads (positional parameters)."""
+
+    mark: str  # the placeholder: ? or %s
+    insert_signal: str  # the 15 values of `signal_params`; touches 0 rows for a known id
+    insert_event: str  # event_id, event_type, signal_id, payload, created_at, next_attempt_at
+    record_outcome: str  # outcome, exit_price, profit_loss_pct, closed_at, signal_id
+    record_execution: str  # order_id, fill_price, executed_at, signal_id
+    signals_with_ids: str  # [ids]
+    notify: str  # run inside each writing transaction that added events ("" for none)
+
+
+SIGNAL_COLUMNS = (
+    "signal_id, symbol, action, entry_price, target_price, stop_price, confidence, strategy, "
+    "asset_type, data_source, timestamp, sha256, reasoning, regime, created_at"
+)
+"""The columns `StoredSignal.from_row` reads, for a SELECT."""
+TRADES = (
+    "SELECT signal_id, symbol, action, fill_price, executed_at, profit_loss_pct, closed_at"
+    " FROM signals WHERE order_id IS NOT NULL ORDER BY id"
+)
+"""The traded signals (walks idx_signals_executed), for `trade_from_row`; both dialects."""
+OPEN_SIGNALS = f"SELECT {SIGNAL_COLUMNS} FROM signals WHERE outcome IS NULL ORDER BY id"
+OUTBOX_BACKLOG = (
+    "SELECT count(*) AS n, min(created_at) AS oldest FROM sync_outbox"
+    " WHERE delivered_at IS NULL AND dead_at IS NULL"
+)
+"""Undelivered, not-dead outbox events: how many and the oldest one's time; both dialects."""
+
+
+def write_queries(mark: str, in_ids: str, notify: str) -> WriteQueries:
+    """The writes in the dialect whose placeholder is `mark` (`in_ids`: its membership test
+    of a list parameter)."""
+    return WriteQueries(
+        mark=mark,
+        insert_signal=f"""
+INSERT INTO signals (
+    signal_id, symbol, action, entry_price, target_price, stop_price, confidence,
+    strategy, asset_type, data_source, timestamp, sha256, created_at, reasoning, regime
+) VALUES ({", ".join([mark] * 15)})
+ON CONFLICT (signal_id) DO NOTHING
+""",
+        insert_event=(
+            "INSERT INTO sync_outbox"
+            " (event_id, event_type, signal_id, payload, created_at, next_attempt_at)"
+            f" VALUES ({', '.join([mark] * 6)})"
+        ),
+        record_outcome=(
+            f"UPDATE signals SET outcome = {mark}, exit_price = {mark},"
+            f" profit_loss_pct = {mark}, closed_at = {mark}"
+            f" WHERE signal_id = {mark} AND outcome IS NULL"
+        ),
+        record_execution=(
+            f"UPDATE signals SET order_id = {mark}, fill_price = {mark}, executed_at = {mark}"
+            f" WHERE signal_id = {mark} AND order_id IS NULL"
+        ),
+        signals_with_ids=f"SELECT {SIGNAL_COLUMNS} FROM signals WHERE signal_id {in_ids}",
+        notify=notify,
+    )
+
+
 AGGREGATES = (
     "count(*) AS signals, count(outcome) AS closed,"
     " count(*) FILTER (WHERE outcome = 'win') AS wins,"
@@ -105,3 +167,4 @@ FROM signals AS s WHERE s.outcome IS NOT NULL AND s.signal_id {_IN_IDS} ORDER BY
     " WHERE signal_id = ?",
     signal_ids="SELECT signal_id FROM signals",
 )
+SQLITE_WRITES = write_queries("?", _IN_IDS, notify="")

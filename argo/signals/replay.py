@@ -18,7 +18,8 @@ from pathlib import Path
 
 from argo.outbox.events import created_event, outcome_event
 from argo.signals import open_signals
-from argo.signals.store import SignalStore, StoredSignal, execution_event
+from argo.signals.port import SignalStore
+from argo.signals.writes import StoredSignal, execution_event
 
 __all__ = [
     "CHUNK",

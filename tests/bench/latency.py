@@ -22,7 +22,7 @@ from argo.outbox import encode_payload
 from argo.prices.sources import DEFAULT_SYMBOLS, SyntheticPriceSource
 from argo.signal import Signal
 from argo.signals import open_signals
-from argo.signals.store import SignalStore
+from argo.signals.port import SignalStore
 from argo.timeutil import from_text, utc_now
 from tests.bench.pipeline import Bench, Latency
 from tests.bench.stats import percentile

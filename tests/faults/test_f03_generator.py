@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-import argo.signals.store
+import argo.signals.writes
 from argo.signals import open_signals
 from argo.timeutil import utc_now
 from tests.factories import make_signals
@@ -31,7 +31,7 @@ class Injected(RuntimeError):
 
 def _inject_after(monkeypatch: pytest.MonkeyPatch, inserts: int) -> None:
     """Raise in the `inserts`-th outbox INSERT, after its signal row went in."""
-    original = argo.signals.store._insert_event
+    original = argo.signals.writes._insert_event
     seen = {"n": 0}
 
     def failing(conn: sqlite3.Connection, event: Any) -> None:
@@ -40,7 +40,7 @@ def _inject_after(monkeypatch: pytest.MonkeyPatch, inserts: int) -> None:
             raise Injected("between the signal INSERT and the outbox INSERT")
         original(conn, event)
 
-    monkeypatch.setattr(argo.signals.store, "_insert_event", failing)
+    monkeypatch.setattr(argo.signals.writes, "_insert_event", failing)
 
 
 def test_f03_generator_killed_and_failing_mid_transaction(

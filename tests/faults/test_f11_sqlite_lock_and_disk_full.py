@@ -32,7 +32,7 @@ from argo.metrics import GeneratorMetrics
 from argo.prices.sources import SyntheticPriceSource
 from argo.signal import Signal
 from argo.signals import open_signals
-from argo.signals.store import SignalStore
+from argo.signals.port import SignalStore
 from tests.factories import make_signals
 from tests.faults.harness import counts, wait_settled
 from tests.faults.invariants import check, seconds, size

@@ -35,7 +35,7 @@ from freezegun import freeze_time
 
 from argo.outbox import Worker, WorkerState, open_outbox
 from argo.signals import open_signals
-from argo.signals.store import SignalStore
+from argo.signals.port import SignalStore
 from argo.timeutil import utc_now
 from relay.app import RelayApp, relay_app
 from relay.settings_load import config_from_env

@@ -23,7 +23,7 @@ from argo.metrics import Cached, GeneratorMetrics
 from argo.prices.sources import SyntheticPriceSource
 from argo.signal import Action, AssetType, Outcome, OutcomeKind, Regime, Signal
 from argo.signals import open_signals
-from argo.signals.store import SignalStore
+from argo.signals.port import SignalStore
 from tests.factories import make_signals
 from tests.relaykit import STORES, outbox_location
 

@@ -16,7 +16,7 @@ from argo.db.schema import current_version, ensure_schema, statements
 from argo.db.sqlite import connect
 from argo.signal import Signal
 from argo.signals import open_signals
-from argo.signals.store import SignalStore
+from argo.signals.store import SqliteSignalStore
 from argo.timeutil import from_text, utc_now
 from argo.trades import Fill
 from tests.factories import make_signals
@@ -75,7 +75,7 @@ def _v3_database(path: Path) -> None:
     for statement in statements(V3.read_text()):
         old.execute(statement)
     old.execute("PRAGMA user_version = 3")
-    store = SignalStore(old)
+    store = SqliteSignalStore(old)
     store.add_many(make_signals(3), utc_now())
     old.execute("DELETE FROM sync_outbox WHERE id = 3")  # pruned: its id is never reused
     with pytest.raises(sqlite3.IntegrityError, match="CHECK"):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from argo.signals import open_signals
-from argo.signals.store import SignalStore
+from argo.signals.port import SignalStore
 from argo.timeutil import utc_now
 from tests.factories import make_signals
 

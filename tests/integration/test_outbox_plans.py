@@ -33,7 +33,7 @@ PARAMS = {
 QUERIES = {
     "claim": (CLAIM, PARAMS),
     "has_due": (f"{DUE_ROWS} ORDER BY o.id LIMIT 1", PARAMS),
-    "backlog": (BACKLOG, ("boot", 1.0)),
+    "backlog": (BACKLOG, PARAMS),
     "parked": (PARKED, ()),
     "dead": (DEAD_COUNT, ()),
     "delivered": (DELIVERED, ()),

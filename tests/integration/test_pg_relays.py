@@ -19,7 +19,6 @@ from argo.signal import Outcome, OutcomeKind
 from argo.signals import open_signals
 from argo.timeutil import utc_now
 from relay.metrics import RelayMetrics
-from relay.presence import pg_worker_slot
 from relay.status_view import render
 from tests.factories import make_signals
 from tests.pgdb import argo_database
@@ -134,13 +133,13 @@ def test_worker_slots_are_shared_by_every_host_and_freed_with_the_session(db: Pa
     first, second = open_outbox(db), open_outbox(db)
     assert isinstance(first, PgOutboxStore) and isinstance(second, PgOutboxStore)
     try:
-        assert pg_worker_slot(first, host="a") == "a:relay-0"
-        assert pg_worker_slot(second, host="b") == "b:relay-1"
+        assert first.take_worker_slot(host="a") == "a:relay-0"
+        assert second.take_worker_slot(host="b") == "b:relay-1"
         first.close()
         third = open_outbox(db)
         assert isinstance(third, PgOutboxStore)
         try:
-            taken = wait_for(lambda: pg_worker_slot(third, host="c"), what="a free slot")
+            taken = wait_for(lambda: third.take_worker_slot(host="c"), what="a free slot")
             assert taken == "c:relay-0"
         finally:
             third.close()

@@ -19,8 +19,8 @@ from argo.db.postgres import database_url
 from argo.outbox import open_outbox
 from argo.signal import Outcome, OutcomeKind
 from argo.signals import open_signals
+from argo.signals.port import SignalStore
 from argo.signals.replay import ReplayWindow, enqueue, matching
-from argo.signals.store import SignalStore
 from argo.timeutil import utc_now
 from relay.fate import Verdict
 from relay.pacing import RelayState
