@@ -37,7 +37,18 @@ def _settings() -> AlpineSettings:
         raise click.UsageError(str(exc)) from exc
 
 
-@click.group()
+class _HelpFirstGroup(click.Group):
+    """Notes, before the group's callback reads the configuration, whether a subcommand's
+    `--help` is on the command line: help then works whatever the file holds."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        ctx.meta["alpine.help_requested"] = any(arg in ctx.help_option_names for arg in args)
+        return super().resolve_command(ctx, args)
+
+
+@click.group(cls=_HelpFirstGroup)
 @click.version_option(__version__, prog_name="alpine")
 @click.option("-v", "--verbose", count=True, help="More log output.")
 @config_option
@@ -48,7 +59,11 @@ def main(context: click.Context, verbose: int, config_path: Path | None) -> None
         level=logging.INFO if verbose else logging.WARNING,
         format=LOG_FORMAT,
     )
-    use_config(context, config_path)
+    try:
+        use_config(context, config_path)
+    except ConfigError:
+        if not context.meta.get("alpine.help_requested"):
+            raise
 
 
 @main.command()

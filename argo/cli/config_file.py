@@ -143,6 +143,8 @@ def _converted(option: click.Option, raw: Any, where: str) -> Any:
         return option.type.convert(raw, option, None)
     except click.BadParameter as exc:
         raise ConfigError(f"{where}: {exc.message}") from exc
+    except (TypeError, ValueError) as exc:  # e.g. a number where a path belongs
+        raise ConfigError(f"{where}: {raw!r} is not a valid value ({exc})") from exc
 
 
 def _redact_url(text: str) -> str:

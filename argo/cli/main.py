@@ -43,7 +43,7 @@ from argo.generator import Generator, SignalFactory
 from argo.metrics import GeneratorMetrics
 from argo.prices import open_source
 from argo.prices.sources import CsvError
-from argo.process.cli import run_group
+from argo.process.cli import HelpFirstGroup, help_requested, run_group
 from argo.process.logsetup import setup_logging
 from argo.process.sdnotify import SystemdNotifier
 from argo.signal import Signal
@@ -59,7 +59,7 @@ def _print_signal(signal: Signal) -> None:
     )
 
 
-@click.group()
+@click.group(cls=HelpFirstGroup)
 @click.version_option(__version__, prog_name="argo")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 @config_option
@@ -67,7 +67,11 @@ def _print_signal(signal: Signal) -> None:
 def main(context: click.Context, verbose: int, config_path: Path | None) -> None:
     """Argo: generate trading signals; each commits with its outbox event."""
     setup_logging(verbose)
-    apply_config(context, config_path)
+    try:
+        apply_config(context, config_path)
+    except ConfigError:
+        if not help_requested(context):  # --help works whatever the file holds
+            raise
 
 
 def _factory(

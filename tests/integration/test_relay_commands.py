@@ -116,6 +116,17 @@ def test_replay_dry_run_then_enqueue(tmp_path: Path) -> None:
     assert run(db, "replay", "--since", "2025-01-01T00:00:00")[0] == 2  # naive time refused
 
 
+def test_a_window_that_ends_before_it_starts_is_a_usage_error(tmp_path: Path) -> None:
+    db = tmp_path / "signals.db"
+    filled_store(db, 2)[0].close()
+    for command in ("replay", "verify"):
+        code, output = run(db, command, "--since", "1h", "--until", "2h")
+        assert code == 2, output
+        assert "before it starts" in output
+    code, output = run(db, "replay", "--since", "2h", "--until", "1h", "--dry-run")
+    assert code == 0 and "would enqueue events for 0 signals" in output
+
+
 def test_status_counts_events_parked_behind_a_dead_creation(tmp_path: Path) -> None:
     db = tmp_path / "signals.db"
     store, signals = filled_store(db, 2)
