@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from argo.signals import open_signals
-from tests.pipeline import (
+from tests.kit.pipeline import (
     assert_exactly_once,
     drain,
     generate,

@@ -11,8 +11,8 @@ from sqlalchemy.engine import make_url
 from argo.signal import Outcome, OutcomeKind
 from argo.signals import open_signals
 from argo.timeutil import utc_now
-from tests.faultproxy import slow_proxy
-from tests.pipeline import assert_exactly_once, generate, outbox_counts, relay_env
+from tests.kit.faultproxy import slow_proxy
+from tests.kit.pipeline import assert_exactly_once, generate, outbox_counts, relay_env
 from tests.support import AlpineServer, cli, free_port, new_api_key
 
 

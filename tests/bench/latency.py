@@ -26,8 +26,8 @@ from argo.signals.port import SignalStore
 from argo.timeutil import from_text, utc_now
 from tests.bench.pipeline import Bench, Latency
 from tests.bench.stats import percentile
-from tests.pgdb import conninfo
-from tests.pipeline import outbox_counts
+from tests.kit.pgdb import conninfo
+from tests.kit.pipeline import outbox_counts
 from tests.support import spawn, stop, wait_for
 
 AfterCommit = Callable[[Signal], None]

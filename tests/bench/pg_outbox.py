@@ -22,9 +22,9 @@ from argo.timeutil import from_text, utc_now
 from tests.bench.backlog import _signal
 from tests.bench.pipeline import Bench
 from tests.bench.stats import percentile
-from tests.pgdb import argo_database, argo_rows, conninfo
-from tests.pipeline import outbox_counts
-from tests.relaykit import outbox_rows
+from tests.kit.pgdb import argo_database, argo_rows, conninfo
+from tests.kit.pipeline import outbox_counts
+from tests.kit.relay import outbox_rows
 from tests.support import spawn, stop, wait_for
 
 RELAYS = (1, 2, 4)

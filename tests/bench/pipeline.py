@@ -18,8 +18,8 @@ from argo.prices.sources import DEFAULT_SYMBOLS, SyntheticPriceSource
 from argo.signals import open_signals
 from argo.timeutil import from_text, utc_now
 from tests.bench.stats import Figure, percentile, repeat
-from tests.pgdb import conninfo
-from tests.pipeline import outbox_counts, relay_env
+from tests.kit.pgdb import conninfo
+from tests.kit.pipeline import outbox_counts, relay_env
 from tests.support import AlpineServer, cli, spawn, stop, wait_for
 
 

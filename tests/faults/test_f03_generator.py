@@ -16,10 +16,10 @@ import pytest
 import argo.signals.writes
 from argo.signals import open_signals
 from argo.timeutil import utc_now
-from tests.factories import make_signals
 from tests.faults.harness import counts, wait_settled
 from tests.faults.invariants import check, size
-from tests.pipeline import relay_env
+from tests.kit.factories import make_signals
+from tests.kit.pipeline import relay_env
 from tests.support import AlpineServer, spawn, stop, wait_for
 
 SEED = int(os.environ.get("CHAOS_SEED", "20261122"))

@@ -14,7 +14,6 @@ import pytest
 
 from argo.signals import open_signals
 from argo.timeutil import utc_now
-from tests.factories import make_signals
 from tests.faults.harness import counts, wait_settled
 from tests.faults.invariants import (
     Absorbed,
@@ -24,8 +23,9 @@ from tests.faults.invariants import (
     seconds,
     size,
 )
-from tests.pipeline import relay_env
-from tests.private_postgres import PrivateCluster, create_cluster, destroy
+from tests.kit.factories import make_signals
+from tests.kit.pipeline import relay_env
+from tests.kit.private_postgres import PrivateCluster, create_cluster, destroy
 from tests.support import cli, new_api_key, new_signing_secret, spawn, start_alpine, stop
 
 BATCH, EVERY = 5, 0.05  # the load: 5 signals every 50 ms while the cycles run

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from argo.signals import open_signals
 from argo.timeutil import utc_now
-from tests.factories import make_signals
 from tests.faults.harness import (
     attempts_charged,
     counts,
@@ -22,7 +21,8 @@ from tests.faults.harness import (
     wait_settled,
 )
 from tests.faults.invariants import FULL, check, seconds
-from tests.pipeline import generate, relay_env
+from tests.kit.factories import make_signals
+from tests.kit.pipeline import generate, relay_env
 from tests.support import AlpineServer, free_port, spawn, stop, wait_for
 
 LAG = "relay_outbox_oldest_pending_age_seconds"

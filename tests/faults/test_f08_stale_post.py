@@ -17,8 +17,8 @@ from argo.signals import open_signals
 from argo.timeutil import utc_now
 from tests.faults.harness import counts, wait_settled
 from tests.faults.invariants import Absorbed, alpine_signals, check, size
-from tests.netfaults import Mode, NetFaultProxy, netfault_proxy
-from tests.pipeline import generate, relay_env
+from tests.kit.netfaults import Mode, NetFaultProxy, netfault_proxy
+from tests.kit.pipeline import generate, relay_env
 from tests.support import AlpineServer, spawn, stop, wait_for
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 from argo.signal import Signal
 from argo.signals import open_signals
 from argo.timeutil import from_text, utc_now
-from tests.factories import make_signals
 from tests.faults.harness import counts, wait_settled
 from tests.faults.invariants import check, size
-from tests.pipeline import outbox_rows, relay_env
+from tests.kit.factories import make_signals
+from tests.kit.pipeline import outbox_rows, relay_env
 from tests.support import AlpineServer, cli, spawn, stop, wait_for
 
 BATCH, EVERY = 5, 0.05  # 100 signals a second

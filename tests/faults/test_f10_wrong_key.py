@@ -19,7 +19,7 @@ from tests.faults.harness import (
     wait_settled,
 )
 from tests.faults.invariants import FULL, check, seconds, size
-from tests.pipeline import generate, relay_env, relay_status
+from tests.kit.pipeline import generate, relay_env, relay_status
 from tests.support import AlpineServer, free_port, new_api_key, spawn, stop, wait_for
 
 

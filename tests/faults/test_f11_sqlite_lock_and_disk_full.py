@@ -33,10 +33,10 @@ from argo.prices.sources import SyntheticPriceSource
 from argo.signal import Signal
 from argo.signals import open_signals
 from argo.signals.port import SignalStore
-from tests.factories import make_signals
 from tests.faults.harness import counts, wait_settled
 from tests.faults.invariants import check, seconds, size
-from tests.pipeline import relay_env
+from tests.kit.factories import make_signals
+from tests.kit.pipeline import relay_env
 from tests.support import AlpineServer, spawn, stop, wait_for
 
 SYMBOLS = ["AAPL", "NVDA", "BTC-USD"]

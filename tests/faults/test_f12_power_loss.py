@@ -29,7 +29,7 @@ from pathlib import Path
 from argo.signals import open_signals
 from tests.faults.harness import counts, wait_settled
 from tests.faults.invariants import check, size
-from tests.pipeline import relay_env
+from tests.kit.pipeline import relay_env
 from tests.support import AlpineServer, spawn, stop, wait_for
 
 SEED = int(os.environ.get("CHAOS_SEED", "20261122"))

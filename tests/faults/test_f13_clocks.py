@@ -39,11 +39,11 @@ from argo.signals.port import SignalStore
 from argo.timeutil import utc_now
 from relay.app import RelayApp, relay_app
 from relay.settings_load import config_from_env
-from tests.factories import make_signals
 from tests.faults.harness import attempts_charged, counts, settled
 from tests.faults.invariants import check, seconds, size
-from tests.netfaults import Mode, netfault_proxy
-from tests.pipeline import relay_env
+from tests.kit.factories import make_signals
+from tests.kit.netfaults import Mode, netfault_proxy
+from tests.kit.pipeline import relay_env
 from tests.support import AlpineServer, new_api_key, start_alpine, stop, wait_for
 
 DRAIN_WITHIN = seconds(10.0, 30.0)  # a healthy relay drains these backlogs in a few s

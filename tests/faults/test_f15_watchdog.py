@@ -17,10 +17,10 @@ from pathlib import Path
 
 from argo.signals import open_signals
 from argo.timeutil import utc_now
-from tests.factories import make_signals
 from tests.faults.harness import counts, wait_settled
 from tests.faults.invariants import check, seconds, size
-from tests.pipeline import generate, relay_env
+from tests.kit.factories import make_signals
+from tests.kit.pipeline import generate, relay_env
 from tests.support import AlpineServer, spawn, stop, wait_for
 
 RESCAN = 1.0  # the relay's rescan for rows coming due (RelayConfig.rescan_seconds)

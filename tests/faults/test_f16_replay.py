@@ -16,8 +16,8 @@ from argo.signals import open_signals
 from argo.timeutil import utc_now
 from tests.faults.harness import wait_settled
 from tests.faults.invariants import Absorbed, alpine_signals, check, size
-from tests.pgdb import conninfo
-from tests.pipeline import generate, relay_env
+from tests.kit.pgdb import conninfo
+from tests.kit.pipeline import generate, relay_env
 from tests.support import AlpineServer, cli, spawn, stop
 
 _CONTENT = ("signal_id", "verification_hash", "outcome", "exit_price", "profit_loss_pct")

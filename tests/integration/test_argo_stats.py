@@ -24,8 +24,8 @@ from argo.prices.sources import SyntheticPriceSource
 from argo.signal import Action, AssetType, Outcome, OutcomeKind, Regime, Signal
 from argo.signals import open_signals
 from argo.signals.port import SignalStore
-from tests.factories import make_signals
-from tests.relaykit import STORES, outbox_location
+from tests.kit.factories import make_signals
+from tests.kit.relay import STORES, outbox_location
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 

@@ -14,7 +14,7 @@ from argo.audit_verify import verify
 from argo.cli.main import main
 from argo.signals import open_signals
 from argo.timeutil import utc_now
-from tests.factories import make_signals
+from tests.kit.factories import make_signals
 
 
 def fill(

@@ -19,7 +19,7 @@ from argo.cli.main import main
 from argo.db.backup import BackupError, S3Location, online_backup, s3_client, upload
 from argo.signals import open_signals
 from argo.timeutil import utc_now
-from tests.factories import make_signals
+from tests.kit.factories import make_signals
 from tests.support import cli, free_port
 
 # moto's backends are process-wide: each test gets a bucket of its own.

@@ -27,7 +27,7 @@ from argo.prices.sources import Bar, SyntheticPriceSource
 from argo.signal import Action, Outcome, OutcomeKind
 from argo.signals import open_signals
 from argo.trades import Fill, SkipReason
-from tests.factories import make_signals
+from tests.kit.factories import make_signals
 from tests.support import cli
 
 SYMBOLS = ["AAPL", "BTC-USD"]

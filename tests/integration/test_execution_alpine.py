@@ -17,9 +17,9 @@ from argo.signal import Action
 from argo.signals import open_signals
 from argo.timeutil import utc_now
 from argo.trades import Fill
-from tests.factories import make_signals
-from tests.pgdb import conninfo
-from tests.pipeline import outbox_rows, relay_env
+from tests.kit.factories import make_signals
+from tests.kit.pgdb import conninfo
+from tests.kit.pipeline import outbox_rows, relay_env
 from tests.support import (
     AlpineServer,
     cli,

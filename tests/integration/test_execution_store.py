@@ -19,8 +19,15 @@ from argo.signals import open_signals
 from argo.signals.store import SqliteSignalStore
 from argo.timeutil import from_text, utc_now
 from argo.trades import Fill
-from tests.factories import make_signals
-from tests.pgdb import argo_database, argo_rows, conninfo, create_database, drop_database, url_for
+from tests.kit.factories import make_signals
+from tests.kit.pgdb import (
+    argo_database,
+    argo_rows,
+    conninfo,
+    create_database,
+    drop_database,
+    url_for,
+)
 
 V3 = Path(__file__).parent / "data" / "argo_v3.sql"
 

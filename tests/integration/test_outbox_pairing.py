@@ -10,7 +10,7 @@ import pytest
 from argo.signals import open_signals
 from argo.signals.port import SignalStore
 from argo.timeutil import utc_now
-from tests.factories import make_signals
+from tests.kit.factories import make_signals
 
 
 def counts(store: SignalStore) -> tuple[int, int]:

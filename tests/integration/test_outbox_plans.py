@@ -17,7 +17,7 @@ from argo.outbox.store import (
     LAST_ERRORS,
     PARKED,
 )
-from tests.factories import filled_store
+from tests.kit.factories import filled_store
 
 PARAMS = {
     "now": "2026-12-01T00:00:00.000000Z",

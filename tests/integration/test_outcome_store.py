@@ -11,7 +11,7 @@ import pytest
 from argo.signal import Outcome, OutcomeKind
 from argo.signals import open_signals
 from argo.timeutil import utc_now
-from tests.factories import make_signals
+from tests.kit.factories import make_signals
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 

@@ -19,8 +19,8 @@ from argo.outbox.pg_store import PgOutboxStore
 from argo.signal import Signal
 from argo.signals import open_signals
 from argo.timeutil import utc_now
-from tests.factories import make_signals
-from tests.pgdb import argo_database, argo_rows, conninfo
+from tests.kit.factories import make_signals
+from tests.kit.pgdb import argo_database, argo_rows, conninfo
 from tests.support import wait_for
 
 

@@ -20,9 +20,9 @@ from argo.signals import open_signals
 from argo.timeutil import utc_now
 from relay.metrics import RelayMetrics
 from relay.status_view import render
-from tests.factories import make_signals
-from tests.pgdb import argo_database
-from tests.relaykit import ScriptedAlpine, outbox_rows, relay_for
+from tests.kit.factories import make_signals
+from tests.kit.pgdb import argo_database
+from tests.kit.relay import ScriptedAlpine, outbox_rows, relay_for
 from tests.support import wait_for
 
 

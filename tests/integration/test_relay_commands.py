@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from argo.outbox import DeadLetter, Release, Settlement, WorkerState, open_outbox
 from argo.timeutil import to_text, utc_now
 from relay.cli import main
-from tests.factories import add_outcome_event, filled_store
+from tests.kit.factories import add_outcome_event, filled_store
 from tests.support import cli
 
 

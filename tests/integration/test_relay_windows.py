@@ -24,9 +24,9 @@ from argo.signals.replay import ReplayWindow, enqueue, matching
 from argo.timeutil import utc_now
 from relay.fate import Verdict
 from relay.pacing import RelayState
-from tests.factories import filled_store
-from tests.pgdb import conninfo
-from tests.relaykit import (
+from tests.kit.factories import filled_store
+from tests.kit.pgdb import conninfo
+from tests.kit.relay import (
     STORES,
     ScriptedAlpine,
     always,
@@ -232,7 +232,7 @@ def test_a_replay_of_a_signal_whose_old_events_are_dead_is_delivered(db: Path) -
 
 def test_a_commit_made_during_a_window_is_claimed_right_after(db: Path) -> None:
     store, _ = filled_store(db, 3)
-    from tests.factories import make_signals
+    from tests.kit.factories import make_signals
 
     fresh = make_signals(6, seed=9)[3:]
     alpine = ScriptedAlpine(always(201), delay=0.2)
@@ -351,7 +351,7 @@ def test_payload_timestamps_feed_the_freshness_histogram(db: Path) -> None:
 def test_a_row_failing_forever_never_delays_fresh_signals(db: Path) -> None:
     """One row answers 500 forever while fresh signals keep arriving: the fresh ones
     arrive within a second, the row is charged each time and ends a dead letter."""
-    from tests.factories import make_signals
+    from tests.kit.factories import make_signals
 
     store, signals = filled_store(db, 1)
     poison = signals[0].signal_id
@@ -394,7 +394,7 @@ def test_the_doorbell_wakes_the_relay_before_its_next_poll(db: Path) -> None:
     """Polling once a second, the relay still delivers a fresh commit at once: the writer
     rang the doorbell beside the database."""
     from argo.outbox.doorbell import doorbell_path
-    from tests.factories import make_signals
+    from tests.kit.factories import make_signals
 
     store, _ = filled_store(db, 1)
     fresh = make_signals(4, seed=3)[1:]

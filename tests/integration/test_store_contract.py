@@ -25,8 +25,8 @@ from argo.signal import Outcome, OutcomeKind, Signal
 from argo.signals import SignalStore, open_signals
 from argo.timeutil import utc_now
 from argo.trades import Fill
-from tests.factories import make_signals
-from tests.relaykit import STORES, outbox_location
+from tests.kit.factories import make_signals
+from tests.kit.relay import STORES, outbox_location
 
 LEASE = 30.0
 

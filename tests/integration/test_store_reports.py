@@ -20,9 +20,9 @@ from argo.signals import open_signals, open_signals_readonly
 from argo.signals.inventory import Delivery
 from argo.timeutil import to_text, utc_now
 from argo.trades import Fill
-from tests.factories import make_signals
-from tests.pgdb import conninfo
-from tests.relaykit import STORES, outbox_location, outbox_rows
+from tests.kit.factories import make_signals
+from tests.kit.pgdb import conninfo
+from tests.kit.relay import STORES, outbox_location, outbox_rows
 from tests.support import cli, start_alpine, stop
 
 EVER = "2000-01-01T00:00:00Z"

@@ -16,7 +16,7 @@ from argo.prices.sources import DEFAULT_SYMBOLS, Bar, CsvPriceSource, SyntheticP
 from argo.reports.backtest import replay
 from argo.reports.reliability import Trade, report
 from argo.signal import Action, AssetType, Outcome, OutcomeKind, Regime, Signal
-from tests.factories import bars_from
+from tests.kit.factories import bars_from
 from tests.support import ROOT
 
 SAMPLES = ROOT / "argo" / "samples"

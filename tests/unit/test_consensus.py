@@ -9,7 +9,7 @@ from argo.engine.decide import EngineConfig, SignalEngine
 from argo.engine.regime import detect, lowest_threshold, threshold
 from argo.prices.sources import Bar
 from argo.signal import Action, Regime
-from tests.factories import bars_from
+from tests.kit.factories import bars_from
 
 
 def series(returns: list[float], start: float = 100.0, volume: float = 1e6) -> list[Bar]:

@@ -17,7 +17,7 @@ from argo.engine.indicators import (
     true_ranges,
 )
 from argo.prices.sources import Bar
-from tests.factories import bars_from
+from tests.kit.factories import bars_from
 
 
 def same(a: float, b: float) -> bool:

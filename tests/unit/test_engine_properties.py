@@ -12,7 +12,7 @@ from argo.engine.decide import EngineConfig, SignalEngine
 from argo.generator import SignalFactory
 from argo.prices.sources import Bar, SyntheticPriceSource
 from argo.signal import Action, canonical_hash
-from tests.factories import bars_from
+from tests.kit.factories import bars_from
 
 SYMBOLS = ["AAPL", "BTC-USD"]
 

@@ -20,7 +20,7 @@ from argo.db.postgres import database_url, is_postgres
 from argo.timeutil import to_text
 from relay.app import RelayApp, relay_app
 from relay.config import RelayConfig
-from tests.pgdb import argo_database, argo_rows
+from tests.kit.pgdb import argo_database, argo_rows
 from tests.support import new_signing_secret
 
 Handler = Callable[[httpx.Request], httpx.Response]
