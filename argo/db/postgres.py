@@ -33,10 +33,6 @@ _PACKAGE_DIR = Path(__file__).resolve().parent.parent
 _ROOTS = (_PACKAGE_DIR.parent / "schema", _PACKAGE_DIR / "_schema")
 
 
-class NotOnPostgresError(OutboxMissingError):
-    """This command works on Argo's SQLite database only; ARGO_DB is a PostgreSQL URL."""
-
-
 def database_url(location: Path | str) -> str | None:
     """The libpq URL when `location` (ARGO_DB, --db) names a PostgreSQL database, else None."""
     match = _URL.match(str(location))
@@ -50,12 +46,6 @@ def is_postgres(location: Path | str) -> bool:
 def redacted(url: str) -> str:
     """The URL without its password, for messages."""
     return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
-
-
-def not_on_postgres(what: str) -> NotOnPostgresError:
-    return NotOnPostgresError(
-        f"{what} works on Argo's SQLite database only; ARGO_DB is a PostgreSQL URL"
-    )
 
 
 def connect(url: str, *, application_name: str = "argo") -> PgConnection:

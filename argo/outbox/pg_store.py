@@ -199,10 +199,6 @@ class PgOutboxStore:
             raise
         return cls(conn, url)
 
-    @property
-    def pg(self) -> PgConnection:
-        return self._pg
-
     def close(self) -> None:
         self._pg.close()
 
