@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from argo.prices.http import open_http_source
 from argo.prices.sources import CsvPriceSource, PriceSource, SyntheticPriceSource
 
 __all__ = ["open_source"]
@@ -27,6 +26,10 @@ def open_source(spec: str, symbols: Sequence[str], seed: int, *, live: bool = Fa
     if spec.startswith("csv:"):
         return CsvPriceSource(Path(spec.removeprefix("csv:")))
     if spec.startswith("http:"):
+        # Imported here: it pulls in httpx (~45 ms), which every process that only reads
+        # bars (each `argo` command imports this package) would otherwise pay for.
+        from argo.prices.http import open_http_source
+
         return open_http_source(spec.removeprefix("http:"), live=live)
     raise ValueError(
         f"unknown price source {spec!r}: use synthetic, csv:PATH, http:daily"

@@ -45,6 +45,7 @@ def test_f08_a_stale_post_released_late_rewrites_nothing(
             RELAY_REQUEST_TIMEOUT_SECONDS="1",
             RELAY_OUTAGE_CAP_SECONDS="0.5",
         )
+        open_signals(db).close()  # the relay needs the database: no race with `generate`
         relay = spawn("relay", "run", env=env, log=tmp_path / "relay.log")
         answers: list[bytes] = []
         posts = _held_posts(proxy)
