@@ -13,10 +13,17 @@ help:
 	@echo "make bench  benchmarks (tests/bench)"
 	@echo "make faults the fault matrix at full size (~45 min): table + bench-results/faults.json"
 
+# Tests and linters need the [dev] extra; the demo needs only the runtime packages.
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev]"
+	@touch $@ $(BIN)/.runtime
+
+$(BIN)/.runtime: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
 	@touch $@
 
 venv: $(BIN)/.installed
@@ -33,7 +40,7 @@ lint: venv
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-demo: venv
+demo: $(BIN)/.runtime
 	$(BIN)/python scripts/demo.py
 
 bench: venv postgres

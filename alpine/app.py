@@ -30,6 +30,7 @@ from alpine.openapi import document_schemas
 from alpine.rate_store import make_limiter
 from alpine.receipt_issuer import ReceiptIssuer, register_keys
 from alpine.settings import AlpineSettings
+from alpine.settings_load import settings_from_env
 from alpine.store import SignalStore, make_engine
 from alpine.subscriber_api import SubscriberApi
 from alpine.subscriber_store import SubscriberStore
@@ -121,7 +122,7 @@ def create_app(settings: AlpineSettings, store: SignalStore | None = None) -> Fa
 def app_from_env() -> FastAPI:
     """The app of one `alpine serve --workers N` worker, from the environment."""
     logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
-    return freeze_startup(create_app(AlpineSettings.from_env()))
+    return freeze_startup(create_app(settings_from_env()))
 
 
 def freeze_startup(app: FastAPI) -> FastAPI:

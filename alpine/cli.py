@@ -22,6 +22,7 @@ from alpine.errors import AlpineError, ConfigError
 from alpine.metrics import MULTIPROCESS_ENV
 from alpine.migrations import pending, upgrade
 from alpine.settings import AlpineSettings
+from alpine.settings_load import settings_from_env
 from alpine.store import SignalStore, make_engine
 from alpine.subscriber_store import SubscriberError, SubscriberStore
 from alpine.tiers import TIER_NAMES, load_tiers
@@ -33,12 +34,23 @@ GRACE_SECONDS = 5
 
 def _settings() -> AlpineSettings:
     try:
-        return AlpineSettings.from_env()
+        return settings_from_env()
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from exc
 
 
-@click.group()
+class _HelpFirstGroup(click.Group):
+    """Notes, before the group's callback reads the configuration, whether a subcommand's
+    `--help` is on the command line: help then works whatever the file holds."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        ctx.meta["alpine.help_requested"] = any(arg in ctx.help_option_names for arg in args)
+        return super().resolve_command(ctx, args)
+
+
+@click.group(cls=_HelpFirstGroup)
 @click.version_option(__version__, prog_name="alpine")
 @click.option("-v", "--verbose", count=True, help="More log output.")
 @config_option
@@ -49,7 +61,11 @@ def main(context: click.Context, verbose: int, config_path: Path | None) -> None
         level=logging.INFO if verbose else logging.WARNING,
         format=LOG_FORMAT,
     )
-    use_config(context, config_path)
+    try:
+        use_config(context, config_path)
+    except ConfigError:
+        if not context.meta.get("alpine.help_requested"):
+            raise
 
 
 @main.command()

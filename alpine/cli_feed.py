@@ -14,7 +14,7 @@ import httpx
 from sqlalchemy import select, update
 
 from alpine.follow import Follower, FollowError, load
-from alpine.settings import AlpineSettings
+from alpine.settings_load import settings_from_env
 from alpine.store import make_engine
 from alpine.tables import feed_head
 
@@ -116,7 +116,7 @@ def feed() -> None:
 
 
 def _engine_url() -> str:
-    return AlpineSettings.from_env().database_url
+    return settings_from_env().database_url
 
 
 @feed.command(name="show")

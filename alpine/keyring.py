@@ -16,12 +16,13 @@ from collections.abc import Callable
 from alpine.auth import ApiKeys, SignatureVerifier
 from alpine.errors import ConfigError
 from alpine.settings import AlpineSettings
+from alpine.settings_load import settings_from_env
 
 log = logging.getLogger("alpine.auth")
 
 
 def _reload() -> AlpineSettings:
-    return AlpineSettings.from_env()
+    return settings_from_env()
 
 
 class KeyRing:

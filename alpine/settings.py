@@ -1,7 +1,7 @@
 """Alpine's configuration: one frozen object, every default defined here once.
 
-`AlpineSettings.from_env` layers the defaults, the `[alpine]` section of the config file
-(ARGO_ALPINE_CONFIG), AWS Secrets Manager, the secret stores and the environment
+`alpine.settings_load.settings_from_env` layers the defaults, the `[alpine]` section of
+the config file (ARGO_ALPINE_CONFIG), AWS Secrets Manager, the secret stores and the environment
 (alpine.settings_load); `alpine serve` flags override host, port and workers.
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,13 +38,6 @@ class AlpineSettings:
     receipt_key: SigningKey | None = None  # signs receipts (alpine/receipts.py); None: none
     receipt_retired_keys: tuple[PublicKey, ...] = ()  # old receipts still verify with these
     config_file: Path | None = None
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> AlpineSettings:
-        """Every layer but flags, checked (see docs/configuration.md)."""
-        from alpine.settings_load import load
-
-        return load(environ).settings
 
 
 def database_url(raw: str, name: str) -> str:

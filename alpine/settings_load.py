@@ -147,6 +147,11 @@ def load(environ: Mapping[str, str] | None = None, config_path: Path | None = No
 _STARTERS = {"database_url", "api_keys", "signing_secrets", "rate_burst", "subscriber_burst"}
 
 
+def settings_from_env(environ: Mapping[str, str] | None = None) -> AlpineSettings:
+    """Every layer but flags, checked (see docs/configuration.md)."""
+    return load(environ).settings
+
+
 def _from_file(
     table: Mapping[str, Any], path: Path | None, values: dict[str, Any], sources: dict[str, Source]
 ) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from fastapi import FastAPI, HTTPException
 from fastapi.responses import Response
 
 from alpine.me_api import MeApi
-from alpine.settings import AlpineSettings
+from alpine.settings_load import settings_from_env
 from alpine.subscriber_store import SubscriberStore
 from alpine.tiers import load_tiers
 
@@ -75,5 +75,5 @@ def mount_webapp(app: FastAPI) -> None:
     app.add_api_route("/", index, methods=["GET"], include_in_schema=False)
     app.add_api_route("/web/{name}", asset, methods=["GET"], include_in_schema=False)
     # Tiers as `alpine serve` reads them (ALPINE_TIERS_FILE), the same source as create_app.
-    tiers = load_tiers(AlpineSettings.from_env().tiers_file)
+    tiers = load_tiers(settings_from_env().tiers_file)
     MeApi(SubscriberStore(app.state.store.engine), tiers).register(app)

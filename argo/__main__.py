@@ -1,3 +1,3 @@
-from argo.cli import entry_point
+from argo.cli.main import entry_point
 
 entry_point()

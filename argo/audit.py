@@ -17,10 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from argo.execution.values import Fill, Skip
-from argo.outcomes import Outcome
-from argo.signal import Signal
+from argo.signal import Outcome, Signal
 from argo.timeutil import to_text, utc_now
+from argo.trades import Fill, Skip
 
 GENESIS = "0" * 64
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from argo.audit import chain_files, line_hash, read_lines
-from argo.store import SignalStore
-from argo.store_reads import SignalReads
+from argo.signals.port import SignalStore
+from argo.signals.store import SqliteSignalStore
 
 
 @dataclass
@@ -30,10 +30,10 @@ class AuditReport:
 
 def verify(path: Path, conn: sqlite3.Connection | None) -> AuditReport:
     """`verify_store` on an open SQLite connection (None: the chain only)."""
-    return verify_store(path, SignalStore(conn) if conn is not None else None)
+    return verify_store(path, SqliteSignalStore(conn) if conn is not None else None)
 
 
-def verify_store(path: Path, store: SignalReads | None) -> AuditReport:
+def verify_store(path: Path, store: SignalStore | None) -> AuditReport:
     """Walk every line oldest first; stop at the first broken link or mismatch with the
     database of `store` (None: check the chain only)."""
     report = AuditReport()
@@ -66,7 +66,7 @@ def verify_store(path: Path, store: SignalReads | None) -> AuditReport:
 
 
 def _check_line(
-    text: str, expected: str | None, store: SignalReads | None, logged: set[str]
+    text: str, expected: str | None, store: SignalStore | None, logged: set[str]
 ) -> str | None:
     try:
         record = json.loads(text)
@@ -95,7 +95,7 @@ _CHANGES = {
 }
 
 
-def _check_change(record: dict[str, object], store: SignalReads) -> str | None:
+def _check_change(record: dict[str, object], store: SignalStore) -> str | None:
     """An outcome or execution line against the columns it recorded."""
     change = _CHANGES.get(str(record["event"]))
     if change is None:
@@ -108,7 +108,7 @@ def _check_change(record: dict[str, object], store: SignalReads) -> str | None:
     return None
 
 
-def _missing_lines(store: SignalReads, logged: set[str], report: AuditReport) -> None:
+def _missing_lines(store: SignalStore, logged: set[str], report: AuditReport) -> None:
     missing = len(store.signal_ids() - logged)
     if missing:
         report.warnings.append(

@@ -12,21 +12,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from argo.audit import AuditLog
-from argo.engine import HISTORY, STRATEGY, Decision, EngineConfig, SignalEngine
+from argo.engine.decide import HISTORY, EngineConfig, SignalEngine, signal_from
+from argo.engine.outcomes import OutcomeTracker
 from argo.errors import StoreError
 from argo.execution.executor import Executor
-from argo.execution.values import Fill
 from argo.metrics import GeneratorMetrics
-from argo.outcomes import Outcome, OutcomeTracker
-from argo.prices import Bar, PriceSource, asset_type_of
+from argo.prices.sources import Bar, PriceSource
 from argo.process.sdnotify import SystemdNotifier
-from argo.signal import Signal
-from argo.store import SignalStore
-from argo.timeutil import to_text, utc_now
+from argo.signal import Outcome, Signal
+from argo.signals.port import SignalStore
+from argo.timeutil import utc_now
+from argo.trades import Fill
 
 log = logging.getLogger(__name__)
 
-# A store transaction that failed whole (argo/sqlite.py rolls it back): `argo run` keeps
+# A store transaction that failed whole (argo/db/sqlite.py rolls it back): `argo run` keeps
 # what it held and commits it at its next cycle instead of exiting (every write is
 # idempotent: what did commit is skipped then).
 STORE_FAILURES: tuple[type[Exception], ...] = (StoreError, sqlite3.Error)
@@ -94,30 +94,6 @@ class SignalFactory:
         if decision is None:
             return None, bar
         return signal_from(decision, bar, self._source.name, self._clock.next()), bar
-
-
-def signal_from(
-    decision: Decision, bar: Bar, data_source: str, timestamp: datetime
-) -> Signal | None:
-    """The Signal of the engine's `decision` on `bar`; None (logged) if it is invalid."""
-    try:
-        return Signal.create(
-            symbol=bar.symbol,
-            action=decision.action,
-            entry_price=decision.entry_price,
-            target_price=decision.target_price,
-            stop_price=decision.stop_price,
-            confidence=decision.confidence,
-            strategy=STRATEGY,
-            asset_type=asset_type_of(bar.symbol),
-            data_source=data_source,
-            timestamp=to_text(timestamp),
-            reasoning=decision.reasoning,
-            regime=decision.regime,
-        )
-    except ValueError:
-        log.warning("engine produced an invalid signal; skipped", exc_info=True)
-        return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from argo.stats import GroupCounts
+from argo.reports.stats import GroupCounts
 from argo.timeutil import utc_now
 
 Backlog = Callable[[], tuple[int, datetime | None]]

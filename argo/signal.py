@@ -11,6 +11,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -165,3 +166,19 @@ class Signal:
             "reasoning": self.reasoning,
             "regime": self.regime.value,
         }
+
+
+class OutcomeKind(StrEnum):
+    WIN = "win"
+    LOSS = "loss"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    signal_id: str
+    symbol: str
+    outcome: OutcomeKind
+    exit_price: float
+    profit_loss_pct: float
+    closed_at: datetime

@@ -12,9 +12,8 @@ from datetime import timedelta
 
 import httpx
 
+import argo.outbox
 from argo.outbox import LeaseClock, OutboxStore, boot_clock, steady_seconds
-from argo.outbox.doorbell import listen_for
-from argo.outbox.pg_store import PgOutboxStore
 from argo.process.sdnotify import SystemdNotifier
 from argo.timeutil import utc_now
 from relay.config import RelayConfig, signing_secrets
@@ -25,7 +24,7 @@ from relay.fate import Rules
 from relay.loop import LoopSettings, Relay
 from relay.metrics import RelayMetrics
 from relay.pacing import OUTAGE_POLICY, PAUSE_POLICY, Pacing
-from relay.presence import Presence, pg_worker_slot, worker_slot
+from relay.presence import Presence
 from relay.retry import Jitter, RetryPolicy, full_jitter
 from relay.send import WindowSender
 
@@ -45,7 +44,7 @@ class RelayApp:
 
 def open_outbox(config: RelayConfig, lease_clock: LeaseClock = boot_clock) -> OutboxStore:
     """Argo's existing outbox at config.db_path (OutboxMissingError when there is none)."""
-    return OutboxStore.open(config.db_path, setting="ARGO_DB", lease_clock=lease_clock)
+    return argo.outbox.open_outbox(config.db_path, setting="ARGO_DB", lease_clock=lease_clock)
 
 
 @contextmanager
@@ -65,7 +64,7 @@ def relay_app(
         outbox = open_outbox(config, lease_clock)
         stack.callback(outbox.close)
         if config.worker_id is None:
-            config = _in_own_slot(config, outbox, stack)
+            config = _in_own_slot(config, outbox)
         yield stack.enter_context(
             _parts(
                 config, outbox, notifier, transport, jitter, listen_for_doorbell, reread_credentials
@@ -73,13 +72,10 @@ def relay_app(
         )
 
 
-def _in_own_slot(config: RelayConfig, outbox: OutboxStore, stack: ExitStack) -> RelayConfig:
+def _in_own_slot(config: RelayConfig, outbox: OutboxStore) -> RelayConfig:
     """Take the first free worker slot (this host's on SQLite, the database's on PostgreSQL)
     and the leases its dead holder left."""
-    if isinstance(outbox, PgOutboxStore):
-        worker_id = pg_worker_slot(outbox)
-    else:
-        worker_id = stack.enter_context(worker_slot(config.db_path))
+    worker_id = outbox.take_worker_slot()  # held until the outbox is closed
     taken = outbox.admin().release_leases_of(worker_id)
     if taken:
         log.warning(
@@ -197,7 +193,7 @@ def _parts(
         retry_cap_seconds=config.retry_cap_seconds,
         windows_in_flight=config.windows_in_flight,
     )
-    doorbell = listen_for(config.db_path) if listen_for_doorbell else None
+    doorbell = outbox.wakeups() if listen_for_doorbell else None
     relay = Relay(
         outbox,
         sender,

@@ -26,14 +26,14 @@ from argo.outbox import (
     Worker,
     WorkerState,
 )
-from argo.outbox.replay import ReplayWindow, enqueue, matching, open_store
 from argo.process.cli import run_group
 from argo.process.logsetup import setup_logging
 from argo.process.sdnotify import SystemdNotifier
+from argo.signals.replay import ReplayWindow, enqueue, matching, open_store
 from argo.timeutil import parse_since, to_text, utc_now
 from relay import __version__
 from relay.app import open_outbox, relay_app
-from relay.cli_common import config_with, db_option, loaded_with
+from relay.cli_common import config_with, db_option, loaded_with, window
 from relay.cli_common import open_existing as _open
 from relay.cli_dead import dead
 from relay.cli_verify import on_tty, verify
@@ -226,18 +226,12 @@ def replay(
     """Enqueue fresh events (creation, then execution and outcome when there are) for
     stored signals in a window; Alpine dedupes what it has."""
     now = utc_now()
-    try:
-        window = ReplayWindow(
-            since=parse_since(since, now),
-            until=parse_since(until, now) if until else None,
-            symbol=symbol.upper() if symbol else None,
-        )
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--since/--until") from exc
+    start, end = window(since, until, now)
+    replayed = ReplayWindow(since=start, until=end, symbol=symbol.upper() if symbol else None)
     _open(db_path).close()  # exists, holds an outbox, schema current
     store = open_store(config_with(db_path=db_path).db_path)
     try:
-        found = matching(store, window)
+        found = matching(store, replayed)
         if dry_run:
             click.echo(f"would enqueue events for {len(found)} signals (dry run; nothing changed)")
             return

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
 from argo.outbox import OutboxStore
+from argo.timeutil import parse_since, to_text
 from relay.app import open_outbox
 from relay.config import RelayConfig, describe
 from relay.settings_load import Loaded, load
@@ -37,3 +39,20 @@ def config_with(**flags: Any) -> RelayConfig:
 def open_existing(db_path: Path | None) -> OutboxStore:
     """Argo's outbox at --db or ARGO_DB (exit 2 when there is none)."""
     return open_outbox(config_with(db_path=db_path))
+
+
+def window(since: str, until: str | None, now: datetime) -> tuple[datetime, datetime | None]:
+    """`--since` and `--until` (2h, 7d or ISO-8601) as [start, end); a usage error (exit 2)
+    when one is malformed or the end lies before the start (an empty answer would hide
+    the mistake)."""
+    try:
+        start = parse_since(since, now)
+        end = parse_since(until, now) if until else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since/--until") from exc
+    if end is not None and end < start:
+        raise click.BadParameter(
+            f"the window ends ({to_text(end)}) before it starts ({to_text(start)})",
+            param_hint="--since/--until",
+        )
+    return start, end

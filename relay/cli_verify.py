@@ -8,11 +8,11 @@ from typing import Any
 
 import click
 
-from argo.outbox.replay import open_store
-from argo.timeutil import parse_since, utc_now
+from argo.signals.replay import open_store
+from argo.timeutil import to_text, utc_now
 from relay.app import verifier
 from relay.cli_common import config_with as _config
-from relay.cli_common import db_option
+from relay.cli_common import db_option, window
 from relay.config import describe
 from relay.verify import repair as repair_missing
 from relay.verify import verify as reconcile_window
@@ -31,11 +31,8 @@ def verify(since: str, until: str | None, as_json: bool, repair: bool, **flags: 
     missing, hash mismatch, unknown to Argo, still pending. Exit 0 when nothing is
     missing or mismatched, 1 otherwise. Safe on a live system."""
     now = utc_now()
-    try:
-        start = parse_since(since, now)
-        end = parse_since(until, now) if until else now
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--since/--until") from exc
+    start, until_time = window(since, until or to_text(now), now)
+    end = until_time or now
     progress = _Progress(on_tty())
     config = _config(**flags)
     with verifier(config) as (_, deliverer):  # the outbox it opens proves the schema

@@ -1,6 +1,6 @@
 """The relay's settings: one frozen object, every default defined here once.
 
-`RelayConfig.from_env` reads the environment over the defaults; command-line flags
+`relay.settings_load.config_from_env` reads the environment over the defaults; command-line flags
 then override single fields (`with_overrides`). A malformed value is a ConfigError
 naming the setting (exit code 2).
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -158,14 +158,6 @@ class RelayConfig:
     outage_threshold: int = 3
     connect_timeout_seconds: float = 3.0
     heartbeat_seconds: float = 5.0
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> RelayConfig:
-        """The defaults under the config file (ARGO_ALPINE_CONFIG), the secret stores and
-        every set environment variable, checked (see relay.settings_load)."""
-        from relay.settings_load import load
-
-        return load({}, environ=environ).config
 
     def with_overrides(self, **flags: Any) -> RelayConfig:
         """A copy with the flags that were given (not None) applied and checked."""

@@ -3,16 +3,10 @@ and what systemd hears."""
 
 from __future__ import annotations
 
-import fcntl
-import os
-import socket
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 
 from argo.outbox import OutboxAdmin, WorkerState, steady_seconds
-from argo.outbox.pg_store import PgOutboxStore
 from argo.process.sdnotify import SystemdNotifier
 from relay.pacing import RelayState
 
@@ -67,48 +61,3 @@ class Presence:
         self._last_record = steady_seconds()
         self._admin.record_worker(self._worker_id, state, self._clock(), detail)
         self._notifier.status(f"{state.value}{': ' + detail if detail else ''}")
-
-
-MAX_SLOTS = 64
-
-
-@contextmanager
-def worker_slot(db_path: Path, host: str | None = None) -> Iterator[str]:
-    """Hold this host's first free relay slot for `db_path`; its worker id, `host:relay-N`.
-
-    A slot is an flock on `<db>.relay-N.lock`, released by the kernel when the process
-    dies however it dies. Whoever holds slot N therefore knows that no live process
-    holds leases as `host:relay-N`: a restarted relay takes over its dead predecessor's
-    rows at once instead of waiting out their lease.
-    """
-    name = host or socket.gethostname()
-    for slot in range(MAX_SLOTS):
-        lock = db_path.with_name(f"{db_path.name}.relay-{slot}.lock")
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            continue
-        try:
-            yield f"{name}:relay-{slot}"
-        finally:
-            os.close(fd)
-        return
-    raise RuntimeError(f"{MAX_SLOTS} relays already run on {db_path}")
-
-
-def pg_worker_slot(outbox: PgOutboxStore, host: str | None = None) -> str:
-    """Hold the database's first free relay slot; the worker id, `host:relay-N`.
-
-    On PostgreSQL relays run on many hosts, so a slot is a session advisory lock on the
-    outbox's own connection, held until that session ends (the server ends it when the
-    process dies, however it dies). Slot numbers are shared by all hosts; a relay takes
-    back at once only the leases of its own id (`host:relay-N`, a dead predecessor on the
-    same host); a dead relay's rows on another host come back when their lease expires.
-    """
-    name = host or socket.gethostname()
-    for slot in range(MAX_SLOTS):
-        if outbox.take_slot(slot):
-            return f"{name}:relay-{slot}"
-    raise RuntimeError(f"{MAX_SLOTS} relays already run on this PostgreSQL outbox")

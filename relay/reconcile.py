@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from argo.outbox.inventory import Committed, Delivery
+from argo.signals.inventory import Committed, Delivery
 
 SHOWN = 5
 

@@ -64,6 +64,12 @@ def load(
     return Loaded(RelayConfig(**values), sources, path, aws)
 
 
+def config_from_env(environ: Mapping[str, str] | None = None) -> RelayConfig:
+    """The defaults under the config file (ARGO_ALPINE_CONFIG), the secret stores and
+    every set environment variable, checked."""
+    return load({}, environ=environ).config
+
+
 def _from_file(
     table: Mapping[str, Any], path: Path | None, values: dict[str, Any], sources: dict[str, Source]
 ) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from argo.outbox.replay import ReplayCount, SignalStore, enqueue_ids
+from argo.signals.replay import ReplayCount, SignalStore, enqueue_ids
 from relay.deliver import Deliverer
 from relay.reconcile import Reconciliation, reconcile
 

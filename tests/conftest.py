@@ -9,7 +9,7 @@ import pytest
 
 from alpine.migrations import upgrade
 from alpine.store import make_engine
-from tests.pgdb import create_database, drop_database, url_for
+from tests.kit.pgdb import create_database, drop_database, url_for
 
 _STRIPPED_PREFIXES = ("ARGO_", "RELAY_", "ALPINE_")
 

@@ -7,5 +7,5 @@ checks go to a broker; fills are recorded with a `signal.executed` outbox event.
 - `executor`: the hook the generator calls every cycle.
 - `options`: the `argo run` options that configure it.
 
-Nothing is imported here, so that `argo.store` can import `argo.execution.values`.
+Nothing is imported here, so that `argo.signals.store` can import `argo.trades`.
 """

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from argo.execution.values import Fill, Order
-from argo.prices import Bar
+from argo.prices.sources import Bar
+from argo.trades import Fill, Order
 
 
 class OrderRejectedError(Exception):

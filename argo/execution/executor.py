@@ -5,7 +5,7 @@ Per cycle the generator calls, in this order:
 1. `on_bar` for every bar it reads: the broker's fills of that bar (orders placed at an
    earlier cycle), handed to the outcome tracker so the P&L is measured from the fill;
 2. `commit` the fills: order id, fill price and time with a `signal.executed` outbox
-   event, in one transaction (argo.store), then an audit line each;
+   event, in one transaction (argo.signals.store), then an audit line each;
 3. `closed` with the outcomes committed: their P&L is realized in the risk book;
 4. `consider` the signals just stored: each one that clears the risk checks becomes an
    order; each one that does not is skipped with a reason (log line, metric, audit line).
@@ -22,14 +22,14 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from argo.audit import AuditLog
+from argo.engine.outcomes import OutcomeTracker
 from argo.execution.broker import Broker, OrderRejectedError
 from argo.execution.risk import RiskBook
-from argo.execution.values import Fill, Order, Skip, SkipReason
 from argo.metrics import GeneratorMetrics
-from argo.outcomes import Outcome, OutcomeTracker
-from argo.prices import Bar
-from argo.signal import Signal
-from argo.store import SignalStore
+from argo.prices.sources import Bar
+from argo.signal import Outcome, Signal
+from argo.signals.port import SignalStore
+from argo.trades import Fill, Order, Skip, SkipReason
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The `argo run` options of the execution hook, and the executor they build.
 
-Each option is also a key of the config file's `[argo]` section (argo.config): `auto_execute
-= true`, `slippage_bps`, `max_open_positions`, `max_position_per_symbol`,
+Each option is also a key of the config file's `[argo]` section (argo.cli.config_file):
+`auto_execute = true`, `slippage_bps`, `max_open_positions`, `max_position_per_symbol`,
 `daily_loss_limit_pct`, `max_drawdown_pct`, `position_pct`, `prop_firm`. The defaults are
 RiskLimits' own, defined once.
 """
@@ -18,7 +18,7 @@ from argo.execution.executor import Executor
 from argo.execution.paper import PaperBroker
 from argo.execution.risk import PRESETS, RiskBook, RiskLimits, effective_limits
 from argo.metrics import GeneratorMetrics
-from argo.store import SignalStore
+from argo.signals.port import SignalStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 _DEFAULTS = RiskLimits()

@@ -12,9 +12,9 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 
-from argo.execution.values import Fill, Order
-from argo.prices import Bar
+from argo.prices.sources import Bar
 from argo.signal import Action
+from argo.trades import Fill, Order
 
 BPS = 10_000.0
 

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
-from argo.execution.values import SkipReason, Trade
+from argo.trades import SkipReason, Trade
 
 START_EQUITY = 100.0
 

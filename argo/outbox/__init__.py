@@ -1,17 +1,21 @@
 """Argo's transactional outbox, the one face the relay uses.
 
 - `events`: what Argo announces (payloads, event ids), written with each change.
-- `schema`: create or upgrade Argo's SQLite schema.
-- `store`: claim, renew and settle rows under leases and fencing tokens; the backlog.
-- `admin`: dead letters, pruning, relay worker records.
-- `replay` (imported as `argo.outbox.replay`): re-announce stored signals.
-- `pg`, `pg_store`, `pg_admin`, `pg_signals`: the same outbox on PostgreSQL, chosen when
-  ARGO_DB is a `postgresql+psycopg://` URL (`OutboxStore.open` and `SignalStore.open`
-  return the PostgreSQL classes); the relay needs nothing else.
+- `port`: the face itself, `OutboxStore` and `OutboxAdmin` (Protocols): claim, renew and
+  settle rows under leases and fencing tokens; the backlog and status; wake-ups; a worker
+  slot; dead letters, pruning, relay worker records.
+- `store` (SQLite) and `pg_store` (PostgreSQL): sibling implementations, which differ in
+  their query text and lease clocks only; `shared` and `admin` hold what they share,
+  written once over `argo.db.seam.Db`.
+- `values`, `lease`, `doorbell`: what the face takes and returns, lease time, wake-ups.
+- `open_outbox` (here, at the face): the outbox at a location, on either database.
 """
 
+from pathlib import Path
+
+from argo.db.postgres import database_url
 from argo.errors import ArgoError, OutboxMissingError, SchemaError, StoreBusyError
-from argo.outbox.admin import DeadRow, OutboxAdmin, Worker, WorkerState
+from argo.outbox.admin import DeadRow, Worker, WorkerState
 from argo.outbox.events import (
     EventType,
     OutboxEvent,
@@ -22,14 +26,16 @@ from argo.outbox.events import (
     outcome_event,
 )
 from argo.outbox.lease import LeaseClock, LeaseTime, boot_clock, steady_seconds
-from argo.outbox.store import (
+from argo.outbox.pg_store import PgOutboxStore
+from argo.outbox.port import OutboxAdmin, OutboxStore
+from argo.outbox.store import SqliteOutboxStore
+from argo.outbox.values import (
     Backlog,
     Charge,
     Claim,
     DeadLetter,
     OutboxRow,
     OutboxStatus,
-    OutboxStore,
     Release,
     Settlement,
     TableHealth,
@@ -63,6 +69,27 @@ __all__ = [
     "encode_payload",
     "executed_event",
     "new_event_id",
+    "open_outbox",
     "outcome_event",
     "steady_seconds",
 ]
+
+
+def open_outbox(
+    location: Path,
+    *,
+    setting: str = "ARGO_DB",
+    synchronous: str = "NORMAL",
+    lease_clock: LeaseClock = boot_clock,
+) -> OutboxStore:
+    """Argo's existing outbox at `location`: a SQLite file (upgraded if older), or the
+    PostgreSQL database a `postgresql+psycopg://` URL names.
+
+    Raises OutboxMissingError, naming `setting`, when there is no database or no outbox.
+    """
+    url = database_url(location)
+    if url is not None:
+        return PgOutboxStore.open_url(url)
+    return SqliteOutboxStore.open_file(
+        location, setting=setting, synchronous=synchronous, lease_clock=lease_clock
+    )

@@ -5,7 +5,8 @@ The relay learns of a commit within a millisecond instead of at its next poll. I
 hint only: a writer that rings while no relay listens costs one failed `sendto`; a ring
 lost (socket buffer full, second relay on the host) costs at most one poll interval,
 because the relay still reads `PRAGMA data_version` between waits. On PostgreSQL the
-hint is LISTEN/NOTIFY instead (`argo.outbox.pg.PgDoorbell`); `listen_for` picks one.
+hint is LISTEN/NOTIFY instead (`argo.db.postgres.PgDoorbell`); each outbox store's
+`wakeups()` opens its own.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ import select
 import socket
 from pathlib import Path
 from typing import Protocol
-
-from argo.outbox.pg import PgDoorbell, database_url
 
 
 def doorbell_path(db_path: Path) -> Path:
@@ -53,14 +52,6 @@ class Wakeup(Protocol):
     def wait(self, timeout: float) -> bool: ...
 
     def close(self) -> None: ...
-
-
-def listen_for(location: Path) -> Wakeup | None:
-    """The wake-up hint for Argo's database at `location` (a path or a PostgreSQL URL)."""
-    url = database_url(location)
-    if url is not None:
-        return PgDoorbell.listen(url)
-    return Doorbell.listen(location)
 
 
 class Doorbell:

@@ -18,24 +18,15 @@ from __future__ import annotations
 import secrets
 import socket
 from datetime import datetime, timedelta
-from typing import Any, NoReturn
 
+from argo.db.postgres import PgConnection, PgDb, PgDoorbell, connect, require_schema
+from argo.outbox import shared
+from argo.outbox.admin import SQLITE_ADMIN, AdminQueries, SqlOutboxAdmin
+from argo.outbox.doorbell import Wakeup
 from argo.outbox.events import EventType
 from argo.outbox.lease import LeaseTime, steady_seconds
-from argo.outbox.pg import PgConnection, connect, not_on_postgres, require_schema
-from argo.outbox.pg_admin import PgOutboxAdmin
-from argo.outbox.store import (
-    LONGEST_RETRY_WAIT,
-    Backlog,
-    Claim,
-    OutboxRow,
-    OutboxStatus,
-    OutboxStore,
-    Settlement,
-    TableHealth,
-)
-from argo.process.crashpoints import crash_point
-from argo.timeutil import from_text
+from argo.outbox.shared import LONGEST_RETRY_WAIT, OutboxQueries
+from argo.outbox.values import Backlog, Claim, OutboxRow, OutboxStatus, Settlement, TableHealth
 
 _CREATED = EventType.SIGNAL_CREATED.value
 _PENDING = "o.delivered_at IS NULL AND o.dead_at IS NULL"
@@ -88,12 +79,6 @@ FROM sync_outbox AS o WHERE {_PENDING}
 """
 _HELD = "claim_token = %(token)s AND delivered_at IS NULL AND dead_at IS NULL"
 _NO_LEASE = "claimed_by = NULL, claimed_until = NULL, claim_token = NULL, lease_expires = NULL"
-_FATES = {
-    "charged": "attempts = %(attempts)s, next_attempt_at = %(next)s,"
-    " first_failed_at = coalesce(first_failed_at, %(first)s), last_error = %(error)s",
-    "dead": "dead_at = %(now)s, attempts = %(attempts)s, last_error = %(error)s",
-    "released": "last_error = coalesce(%(error)s, last_error)",
-}
 # The latest error among pending rows, and among dead ones (each walks its partial index).
 LAST_ERRORS = (
     f"SELECT o.id, o.last_error FROM sync_outbox AS o WHERE {_PENDING}"
@@ -107,15 +92,99 @@ SELECT coalesce(n_live_tup, 0) AS live, coalesce(n_dead_tup, 0) AS dead,
     greatest(last_autovacuum, last_vacuum) AS vacuumed
 FROM pg_stat_user_tables WHERE relid = 'sync_outbox'::regclass
 """
+POSTGRES = OutboxQueries(
+    settle_delivered=(
+        f"UPDATE sync_outbox SET delivered_at = %(now)s, dead_at = NULL, {_NO_LEASE}"
+        " WHERE id = ANY(%(ids)s) AND delivered_at IS NULL"
+    ),
+    settle_charged=(
+        "UPDATE sync_outbox SET attempts = %(attempts)s, next_attempt_at = %(next)s,"
+        " first_failed_at = coalesce(first_failed_at, %(first)s), last_error = %(error)s,"
+        f" {_NO_LEASE} WHERE id = %(id)s AND {_HELD}"
+    ),
+    settle_dead=(
+        "UPDATE sync_outbox SET dead_at = %(now)s, attempts = %(attempts)s,"
+        f" last_error = %(error)s, {_NO_LEASE} WHERE id = %(id)s AND {_HELD}"
+    ),
+    settle_released=(
+        f"UPDATE sync_outbox SET last_error = coalesce(%(error)s, last_error), {_NO_LEASE}"
+        f" WHERE id = %(id)s AND {_HELD}"
+    ),
+    backlog=BACKLOG,
+    dead_count=(
+        "SELECT count(*) AS n FROM sync_outbox WHERE dead_at IS NOT NULL AND discarded_at IS NULL"
+    ),
+    parked=PARKED,
+    delivered=(
+        "SELECT count(*) AS n, max(delivered_at) AS last FROM sync_outbox"
+        " WHERE delivered_at IS NOT NULL"
+    ),
+    last_errors=LAST_ERRORS,
+    last_delivered_signal=(
+        "SELECT o.delivered_at, s.timestamp FROM sync_outbox AS o"
+        " JOIN signals AS s ON s.signal_id = o.signal_id WHERE o.delivered_at IS NOT NULL"
+        f" AND o.event_type = '{_CREATED}' ORDER BY o.delivered_at DESC LIMIT 1"
+    ),
+)
+_RESET = (
+    "UPDATE sync_outbox SET dead_at = NULL, attempts = 0, first_failed_at = NULL,"
+    f" next_attempt_at = %(now)s, {_NO_LEASE}"
+    " WHERE dead_at IS NOT NULL AND discarded_at IS NULL"
+)
+POSTGRES_ADMIN = AdminQueries(
+    dead_letters=SQLITE_ADMIN.dead_letters,
+    retry_all=_RESET,
+    retry_ids=_RESET + " AND event_id = ANY(%(ids)s)",
+    discard=(
+        "UPDATE sync_outbox SET discarded_at = %(now)s WHERE event_id = %(id)s"
+        " AND dead_at IS NOT NULL AND discarded_at IS NULL"
+        " RETURNING signal_id, event_type"
+    ),
+    discard_parked=(
+        "UPDATE sync_outbox SET dead_at = %(now)s, discarded_at = %(now)s,"
+        " last_error = 'discarded with its signal''s creation event'"
+        " WHERE signal_id = %(signal)s AND event_type <> 'signal.created'"
+        " AND delivered_at IS NULL AND dead_at IS NULL"
+        " AND NOT EXISTS (SELECT 1 FROM sync_outbox AS c WHERE c.signal_id = sync_outbox.signal_id"
+        " AND c.event_type = 'signal.created' AND c.dead_at IS NULL)"
+    ),
+    release_leases=(
+        f"UPDATE sync_outbox SET {_NO_LEASE} WHERE claimed_by = %(worker)s"
+        " AND delivered_at IS NULL AND dead_at IS NULL"
+    ),
+    prunable=(
+        "SELECT count(*) AS n FROM sync_outbox"
+        " WHERE delivered_at IS NOT NULL AND delivered_at < %(older)s"
+    ),
+    prune_batch=(
+        "DELETE FROM sync_outbox WHERE id IN (SELECT id FROM sync_outbox"
+        " WHERE delivered_at IS NOT NULL AND delivered_at < %(older)s LIMIT %(limit)s)"
+    ),
+    forget_workers="DELETE FROM relay_workers WHERE heartbeat_at < %(before)s",
+    record_worker=(
+        "INSERT INTO relay_workers"
+        " (worker_id, host, pid, started_at, heartbeat_at, state, detail)"
+        " VALUES (%(id)s, %(host)s, %(pid)s, %(now)s, %(now)s, %(state)s, %(detail)s)"
+        " ON CONFLICT (worker_id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at,"
+        " state = excluded.state, detail = excluded.detail, host = excluded.host,"
+        " pid = excluded.pid, started_at = CASE WHEN relay_workers.pid = excluded.pid"
+        " THEN relay_workers.started_at ELSE excluded.started_at END"
+    ),
+    workers=SQLITE_ADMIN.workers,
+)
 VERSION_EVERY_SECONDS = 0.1
 _SLOT_LOCKS = 0x52454C59  # "RELY": advisory lock namespace of relay worker slots
+MAX_SLOTS = 64
 
 
-class PgOutboxStore(OutboxStore):
-    """Claims and settles outbox rows in Argo's PostgreSQL database (never creates it)."""
+class PgOutboxStore:
+    """Claims and settles outbox rows in Argo's PostgreSQL database (never creates it); an
+    `argo.outbox.port.OutboxStore`, sibling of the SQLite store."""
 
-    def __init__(self, conn: PgConnection) -> None:
+    def __init__(self, conn: PgConnection, url: str | None = None) -> None:
         self._pg = conn
+        self._db = PgDb(conn)
+        self._url = url
         self._version = 0
         self._version_read_at = float("-inf")
 
@@ -128,21 +197,13 @@ class PgOutboxStore(OutboxStore):
         except BaseException:
             conn.close()
             raise
-        return cls(conn)
-
-    @property
-    def connection(self) -> NoReturn:
-        raise not_on_postgres("this command")
-
-    @property
-    def pg(self) -> PgConnection:
-        return self._pg
+        return cls(conn, url)
 
     def close(self) -> None:
         self._pg.close()
 
-    def admin(self) -> PgOutboxAdmin:
-        return PgOutboxAdmin(self._pg)
+    def admin(self) -> SqlOutboxAdmin:
+        return SqlOutboxAdmin(self._db, POSTGRES_ADMIN)
 
     def data_version(self) -> int:
         """The newest visible row id: changes when a writer commits rows.
@@ -158,18 +219,33 @@ class PgOutboxStore(OutboxStore):
             self._version_read_at = now
         return self._version
 
+    def wakeups(self) -> Wakeup | None:
+        """LISTEN on Argo's channel, on a connection of its own."""
+        return PgDoorbell.listen(self._url) if self._url is not None else None
+
     def has_due(self, now: datetime, longest_wait: float = LONGEST_RETRY_WAIT) -> bool:
         sql = f"SELECT 1 FROM sync_outbox AS o WHERE {DUE} LIMIT 1"
         params = {"now": now, "latest": now + timedelta(seconds=longest_wait)}
         return self._pg.execute(sql, params).fetchone() is not None
 
-    def take_slot(self, slot: int) -> bool:
-        """Hold relay slot `slot` for this session (any host); the server frees it when the
-        session ends, however the process died."""
-        row = self._pg.execute(
-            "SELECT pg_try_advisory_lock(%s, %s) AS got", (_SLOT_LOCKS, slot)
-        ).fetchone()
-        return bool(row and row["got"])
+    def take_worker_slot(self, host: str | None = None) -> str:
+        """Hold the database's first free relay slot; the worker id, `host:relay-N`.
+
+        On PostgreSQL relays run on many hosts, so a slot is a session advisory lock on
+        this store's own connection, held until that session ends (the server ends it when
+        the process dies, however it dies). Slot numbers are shared by all hosts; a relay
+        takes back at once only the leases of its own id (`host:relay-N`, a dead
+        predecessor on the same host); a dead relay's rows on another host come back when
+        their lease expires.
+        """
+        name = host or socket.gethostname()
+        for slot in range(MAX_SLOTS):
+            row = self._pg.execute(
+                "SELECT pg_try_advisory_lock(%s, %s) AS got", (_SLOT_LOCKS, slot)
+            ).fetchone()
+            if row and row["got"]:
+                return f"{name}:relay-{slot}"
+        raise RuntimeError(f"{MAX_SLOTS} relays already run on this PostgreSQL outbox")
 
     def claim(
         self,
@@ -184,127 +260,32 @@ class PgOutboxStore(OutboxStore):
         latest = now + timedelta(seconds=longest_wait)
         params = {"now": now, "latest": latest, "worker": worker, "token": token}
         params["lease"] = lease_seconds
-        rows = self._pg.execute(CLAIM, params | {"limit": limit}).fetchall()
-        ordered = sorted((_outbox_row(r) for r in rows), key=lambda r: r.id)
+        rows = self._db.rows(CLAIM, params | {"limit": limit})
+        ordered = sorted((OutboxRow.from_row(r) for r in rows), key=lambda r: r.id)
         ends = max((r["lease_expires"] for r in rows), default=now)
         return Claim(worker, token, tuple(ordered), LeaseTime("server", ends.timestamp()))
 
     def renew(self, claim: Claim, now: datetime, lease_seconds: float) -> frozenset[int]:
-        held = self._pg.execute(
+        held = self._db.rows(
             "UPDATE sync_outbox SET lease_expires = now() + make_interval(secs => %(lease)s),"
             f" claimed_until = now() + make_interval(secs => %(lease)s) WHERE {_HELD}"
             " RETURNING id",
             {"lease": lease_seconds, "token": claim.token},
-        ).fetchall()
+        )
         return frozenset(int(r["id"]) for r in held)
 
     def settle(self, claim: Claim, settlement: Settlement, now: datetime) -> int:
-        """Write one window's fates in one transaction, as on SQLite: delivered whoever holds
-        the row now; every other fate only while the row still carries the claim's token."""
-        base = {"now": now, "token": claim.token}
-        with self._pg.transaction():
-            held = 0
-            if settlement.delivered:
-                self._pg.execute(
-                    f"UPDATE sync_outbox SET delivered_at = %(now)s, dead_at = NULL, {_NO_LEASE}"
-                    " WHERE id = ANY(%(ids)s) AND delivered_at IS NULL",
-                    base | {"ids": list(settlement.delivered)},
-                )
-                held = len(settlement.delivered)
-            for fate, values in _fate_values(settlement):
-                cursor = self._pg.execute(
-                    f"UPDATE sync_outbox SET {_FATES[fate]}, {_NO_LEASE}"
-                    f" WHERE id = %(id)s AND {_HELD}",
-                    base | values,
-                )
-                held += cursor.rowcount
-            crash_point("in_settle")
-        return held
+        """Write one window's fates (`argo.outbox.shared.settle`), as on SQLite."""
+        return shared.settle(self._db, POSTGRES, claim, settlement, now)
 
     def backlog(self, now: datetime) -> Backlog:
-        pending = self._pg.execute(BACKLOG).fetchone() or {}
-        dead = self._pg.execute(
-            "SELECT count(*) AS n FROM sync_outbox WHERE dead_at IS NOT NULL"
-            " AND discarded_at IS NULL"
-        ).fetchone()
-        parked = self._pg.execute(PARKED).fetchone()
-        return Backlog(
-            pending=int(pending.get("pending") or 0),
-            in_flight=int(pending.get("in_flight") or 0),
-            dead=int(dead["n"]) if dead else 0,
-            parked=int(parked["n"]) if parked else 0,
-            oldest_pending_created_at=pending.get("oldest"),
-        )
+        return shared.backlog(self._db, POSTGRES, {})
 
     def status(self, now: datetime) -> OutboxStatus:
-        delivered = self._pg.execute(
-            "SELECT count(*) AS n, max(delivered_at) AS last FROM sync_outbox"
-            " WHERE delivered_at IS NOT NULL"
-        ).fetchone() or {"n": 0, "last": None}
-        errors = [self._pg.execute(sql).fetchone() for sql in LAST_ERRORS]
-        error = max((e for e in errors if e is not None), key=lambda e: e["id"], default=None)
-        fresh = self._pg.execute(
-            "SELECT o.delivered_at, s.timestamp FROM sync_outbox AS o"
-            " JOIN signals AS s ON s.signal_id = o.signal_id WHERE o.delivered_at IS NOT NULL"
-            f" AND o.event_type = '{_CREATED}' ORDER BY o.delivered_at DESC LIMIT 1"
-        ).fetchone()
-        return OutboxStatus(
-            backlog=self.backlog(now),
-            delivered=int(delivered["n"]),
-            last_delivered_at=delivered["last"],
-            last_error=error["last_error"] if error else None,
-            last_freshness_seconds=_freshness(fresh),
-            table=self.table_health(),
-        )
+        return shared.status(self._db, POSTGRES, self.backlog(now), self.table_health())
 
     def table_health(self) -> TableHealth | None:
         row = self._pg.execute(TABLE_HEALTH).fetchone()
         if row is None:
             return None
         return TableHealth(int(row["live"]), int(row["dead"]), int(row["bytes"]), row["vacuumed"])
-
-
-def _fate_values(settlement: Settlement) -> list[tuple[str, dict[str, Any]]]:
-    values: list[tuple[str, dict[str, Any]]] = []
-    for c in settlement.charged:
-        values.append(
-            (
-                "charged",
-                {
-                    "id": c.row_id,
-                    "attempts": c.attempts,
-                    "next": c.next_attempt_at,
-                    "first": c.first_failed_at,
-                    "error": c.error,
-                },
-            )
-        )
-    values.extend(
-        ("dead", {"id": d.row_id, "attempts": d.attempts, "error": d.error})
-        for d in settlement.dead
-    )
-    values.extend(("released", {"id": r.row_id, "error": r.error}) for r in settlement.released)
-    return values
-
-
-def _outbox_row(row: dict[str, Any]) -> OutboxRow:
-    return OutboxRow(
-        id=row["id"],
-        event_id=row["event_id"],
-        event_type=row["event_type"],
-        signal_id=row["signal_id"],
-        payload=row["payload"],
-        created_at=row["created_at"],
-        attempts=row["attempts"],
-        first_failed_at=row["first_failed_at"],
-    )
-
-
-def _freshness(row: dict[str, Any] | None) -> float | None:
-    if row is None:
-        return None
-    delivered: datetime = row["delivered_at"]
-    try:
-        return (delivered - from_text(row["timestamp"])).total_seconds()
-    except ValueError:
-        return None

@@ -11,33 +11,33 @@ short transaction per window, never while waiting on the network.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import secrets
+import socket
 import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from argo.db.schema import upgrade_existing
+from argo.db.sqlite import SqliteDb, connect
 from argo.errors import OutboxMissingError
-from argo.outbox.admin import OutboxAdmin
+from argo.outbox import shared
+from argo.outbox.admin import SQLITE_ADMIN, SqlOutboxAdmin
+from argo.outbox.doorbell import Doorbell, Wakeup
 from argo.outbox.events import EventType
 from argo.outbox.lease import LeaseClock, boot_clock
-from argo.outbox.pg import database_url
-from argo.outbox.schema import upgrade_existing
+from argo.outbox.shared import LONGEST_RETRY_WAIT, OutboxQueries
 from argo.outbox.values import (
     Backlog,
-    Charge,
     Claim,
-    DeadLetter,
     OutboxRow,
     OutboxStatus,
-    Release,
     Settlement,
     TableHealth,
 )
-from argo.process.crashpoints import crash_point
-from argo.sqlite import connect, write_transaction
-from argo.timeutil import from_text, to_text
+from argo.timeutil import to_text
 
-LONGEST_RETRY_WAIT = 3600.0  # seconds: the relay's default retry cap
 _PENDING = "o.delivered_at IS NULL AND o.dead_at IS NULL"
 _UNLEASED = "(o.claim_token IS NULL OR o.lease_epoch IS NOT :epoch OR o.lease_expires <= :clock)"
 _IN_ORDER = f"""(o.event_type = '{EventType.SIGNAL_CREATED}' OR (
@@ -59,17 +59,23 @@ WHERE id IN ({DUE_ROWS} ORDER BY o.id LIMIT :limit)
 RETURNING id, event_id, event_type, signal_id, payload, created_at, attempts, first_failed_at
 """
 PARKED = f"""
-SELECT count(*) FROM sync_outbox AS o INDEXED BY idx_outbox_pending
+SELECT count(*) AS n FROM sync_outbox AS o INDEXED BY idx_outbox_pending
 WHERE {_PENDING} AND o.event_type <> '{EventType.SIGNAL_CREATED}'
   AND NOT EXISTS (SELECT 1 FROM sync_outbox AS c WHERE c.signal_id = o.signal_id
       AND c.event_type = '{EventType.SIGNAL_CREATED}' AND c.dead_at IS NULL)
 """
 BACKLOG = (
-    "SELECT count(*), sum(o.claim_token IS NOT NULL AND o.lease_epoch = ?"
-    f" AND o.lease_expires > ?), min(o.created_at) FROM sync_outbox AS o WHERE {_PENDING}"
+    "SELECT count(*) AS pending, sum(o.claim_token IS NOT NULL AND o.lease_epoch = :epoch"
+    " AND o.lease_expires > :clock) AS in_flight, min(o.created_at) AS oldest"
+    f" FROM sync_outbox AS o WHERE {_PENDING}"
 )
-DEAD_COUNT = "SELECT count(*) FROM sync_outbox WHERE dead_at IS NOT NULL AND discarded_at IS NULL"
-DELIVERED = "SELECT count(*), max(delivered_at) FROM sync_outbox WHERE delivered_at IS NOT NULL"
+DEAD_COUNT = (
+    "SELECT count(*) AS n FROM sync_outbox WHERE dead_at IS NOT NULL AND discarded_at IS NULL"
+)
+DELIVERED = (
+    "SELECT count(*) AS n, max(delivered_at) AS last FROM sync_outbox"
+    " WHERE delivered_at IS NOT NULL"
+)
 # The most recently delivered creation, and its signal's own time (freshness).
 LAST_DELIVERED_SIGNAL = f"""
 SELECT o.delivered_at, s.timestamp FROM sync_outbox AS o
@@ -84,29 +90,64 @@ LAST_ERRORS = (
     "SELECT id, last_error FROM sync_outbox WHERE dead_at IS NOT NULL AND discarded_at IS NULL"
     " AND last_error IS NOT NULL ORDER BY dead_at DESC LIMIT 1",
 )
-_HELD = "claim_token = ? AND delivered_at IS NULL AND dead_at IS NULL"
+_HELD = "claim_token = :token AND delivered_at IS NULL AND dead_at IS NULL"
 _NO_LEASE = (
     "claimed_by = NULL, claimed_until = NULL, claim_token = NULL,"
     " lease_expires = NULL, lease_epoch = NULL"
 )
+SQLITE = OutboxQueries(
+    settle_delivered=(
+        f"UPDATE sync_outbox SET delivered_at = :now, dead_at = NULL, {_NO_LEASE}"
+        " WHERE id IN (SELECT value FROM json_each(:ids)) AND delivered_at IS NULL"
+    ),
+    settle_charged=(
+        "UPDATE sync_outbox SET attempts = :attempts, next_attempt_at = :next,"
+        " first_failed_at = coalesce(first_failed_at, :first), last_error = :error,"
+        f" {_NO_LEASE} WHERE id = :id AND {_HELD}"
+    ),
+    settle_dead=(
+        "UPDATE sync_outbox SET dead_at = :now, attempts = :attempts, last_error = :error,"
+        f" {_NO_LEASE} WHERE id = :id AND {_HELD}"
+    ),
+    settle_released=(
+        f"UPDATE sync_outbox SET last_error = coalesce(:error, last_error), {_NO_LEASE}"
+        f" WHERE id = :id AND {_HELD}"
+    ),
+    backlog=BACKLOG,
+    dead_count=DEAD_COUNT,
+    parked=PARKED,
+    delivered=DELIVERED,
+    last_errors=LAST_ERRORS,
+    last_delivered_signal=LAST_DELIVERED_SIGNAL,
+)
+MAX_SLOTS = 64
 
 
-class OutboxStore:
-    """Claims and settles outbox rows in Argo's SQLite file (never creates it)."""
+class SqliteOutboxStore:
+    """Claims and settles outbox rows in Argo's SQLite file (never creates it); an
+    `argo.outbox.port.OutboxStore`."""
 
-    def __init__(self, conn: sqlite3.Connection, lease_clock: LeaseClock = boot_clock) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        lease_clock: LeaseClock = boot_clock,
+        path: Path | None = None,
+    ) -> None:
         self._conn = conn
+        self._db = SqliteDb(conn)
         self._lease_clock = lease_clock
+        self._path = path
+        self._slot: int | None = None
 
     @classmethod
-    def open(
+    def open_file(
         cls,
         path: Path,
         *,
         setting: str = "ARGO_DB",
         synchronous: str = "NORMAL",
         lease_clock: LeaseClock = boot_clock,
-    ) -> OutboxStore:
+    ) -> SqliteOutboxStore:
         """Open Argo's existing database at `path`, upgrading its schema if it is older.
 
         The relay's own commits (claims, renewals, settles) skip the fsync by default
@@ -115,13 +156,7 @@ class OutboxStore:
         The signals themselves are committed by Argo with `synchronous=FULL`.
 
         Raises OutboxMissingError, naming `setting`, when there is no database or no outbox.
-        A PostgreSQL URL opens `argo.outbox.pg_store.PgOutboxStore` on that database.
         """
-        url = database_url(path)
-        if url is not None:
-            from argo.outbox.pg_store import PgOutboxStore  # it subclasses this class
-
-            return PgOutboxStore.open_url(url)
         if not path.is_file():
             raise OutboxMissingError(f"no Argo database at {path} (check {setting} or --db)")
         conn = connect(path, synchronous=synchronous)
@@ -130,22 +165,50 @@ class OutboxStore:
         except BaseException:
             conn.close()
             raise
-        return cls(conn, lease_clock)
+        return cls(conn, lease_clock, path)
 
     @property
     def connection(self) -> sqlite3.Connection:
         return self._conn
 
     def close(self) -> None:
+        if self._slot is not None:
+            os.close(self._slot)
+            self._slot = None
         self._conn.close()
 
-    def admin(self) -> OutboxAdmin:
+    def admin(self) -> SqlOutboxAdmin:
         """Operator actions (dead letters, pruning, worker records) on this connection."""
-        return OutboxAdmin(self._conn)
+        return SqlOutboxAdmin(self._db, SQLITE_ADMIN)
 
     def data_version(self) -> int:
         """Changes whenever another connection commits: a cheap "anything new?" probe."""
         return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def wakeups(self) -> Wakeup | None:
+        """The doorbell beside the file (None when another relay holds it, or no file)."""
+        return Doorbell.listen(self._path) if self._path is not None else None
+
+    def take_worker_slot(self, host: str | None = None) -> str:
+        """Hold this host's first free relay slot for the file until `close`.
+
+        A slot is an flock on `<db>.relay-N.lock`, released by the kernel when the process
+        dies however it dies.
+        """
+        if self._path is None:
+            raise RuntimeError("a worker slot needs the database's path")
+        name = host or socket.gethostname()
+        for slot in range(MAX_SLOTS):
+            lock = self._path.with_name(f"{self._path.name}.relay-{slot}.lock")
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            self._slot = fd
+            return f"{name}:relay-{slot}"
+        raise RuntimeError(f"{MAX_SLOTS} relays already run on {self._path}")
 
     def _due_params(self, now: datetime, longest_wait: float) -> dict[str, object]:
         lease_now = self._lease_clock()
@@ -181,102 +244,41 @@ class OutboxStore:
             expires=expires.seconds,
             limit=limit,
         )
-        with write_transaction(self._conn) as conn:
-            rows = conn.execute(CLAIM, params).fetchall()
+        with self._db.transaction():
+            rows = self._db.rows(CLAIM, params)
         ordered = sorted((OutboxRow.from_row(r) for r in rows), key=lambda r: r.id)
         return Claim(worker, token, tuple(ordered), expires)
 
     def renew(self, claim: Claim, now: datetime, lease_seconds: float) -> frozenset[int]:
         """Extend the lease of the claim's rows it still holds; their ids."""
         expires = self._lease_clock().plus(lease_seconds)
-        with write_transaction(self._conn) as conn:
-            held = conn.execute(
-                f"UPDATE sync_outbox SET lease_expires = ?, lease_epoch = ?, claimed_until = ?"
-                f" WHERE {_HELD} RETURNING id",
-                (
-                    expires.seconds,
-                    expires.epoch,
-                    to_text(now + _seconds(lease_seconds)),
-                    claim.token,
-                ),
-            ).fetchall()
-        return frozenset(int(r[0]) for r in held)
+        with self._db.transaction():
+            held = self._db.rows(
+                "UPDATE sync_outbox SET lease_expires = :expires, lease_epoch = :epoch,"
+                f" claimed_until = :until WHERE {_HELD} RETURNING id",
+                {
+                    "expires": expires.seconds,
+                    "epoch": expires.epoch,
+                    "until": to_text(now + _seconds(lease_seconds)),
+                    "token": claim.token,
+                },
+            )
+        return frozenset(int(r["id"]) for r in held)
 
     def settle(self, claim: Claim, settlement: Settlement, now: datetime) -> int:
-        """Write one window's fates; how many rows the claim still held.
-
-        A delivered row is marked delivered whoever holds it now: Alpine has it. Every
-        other fate touches a row only while it still carries the claim's token.
-        """
-        stamp = to_text(now)
-        token = claim.token
-        with write_transaction(self._conn) as conn:
-            conn.executemany(
-                f"UPDATE sync_outbox SET delivered_at = ?, dead_at = NULL, {_NO_LEASE}"
-                " WHERE id = ? AND delivered_at IS NULL",
-                [(stamp, row_id) for row_id in settlement.delivered],
-            )
-            held = len(settlement.delivered)
-            for sql, params in (
-                (
-                    "attempts = ?, next_attempt_at = ?,"
-                    " first_failed_at = coalesce(first_failed_at, ?), last_error = ?",
-                    [
-                        (
-                            c.attempts,
-                            to_text(c.next_attempt_at),
-                            to_text(c.first_failed_at),
-                            c.error,
-                            c.row_id,
-                            token,
-                        )
-                        for c in settlement.charged
-                    ],
-                ),
-                (
-                    "dead_at = ?, attempts = ?, last_error = ?",
-                    [(stamp, d.attempts, d.error, d.row_id, token) for d in settlement.dead],
-                ),
-                (
-                    "last_error = coalesce(?, last_error)",
-                    [(r.error, r.row_id, token) for r in settlement.released],
-                ),
-            ):
-                for values in params:
-                    held += conn.execute(
-                        f"UPDATE sync_outbox SET {sql}, {_NO_LEASE} WHERE id = ? AND {_HELD}",
-                        values,
-                    ).rowcount
-            crash_point("in_settle")
-        return held
+        """Write one window's fates (`argo.outbox.shared.settle`)."""
+        return shared.settle(self._db, SQLITE, claim, settlement, now)
 
     def backlog(self, now: datetime) -> Backlog:
-        """Pending, in flight, dead, parked and the oldest pending time, from the partial
-        indexes (cheap enough for every metrics scrape, however many rows were delivered)."""
+        """Pending, in flight, dead, parked and the oldest pending time."""
         lease_now = self._lease_clock()
-        pending = self._conn.execute(BACKLOG, (lease_now.epoch, lease_now.seconds)).fetchone()
-        dead = self._conn.execute(DEAD_COUNT).fetchone()[0]
-        return Backlog(
-            pending=pending[0],
-            in_flight=pending[1] or 0,
-            dead=dead,
-            parked=self._conn.execute(PARKED).fetchone()[0],
-            oldest_pending_created_at=from_text(pending[2]) if pending[2] else None,
+        return shared.backlog(
+            self._db, SQLITE, {"epoch": lease_now.epoch, "clock": lease_now.seconds}
         )
 
     def status(self, now: datetime) -> OutboxStatus:
         """The backlog plus delivered count, last success and last error (`relay status`)."""
-        delivered, last = self._conn.execute(DELIVERED).fetchone()
-        errors = [self._conn.execute(sql).fetchone() for sql in LAST_ERRORS]
-        latest = max((e for e in errors if e is not None), key=lambda e: e[0], default=None)
-        fresh = self._conn.execute(LAST_DELIVERED_SIGNAL).fetchone()
-        return OutboxStatus(
-            backlog=self.backlog(now),
-            delivered=delivered,
-            last_delivered_at=from_text(last) if last else None,
-            last_error=latest[1] if latest else None,
-            last_freshness_seconds=_between(fresh[1], fresh[0]) if fresh else None,
-        )
+        return shared.status(self._db, SQLITE, self.backlog(now), self.table_health())
 
     def table_health(self) -> TableHealth | None:
         """PostgreSQL's dead tuples and size; None here (SQLite reuses freed pages in place)."""
@@ -285,24 +287,3 @@ class OutboxStore:
 
 def _seconds(value: float) -> timedelta:
     return timedelta(seconds=value)
-
-
-def _between(start: str, end: str) -> float | None:
-    try:
-        return (from_text(end) - from_text(start)).total_seconds()
-    except ValueError:
-        return None
-
-
-__all__ = [
-    "Backlog",
-    "Charge",
-    "Claim",
-    "DeadLetter",
-    "OutboxRow",
-    "OutboxStatus",
-    "OutboxStore",
-    "Release",
-    "Settlement",
-    "TableHealth",
-]

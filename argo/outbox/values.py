@@ -3,14 +3,13 @@ status. Both stores (SQLite, PostgreSQL) take and return exactly these."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from argo.db.seam import as_optional_time, as_time
 from argo.outbox.lease import LeaseTime
-from argo.timeutil import from_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,16 +26,17 @@ class OutboxRow:
     first_failed_at: datetime | None = None
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row | Mapping[str, Any]) -> OutboxRow:
+    def from_row(cls, row: Mapping[str, Any]) -> OutboxRow:
+        """From a claimed row of either dialect (times as text or timestamptz)."""
         return cls(
             id=row["id"],
             event_id=row["event_id"],
             event_type=row["event_type"],
             signal_id=row["signal_id"],
             payload=row["payload"],
-            created_at=from_text(row["created_at"]),
+            created_at=as_time(row["created_at"]),
             attempts=row["attempts"],
-            first_failed_at=from_text(row["first_failed_at"]) if row["first_failed_at"] else None,
+            first_failed_at=as_optional_time(row["first_failed_at"]),
         )
 
 

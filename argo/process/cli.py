@@ -23,6 +23,26 @@ def db_option(what: str = "Argo's SQLite database") -> Callable[[Any], Any]:
     )
 
 
+class HelpFirstGroup(click.Group):
+    """A command group that notes, before its own callback runs, whether the command line
+    asks for a subcommand's `--help`: a group callback that reads the configuration can
+    then let help through whatever the file holds (`help_requested`)."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        ctx.meta[_HELP] = any(arg in ctx.help_option_names for arg in args)
+        return super().resolve_command(ctx, args)
+
+
+_HELP = "argo.process.cli.help_requested"
+
+
+def help_requested(ctx: click.Context) -> bool:
+    """Whether a subcommand's `--help` is on the command line (see `HelpFirstGroup`)."""
+    return bool(ctx.meta.get(_HELP))
+
+
 def run_group(
     group: click.Group,
     prog: str,

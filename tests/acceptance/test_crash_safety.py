@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from argo.store import SignalStore
-from tests.pipeline import (
+from argo.signals import open_signals
+from tests.kit.pipeline import (
     assert_exactly_once,
     drain,
     generate,
@@ -92,7 +92,7 @@ def test_generator_killed_mid_burst_never_half_writes(
 ) -> None:
     env = relay_env(alpine, tmp_path)
     db = tmp_path / "signals.db"
-    SignalStore.open(db).close()  # schema in place, so the test can count from the start
+    open_signals(db).close()  # schema in place, so the test can count from the start
     rng = random.Random(SEED + 1)
     kills = 0
     for round_number in range(5):

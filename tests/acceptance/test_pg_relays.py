@@ -20,8 +20,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.pgdb import argo_database, argo_rows
-from tests.pipeline import alpine_rows, relay_env
+from tests.kit.pgdb import argo_database, argo_rows
+from tests.kit.pipeline import alpine_rows, relay_env
 from tests.support import AlpineServer, cli, spawn, stop, wait_for
 
 SEED = int(os.environ.get("CHAOS_SEED", "20261202"))

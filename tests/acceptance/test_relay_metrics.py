@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.pipeline import generate, outbox_counts, relay_env
+from tests.kit.pipeline import generate, outbox_counts, relay_env
 from tests.support import AlpineServer, free_port, spawn, start_alpine, stop, wait_for
 
 NAMES = (

@@ -8,11 +8,11 @@ from pathlib import Path
 import psycopg
 from sqlalchemy.engine import make_url
 
-from argo.outcomes import Outcome, OutcomeKind
-from argo.store import SignalStore
+from argo.signal import Outcome, OutcomeKind
+from argo.signals import open_signals
 from argo.timeutil import utc_now
-from tests.faultproxy import slow_proxy
-from tests.pipeline import assert_exactly_once, generate, outbox_counts, relay_env
+from tests.kit.faultproxy import slow_proxy
+from tests.kit.pipeline import assert_exactly_once, generate, outbox_counts, relay_env
 from tests.support import AlpineServer, cli, free_port, new_api_key
 
 
@@ -82,7 +82,7 @@ def test_replay_restores_a_signal_alpine_lost_with_its_outcome(
     env = relay_env(alpine, tmp_path)
     db = tmp_path / "signals.db"
     generate(env, 6)
-    store = SignalStore.open(db)
+    store = open_signals(db)
     signals = store.signals()
     closed = [
         Outcome(

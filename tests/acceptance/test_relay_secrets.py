@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.integration.test_relay_config import put_secret, secrets_manager  # noqa: F401
-from tests.pipeline import assert_exactly_once, generate, outbox_counts, relay_env, relay_status
+from tests.kit.pipeline import assert_exactly_once, generate, outbox_counts, relay_env, relay_status
 from tests.support import (
     AlpineServer,
     cli,

@@ -7,8 +7,8 @@ import signal
 import time
 from pathlib import Path
 
-from tests.faultproxy import slow_proxy
-from tests.pipeline import assert_exactly_once, generate, outbox_counts, outbox_rows, relay_env
+from tests.kit.faultproxy import slow_proxy
+from tests.kit.pipeline import assert_exactly_once, generate, outbox_counts, outbox_rows, relay_env
 from tests.support import AlpineServer, spawn, stop, wait_for
 
 

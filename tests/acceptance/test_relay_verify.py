@@ -9,8 +9,8 @@ from pathlib import Path
 import psycopg
 from sqlalchemy.engine import make_url
 
-from tests.pgdb import argo_database, argo_rows, conninfo
-from tests.pipeline import alpine_rows, argo_hashes, drain, generate, relay_env
+from tests.kit.pgdb import argo_database, argo_rows, conninfo
+from tests.kit.pipeline import alpine_rows, argo_hashes, drain, generate, relay_env
 from tests.support import AlpineServer, cli
 
 

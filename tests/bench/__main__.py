@@ -26,7 +26,7 @@ from alpine.migrations import upgrade
 from alpine.store import make_engine
 from tests.bench import backlog, engine, latency, limits, pg_outbox, pipeline, stream
 from tests.bench.stats import Figure
-from tests.pgdb import PG_URL, conninfo, create_database, drop_database, url_for
+from tests.kit.pgdb import PG_URL, conninfo, create_database, drop_database, url_for
 from tests.support import ROOT, new_api_key, new_signing_secret, start_alpine, stop
 
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")

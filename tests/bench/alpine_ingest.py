@@ -32,7 +32,7 @@ from argo.outbox import encode_payload
 from tests.bench.backlog import _signal
 from tests.bench.stats import Figure, repeat
 from tests.bench.stream import cpu_seconds
-from tests.pgdb import conninfo, create_database, drop_database, url_for
+from tests.kit.pgdb import conninfo, create_database, drop_database, url_for
 from tests.support import new_api_key, new_signing_secret, start_alpine, stop
 
 BATCH = 500

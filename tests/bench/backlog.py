@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from argo.signal import Action, AssetType, Regime, Signal
-from argo.store import SignalStore
+from argo.signals import open_signals
 from argo.timeutil import to_text, utc_now
 from relay.app import relay_app
 from relay.config import RelayConfig
@@ -42,7 +42,7 @@ def _signal(n: int, start: datetime) -> Signal:
 
 def fill(db: Path, count: int) -> None:
     """`count` signals, each committed with its outbox row, 1000 per transaction."""
-    store = SignalStore.open(db)
+    store = open_signals(db)
     start = datetime(2026, 12, 1, tzinfo=UTC)
     try:
         for first in range(0, count, 1000):

@@ -8,8 +8,8 @@ from __future__ import annotations
 import sys
 import time
 
-from argo.engine import HISTORY, EngineConfig, SignalEngine
-from argo.prices import DEFAULT_SYMBOLS, Bar, SyntheticPriceSource
+from argo.engine.decide import HISTORY, EngineConfig, SignalEngine
+from argo.prices.sources import DEFAULT_SYMBOLS, Bar, SyntheticPriceSource
 
 
 def _bars(count: int, seed: int) -> list[Bar]:

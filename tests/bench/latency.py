@@ -16,17 +16,18 @@ import httpx
 import psycopg
 from standardwebhooks import Webhook
 
-from argo.engine import EngineConfig
+from argo.engine.decide import EngineConfig
 from argo.generator import SignalFactory, UniqueClock
 from argo.outbox import encode_payload
-from argo.prices import DEFAULT_SYMBOLS, SyntheticPriceSource
+from argo.prices.sources import DEFAULT_SYMBOLS, SyntheticPriceSource
 from argo.signal import Signal
-from argo.store import SignalStore
+from argo.signals import open_signals
+from argo.signals.port import SignalStore
 from argo.timeutil import from_text, utc_now
 from tests.bench.pipeline import Bench, Latency
 from tests.bench.stats import percentile
-from tests.pgdb import conninfo
-from tests.pipeline import outbox_counts
+from tests.kit.pgdb import conninfo
+from tests.kit.pipeline import outbox_counts
 from tests.support import spawn, stop, wait_for
 
 AfterCommit = Callable[[Signal], None]
@@ -104,7 +105,7 @@ def relay_latency(bench: Bench, rate: float, seconds: float) -> Latency:
     """Our design: the generator commits, the relay process delivers."""
     env = bench.fresh(f"steady-{rate:.0f}")
     db = Path(env["ARGO_DB"])
-    store = SignalStore.open(db)
+    store = open_signals(db)
     relay = spawn("relay", "run", env=env, log=db.parent / "relay.log")
     try:
         wait_for(
@@ -122,7 +123,7 @@ def baseline_latency(bench: Bench, rate: float, seconds: float) -> Latency:
     """The seeds' design: commit to SQLite, then POST inline (3 tries), no relay."""
     env = bench.fresh(f"baseline-{rate:.0f}")
     db = Path(env["ARGO_DB"])
-    store = SignalStore.open(db)
+    store = open_signals(db)
     webhook = Webhook(bench.alpine.signing_secret) if bench.alpine.signing_secret else None
     client = httpx.Client(base_url=bench.alpine.url, timeout=10.0)
 
@@ -166,7 +167,7 @@ def kills_during(bench: Bench, rate: float, seconds: float, kills: int = 5) -> K
     kill until every signal committed before it is in Alpine."""
     env = bench.fresh("kills")
     db = Path(env["ARGO_DB"])
-    store = SignalStore.open(db)
+    store = open_signals(db)
     log = db.parent / "relay.log"
     relay = [spawn("relay", "run", env=env, log=log)]
     redeliveries: list[float] = []

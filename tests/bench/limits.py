@@ -14,11 +14,11 @@ import psycopg
 
 from alpine.migrations import upgrade
 from alpine.store import make_engine
-from argo.outbox.schema import statements
-from argo.schema_files import argo_sql
+from argo.db.schema import statements
+from argo.db.schema_files import argo_sql
 from tests.bench.stats import Figure, repeat
-from tests.factories import make_signals
-from tests.pgdb import conninfo, create_database, drop_database, url_for
+from tests.kit.factories import make_signals
+from tests.kit.pgdb import conninfo, create_database, drop_database, url_for
 from tests.support import ROOT, free_port, stop, wait_for
 
 _SIGNAL = (

@@ -15,16 +15,16 @@ from typing import Any
 
 import psycopg
 
-from argo.outbox import OutboxStore
-from argo.outbox.pg import database_url
-from argo.store import SignalStore
+from argo.db.postgres import database_url
+from argo.outbox import open_outbox
+from argo.signals import open_signals
 from argo.timeutil import from_text, utc_now
 from tests.bench.backlog import _signal
 from tests.bench.pipeline import Bench
 from tests.bench.stats import percentile
-from tests.pgdb import argo_database, argo_rows, conninfo
-from tests.pipeline import outbox_counts
-from tests.relaykit import outbox_rows
+from tests.kit.pgdb import argo_database, argo_rows, conninfo
+from tests.kit.pipeline import outbox_counts
+from tests.kit.relay import outbox_rows
 from tests.support import spawn, stop, wait_for
 
 RELAYS = (1, 2, 4)
@@ -49,7 +49,7 @@ def _delivered(db: Path) -> int:
 
 
 def _fill(db: Path, count: int, offset: int = 0) -> None:
-    store = SignalStore.open(db)
+    store = open_signals(db)
     start = datetime(2026, 12, 1, tzinfo=UTC)
     try:
         for first in range(offset, offset + count, 500):
@@ -70,7 +70,7 @@ def _relays(bench: Bench, db: Path, count: int, log: Path) -> list[Any]:
 
 
 def _running(db: Path) -> int:
-    outbox = OutboxStore.open(db)
+    outbox = open_outbox(db)
     try:
         now = utc_now()
         return sum(1 for w in outbox.admin().workers(now) if w.alive(now))
@@ -81,13 +81,13 @@ def _running(db: Path) -> int:
 def drain_rate(bench: Bench, kind: str, relays: int, signals: int) -> float:
     """signals/s for `relays` running processes draining `signals` rows committed at once."""
     with _outbox(kind, bench.workdir / f"pg-drain-{kind}-{relays}") as db:
-        SignalStore.open(db).close()
+        open_signals(db).close()
         procs = _relays(bench, db, relays, bench.workdir / f"drain-{kind}-{relays}.log")
         try:
             wait_for(lambda: _running(db) >= relays, timeout=60, interval=0.05)
             start = datetime(2026, 12, 1, tzinfo=UTC)
             backlog = [_signal(n, start) for n in range(signals)]
-            store = SignalStore.open(db)
+            store = open_signals(db)
             try:
                 store.add_many(backlog, utc_now())  # one transaction: all visible at once
             finally:
@@ -111,7 +111,7 @@ def steady_latency(
         procs = _relays(bench, db, relays, bench.workdir / f"steady-{kind}-{relays}.log")
         try:
             wait_for(lambda: _delivered(db) >= 1, timeout=60, interval=0.02)
-            store = SignalStore.open(db)
+            store = open_signals(db)
             halt = threading.Event()
             total = int(rate * seconds)
             try:

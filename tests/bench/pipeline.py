@@ -12,14 +12,14 @@ from pathlib import Path
 
 import psycopg
 
-from argo.engine import EngineConfig
+from argo.engine.decide import EngineConfig
 from argo.generator import SignalFactory, UniqueClock
-from argo.prices import DEFAULT_SYMBOLS, SyntheticPriceSource
-from argo.store import SignalStore
+from argo.prices.sources import DEFAULT_SYMBOLS, SyntheticPriceSource
+from argo.signals import open_signals
 from argo.timeutil import from_text, utc_now
 from tests.bench.stats import Figure, percentile, repeat
-from tests.pgdb import conninfo
-from tests.pipeline import outbox_counts, relay_env
+from tests.kit.pgdb import conninfo
+from tests.kit.pipeline import outbox_counts, relay_env
 from tests.support import AlpineServer, cli, spawn, stop, wait_for
 
 
@@ -71,7 +71,7 @@ def steady_state(bench: Bench, rate: float, seconds: float) -> Latency:
     """Generator paced at `rate`/s for `seconds` with the relay running: commit → stored."""
     env = bench.fresh("steady")
     db = Path(env["ARGO_DB"])
-    store = SignalStore.open(db)
+    store = open_signals(db)
     relay = spawn("relay", "run", env=env, log=db.parent / "relay.log")
     factory = SignalFactory(
         SyntheticPriceSource(DEFAULT_SYMBOLS, 11),
@@ -130,7 +130,7 @@ def contention(bench: Bench, seconds: float, *, with_relay: bool = True) -> Cont
     same SQLite file, over a `seconds` window: the two runs differ only in the relay."""
     env = bench.fresh("contention" if with_relay else "solo")
     db = Path(env["ARGO_DB"])
-    SignalStore.open(db).close()
+    open_signals(db).close()
     relay = spawn("relay", "run", env=env, log=db.parent / "relay.log") if with_relay else None
     generator = spawn(
         "argo", "generate", "--count", "10000000", env=env, log=db.parent / "argo.log"

@@ -42,7 +42,7 @@ import httpx
 import psycopg
 
 from tests.bench.stats import percentile
-from tests.pgdb import conninfo
+from tests.kit.pgdb import conninfo
 from tests.support import ROOT, AlpineServer, child_env, cli, signal_payload
 
 TIERS = ("elite", "pro", "starter")  # subscribers are dealt round-robin over these

@@ -34,7 +34,7 @@ import httpx
 import psycopg
 
 from argo.timeutil import from_text
-from tests.pgdb import conninfo
+from tests.kit.pgdb import conninfo
 from tests.support import AlpineServer, cli
 
 FULL = os.environ.get("FAULTS_SIZE", "fast").strip().lower() == "full"

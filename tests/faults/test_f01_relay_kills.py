@@ -14,8 +14,8 @@ from pathlib import Path
 
 from tests.faults.harness import counts, wait_settled
 from tests.faults.invariants import Absorbed, check, seconds, size
-from tests.netfaults import Mode, netfault_proxy
-from tests.pipeline import generate, relay_env
+from tests.kit.netfaults import Mode, netfault_proxy
+from tests.kit.pipeline import generate, relay_env
 from tests.support import AlpineServer, cli, spawn, stop, wait_for
 
 SEED = int(os.environ.get("CHAOS_SEED", "20261122"))

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.faults.invariants import Absorbed, check, size
-from tests.pipeline import generate, outbox_counts, relay_env
+from tests.kit.pipeline import generate, outbox_counts, relay_env
 from tests.support import AlpineServer, cli
 
 RUNS = size(20, 100)

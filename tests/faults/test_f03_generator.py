@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-import argo.store
-from argo.store import SignalStore
+import argo.signals.writes
+from argo.signals import open_signals
 from argo.timeutil import utc_now
-from tests.factories import make_signals
 from tests.faults.harness import counts, wait_settled
 from tests.faults.invariants import check, size
-from tests.pipeline import relay_env
+from tests.kit.factories import make_signals
+from tests.kit.pipeline import relay_env
 from tests.support import AlpineServer, spawn, stop, wait_for
 
 SEED = int(os.environ.get("CHAOS_SEED", "20261122"))
@@ -31,7 +31,7 @@ class Injected(RuntimeError):
 
 def _inject_after(monkeypatch: pytest.MonkeyPatch, inserts: int) -> None:
     """Raise in the `inserts`-th outbox INSERT, after its signal row went in."""
-    original = argo.store._insert_event
+    original = argo.signals.writes._insert_event
     seen = {"n": 0}
 
     def failing(conn: sqlite3.Connection, event: Any) -> None:
@@ -40,7 +40,7 @@ def _inject_after(monkeypatch: pytest.MonkeyPatch, inserts: int) -> None:
             raise Injected("between the signal INSERT and the outbox INSERT")
         original(conn, event)
 
-    monkeypatch.setattr(argo.store, "_insert_event", failing)
+    monkeypatch.setattr(argo.signals.writes, "_insert_event", failing)
 
 
 def test_f03_generator_killed_and_failing_mid_transaction(
@@ -49,7 +49,7 @@ def test_f03_generator_killed_and_failing_mid_transaction(
     kills, injections = size(4, 20), size(4, 20)
     env = relay_env(alpine, tmp_path)
     db = tmp_path / "signals.db"
-    SignalStore.open(db).close()
+    open_signals(db).close()
     rng = random.Random(SEED + 3)
     for round_number in range(kills):
         target = counts(db)[2] + rng.randint(1, 300)
@@ -75,7 +75,7 @@ def test_f03_generator_killed_and_failing_mid_transaction(
         generator.wait(10)
 
     aborted: list[str] = []
-    store = SignalStore.open(db)
+    store = open_signals(db)
     try:
         batches = [make_signals(10, seed=100 + i) for i in range(injections)]
         for batch in batches:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tests.faults.harness import counts, start_alpine_like, wait_settled
 from tests.faults.invariants import Absorbed, check, seconds, size
-from tests.pipeline import generate, relay_env
+from tests.kit.pipeline import generate, relay_env
 from tests.support import AlpineServer, spawn, stop, wait_for
 
 SEED = int(os.environ.get("CHAOS_SEED", "20261122"))

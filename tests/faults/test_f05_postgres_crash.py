@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from argo.store import SignalStore
+from argo.signals import open_signals
 from argo.timeutil import utc_now
-from tests.factories import make_signals
 from tests.faults.harness import counts, wait_settled
 from tests.faults.invariants import (
     Absorbed,
@@ -24,8 +23,9 @@ from tests.faults.invariants import (
     seconds,
     size,
 )
-from tests.pipeline import relay_env
-from tests.private_postgres import PrivateCluster, create_cluster, destroy
+from tests.kit.factories import make_signals
+from tests.kit.pipeline import relay_env
+from tests.kit.private_postgres import PrivateCluster, create_cluster, destroy
 from tests.support import cli, new_api_key, new_signing_secret, spawn, start_alpine, stop
 
 BATCH, EVERY = 5, 0.05  # the load: 5 signals every 50 ms while the cycles run
@@ -44,7 +44,7 @@ def cluster() -> Iterator[PrivateCluster]:
 
 def _load(db: Path, stop_writing: threading.Event, budget: int) -> None:
     """Commit signals with the generator's own store code until told to stop."""
-    store = SignalStore.open(db)
+    store = open_signals(db)
     try:
         signals = make_signals(budget, seed=5)
         for start in range(0, budget, BATCH):
@@ -64,7 +64,7 @@ def test_f05_postgres_crashed_under_load(cluster: PrivateCluster, tmp_path: Path
         cluster.url, tmp_path, api_keys=[new_api_key()], signing_secret=new_signing_secret()
     )
     env = relay_env(alpine, tmp_path, RELAY_OUTAGE_CAP_SECONDS="0.5")
-    SignalStore.open(db).close()
+    open_signals(db).close()
     stop_writing = threading.Event()
     writer = threading.Thread(target=_load, args=(db, stop_writing, size(2000, 10000)))
     relay = spawn("relay", "run", env=env, log=tmp_path / "relay.log")

@@ -1,4 +1,4 @@
-"""F6: network faults between the relay and Alpine (tests/netfaults.py): resets (before
+"""F6: network faults between the relay and Alpine (tests/kit/netfaults.py): resets (before
 and after the request reached Alpine), blackholes on connect and on read, 2 s ± 1 s
 latency, a slow drip of the answer, truncated answers, and Alpine unreachable for a
 while. Signals are committed during every fault. Nothing is lost or stored twice, and
@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 
 from relay.app import relay_app
-from relay.config import RelayConfig
 from relay.deliver import Deliverer
+from relay.settings_load import config_from_env
 from tests.faults.harness import counts, wait_settled
 from tests.faults.invariants import Absorbed, check, seconds, size
-from tests.netfaults import Mode, NetFaultProxy, netfault_proxy
-from tests.pipeline import generate, relay_env
+from tests.kit.netfaults import Mode, NetFaultProxy, netfault_proxy
+from tests.kit.pipeline import generate, relay_env
 from tests.support import AlpineServer, wait_for
 
 DEADLINE = 4.0  # RELAY_POST_DEADLINE_SECONDS for this scenario
@@ -90,7 +90,7 @@ def _run(
             RELAY_REQUEST_TIMEOUT_SECONDS=str(READ_TIMEOUT),
             RELAY_OUTAGE_CAP_SECONDS="1",
         )
-        config = RelayConfig.from_env(relay_settings)
+        config = config_from_env(relay_settings)
         stop = threading.Event()
         with relay_app(config) as app:
             runner = threading.Thread(target=app.relay.run, args=(stop,), daemon=True)

@@ -9,9 +9,8 @@ import threading
 import time
 from pathlib import Path
 
-from argo.store import SignalStore
+from argo.signals import open_signals
 from argo.timeutil import utc_now
-from tests.factories import make_signals
 from tests.faults.harness import (
     attempts_charged,
     counts,
@@ -22,7 +21,8 @@ from tests.faults.harness import (
     wait_settled,
 )
 from tests.faults.invariants import FULL, check, seconds
-from tests.pipeline import generate, relay_env
+from tests.kit.factories import make_signals
+from tests.kit.pipeline import generate, relay_env
 from tests.support import AlpineServer, free_port, spawn, stop, wait_for
 
 LAG = "relay_outbox_oldest_pending_age_seconds"
@@ -30,7 +30,7 @@ LAG = "relay_outbox_oldest_pending_age_seconds"
 
 def _write_one_a_second(db: Path, stop_writing: threading.Event, written: list[str]) -> None:
     """The generator's own store code, one signal (with its outbox row) a second."""
-    store = SignalStore.open(db)
+    store = open_signals(db)
     try:
         for signal in make_signals(2000, seed=7):
             if stop_writing.wait(1.0):

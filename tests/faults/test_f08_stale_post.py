@@ -12,13 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from argo.outcomes import Outcome, OutcomeKind
-from argo.store import SignalStore
+from argo.signal import Outcome, OutcomeKind
+from argo.signals import open_signals
 from argo.timeutil import utc_now
 from tests.faults.harness import counts, wait_settled
 from tests.faults.invariants import Absorbed, alpine_signals, check, size
-from tests.netfaults import Mode, NetFaultProxy, netfault_proxy
-from tests.pipeline import generate, relay_env
+from tests.kit.netfaults import Mode, NetFaultProxy, netfault_proxy
+from tests.kit.pipeline import generate, relay_env
 from tests.support import AlpineServer, spawn, stop, wait_for
 
 
@@ -45,6 +45,7 @@ def test_f08_a_stale_post_released_late_rewrites_nothing(
             RELAY_REQUEST_TIMEOUT_SECONDS="1",
             RELAY_OUTAGE_CAP_SECONDS="0.5",
         )
+        open_signals(db).close()  # the relay needs the database: no race with `generate`
         relay = spawn("relay", "run", env=env, log=tmp_path / "relay.log")
         answers: list[bytes] = []
         posts = _held_posts(proxy)
@@ -55,7 +56,7 @@ def test_f08_a_stale_post_released_late_rewrites_nothing(
                 wait_for(posts, timeout=30, what="the relay's POST to be held")
                 proxy.set(Mode.PASS)
                 wait_settled(db, timeout=30, what="E redelivered after the held POST")
-                store = SignalStore.open(db)
+                store = open_signals(db)
                 try:
                     newest = store.signals()[-1].signal
                     store.record_outcomes(

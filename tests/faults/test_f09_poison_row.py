@@ -11,12 +11,12 @@ import threading
 from pathlib import Path
 
 from argo.signal import Signal
-from argo.store import SignalStore
+from argo.signals import open_signals
 from argo.timeutil import from_text, utc_now
-from tests.factories import make_signals
 from tests.faults.harness import counts, wait_settled
 from tests.faults.invariants import check, size
-from tests.pipeline import outbox_rows, relay_env
+from tests.kit.factories import make_signals
+from tests.kit.pipeline import outbox_rows, relay_env
 from tests.support import AlpineServer, cli, spawn, stop, wait_for
 
 BATCH, EVERY = 5, 0.05  # 100 signals a second
@@ -24,7 +24,7 @@ BATCH, EVERY = 5, 0.05  # 100 signals a second
 
 def _stream(db: Path, signals: list[Signal]) -> None:
     """Commit `signals` in small batches at a steady rate, with the generator's store."""
-    store = SignalStore.open(db)
+    store = open_signals(db)
     paced = threading.Event()
     try:
         for start in range(0, len(signals), BATCH):
@@ -57,7 +57,7 @@ def test_f09_a_poison_row_is_dead_and_the_rest_flow_on_time(
     poison_at = n // 2
     poison = dataclasses.replace(streamed[poison_at], reasoning="x" * 5000)
     streamed[poison_at] = poison
-    SignalStore.open(db).close()
+    open_signals(db).close()
     log = tmp_path / "relay.log"
     relay = spawn("relay", "run", env=env, log=log)
     try:

@@ -2,7 +2,7 @@
 
 - Lock: a third connection holds `BEGIN IMMEDIATE` (the write lock) for ~10 s (fast
   ~3 s) while `argo run`, an `argo generate` burst and `relay run` all work on the file.
-  None of them fails or exits: they wait for the lock (argo/sqlite.py retries it for up
+  None of them fails or exits: they wait for the lock (argo/db/sqlite.py retries it for up
   to 30 s) and carry on once it is released.
 - Disk full: the generator runs in this process (the real SignalStore and Generator) and
   its own connection gets `PRAGMA max_page_count` = its current size + a few pages, so
@@ -26,16 +26,17 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from argo.audit import AuditLog
-from argo.engine import EngineConfig
+from argo.engine.decide import EngineConfig
 from argo.generator import Generator, SignalFactory
 from argo.metrics import GeneratorMetrics
-from argo.prices import SyntheticPriceSource
+from argo.prices.sources import SyntheticPriceSource
 from argo.signal import Signal
-from argo.store import SignalStore
-from tests.factories import make_signals
+from argo.signals import open_signals
+from argo.signals.port import SignalStore
 from tests.faults.harness import counts, wait_settled
 from tests.faults.invariants import check, seconds, size
-from tests.pipeline import relay_env
+from tests.kit.factories import make_signals
+from tests.kit.pipeline import relay_env
 from tests.support import AlpineServer, spawn, stop, wait_for
 
 SYMBOLS = ["AAPL", "NVDA", "BTC-USD"]
@@ -104,7 +105,7 @@ class LoopEnded(AssertionError):
 
 
 MASKED_REASON = (
-    "argo bug: argo/sqlite.py write_transaction runs ROLLBACK unconditionally in its except"
+    "argo bug: argo/db/sqlite.py write_transaction runs ROLLBACK unconditionally in its except"
     " branch; SQLITE_FULL has already rolled the transaction back, so ROLLBACK raises"
     " 'cannot rollback - no transaction is active' and that replaces the disk-full error"
 )
@@ -116,7 +117,7 @@ def test_f11_write_lock_held_by_a_third_connection(
     held = seconds(3.0, 10.0)
     db = tmp_path / "signals.db"
     env = relay_env(alpine, tmp_path, ARGO_METRICS_PORT="0")
-    SignalStore.open(db).close()
+    open_signals(db).close()
     logs = [tmp_path / "relay.log", tmp_path / "argo-run.log", tmp_path / "argo-generate.log"]
     relay = spawn("relay", "run", env=env, log=logs[0])
     runner = spawn("argo", "run", "--interval", "0.1", "--threshold", "0", env=env, log=logs[1])
@@ -166,7 +167,7 @@ def test_f11_disk_full_fails_the_transaction_whole(
     fills = size(3, 20)
     db = tmp_path / "signals.db"
     env = relay_env(alpine, tmp_path)
-    store = SignalStore.open(db)
+    store = open_signals(db)
     relay = spawn("relay", "run", env=env, log=tmp_path / "relay.log")
     errors: list[str] = []
     try:
@@ -212,7 +213,7 @@ def test_f11_generator_loop_survives_a_full_disk(
     full_for = seconds(2.0, 10.0)
     db = tmp_path / "signals.db"
     env = relay_env(alpine, tmp_path)
-    store = SignalStore.open(db)
+    store = open_signals(db)
     relay = spawn("relay", "run", env=env, log=tmp_path / "relay.log")
     stop_loop = threading.Event()
     escaped: list[BaseException] = []

@@ -26,10 +26,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from argo.store import SignalStore
+from argo.signals import open_signals
 from tests.faults.harness import counts, wait_settled
 from tests.faults.invariants import check, size
-from tests.pipeline import relay_env
+from tests.kit.pipeline import relay_env
 from tests.support import AlpineServer, spawn, stop, wait_for
 
 SEED = int(os.environ.get("CHAOS_SEED", "20261122"))
@@ -137,7 +137,7 @@ def test_f12_power_loss_copies_hold_a_prefix_of_history(
     rng = random.Random(SEED + 12)
     env = relay_env(alpine, tmp_path)
     db = tmp_path / "signals.db"
-    SignalStore.open(db).close()
+    open_signals(db).close()
     copies = tmp_path / "copies"
     copies.mkdir()
     generator = spawn(

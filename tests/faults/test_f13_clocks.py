@@ -33,16 +33,17 @@ import freezegun.api
 import pytest
 from freezegun import freeze_time
 
-from argo.outbox import OutboxStore, Worker, WorkerState
-from argo.store import SignalStore
+from argo.outbox import Worker, WorkerState, open_outbox
+from argo.signals import open_signals
+from argo.signals.port import SignalStore
 from argo.timeutil import utc_now
 from relay.app import RelayApp, relay_app
-from relay.config import RelayConfig
-from tests.factories import make_signals
+from relay.settings_load import config_from_env
 from tests.faults.harness import attempts_charged, counts, settled
 from tests.faults.invariants import check, seconds, size
-from tests.netfaults import Mode, netfault_proxy
-from tests.pipeline import relay_env
+from tests.kit.factories import make_signals
+from tests.kit.netfaults import Mode, netfault_proxy
+from tests.kit.pipeline import relay_env
 from tests.support import AlpineServer, new_api_key, start_alpine, stop, wait_for
 
 DRAIN_WITHIN = seconds(10.0, 30.0)  # a healthy relay drains these backlogs in a few s
@@ -66,10 +67,10 @@ def stepped_wall_clock(start: datetime) -> Iterator[freezegun.api.StepTickTimeFa
 def running_relay(env: dict[str, str]) -> Iterator[RelayApp]:
     """The real relay (composition root, HTTP stack) in a thread of this process, with its
     outbox gauges registered as `relay run` registers them."""
-    config = RelayConfig.from_env(env)
+    config = config_from_env(env)
     stop_event = threading.Event()
     with relay_app(config) as app:
-        status_store = OutboxStore.open(config.db_path)
+        status_store = open_outbox(config.db_path)
         app.metrics.watch_outbox(lambda: status_store.backlog(utc_now()))
         runner = threading.Thread(target=app.relay.run, args=(stop_event,), daemon=True)
         runner.start()
@@ -137,7 +138,7 @@ def test_f13_wall_clock_steps_an_hour_both_ways(pg_url: str, tmp_path: Path) -> 
 def _run_steps(alpine: AlpineServer, pg_url: str, tmp_path: Path, per_burst: int) -> None:
     db = tmp_path / "signals.db"
     env = relay_env(alpine, tmp_path)
-    store = SignalStore.open(db)
+    store = open_signals(db)
     drains: list[float] = []
     try:
         with netfault_proxy(alpine.url) as proxy:
@@ -195,7 +196,7 @@ def test_f13_clock_skewed_against_a_signing_alpine(
     assert alpine.signing_secret, "this scenario needs Alpine to verify signatures"
     db = tmp_path / "signals.db"
     env = relay_env(alpine, tmp_path)
-    store = SignalStore.open(db)
+    store = open_signals(db)
     skew = timedelta(minutes=skew_minutes)
     try:
         with stepped_wall_clock(utc_now() + skew) as clock, running_relay(env) as app:
@@ -235,7 +236,7 @@ def test_f13_clock_skewed_against_a_signing_alpine(
 
 def _paused_worker(db: Path, worker_id: str | None) -> Worker | None:
     """The relay's row in `relay_workers` (what `relay status` reads), when it says paused."""
-    outbox = OutboxStore.open(db)
+    outbox = open_outbox(db)
     try:
         workers = outbox.admin().workers(utc_now())
     finally:

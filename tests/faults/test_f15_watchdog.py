@@ -15,12 +15,12 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
-from argo.store import SignalStore
+from argo.signals import open_signals
 from argo.timeutil import utc_now
-from tests.factories import make_signals
 from tests.faults.harness import counts, wait_settled
 from tests.faults.invariants import check, seconds, size
-from tests.pipeline import generate, relay_env
+from tests.kit.factories import make_signals
+from tests.kit.pipeline import generate, relay_env
 from tests.support import AlpineServer, spawn, stop, wait_for
 
 RESCAN = 1.0  # the relay's rescan for rows coming due (RelayConfig.rescan_seconds)
@@ -104,7 +104,7 @@ def test_f15_watchdog_pings_stop_while_the_loop_is_stalled(
             wait_settled(db, timeout=60)
             gaps: list[float] = []
             for number in range(stalls):
-                store = SignalStore.open(db)
+                store = open_signals(db)
                 try:
                     # Rows that come due 1.5 s from now, while the lock is held: the relay's
                     # claim then waits on the write lock, and its loop stands still.

@@ -11,13 +11,13 @@ from typing import Any
 
 import psycopg
 
-from argo.outcomes import Outcome, OutcomeKind
-from argo.store import SignalStore
+from argo.signal import Outcome, OutcomeKind
+from argo.signals import open_signals
 from argo.timeutil import utc_now
 from tests.faults.harness import wait_settled
 from tests.faults.invariants import Absorbed, alpine_signals, check, size
-from tests.pgdb import conninfo
-from tests.pipeline import generate, relay_env
+from tests.kit.pgdb import conninfo
+from tests.kit.pipeline import generate, relay_env
 from tests.support import AlpineServer, cli, spawn, stop
 
 _CONTENT = ("signal_id", "verification_hash", "outcome", "exit_price", "profit_loss_pct")
@@ -47,7 +47,7 @@ def test_f16_replay_after_delivery_after_loss_and_live(
     db = tmp_path / "signals.db"
     env = relay_env(alpine, tmp_path)
     generate(env, n, "--batch-size", "100")
-    store = SignalStore.open(db)
+    store = open_signals(db)
     closing = store.signals()[: n // 4]
     outcomes = [
         Outcome(

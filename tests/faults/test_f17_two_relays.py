@@ -13,8 +13,8 @@ from pathlib import Path
 
 from tests.faults.harness import wait_settled
 from tests.faults.invariants import Absorbed, check, size
-from tests.netfaults import Mode, netfault_proxy
-from tests.pipeline import generate, relay_env
+from tests.kit.netfaults import Mode, netfault_proxy
+from tests.kit.pipeline import generate, relay_env
 from tests.support import ROOT, AlpineServer, child_env, spawn, stop
 
 

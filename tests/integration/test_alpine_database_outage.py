@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.private_postgres import PrivateCluster, create_cluster, destroy
+from tests.kit.private_postgres import PrivateCluster, create_cluster, destroy
 from tests.support import cli, signal_payload, start_alpine, stop, wait_for
 
 

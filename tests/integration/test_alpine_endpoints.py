@@ -1,26 +1,27 @@
-"""Batch, outcome, reconciliation, key rotation and rate limit, against real servers."""
+"""Batch, outcome, reconciliation, key rotation and rate limit: Alpine's HTTP behaviour,
+in-process (`create_app` behind an in-process client; tests.kit.alpine)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from alpine.canonical import verification_hash
-from tests.support import AlpineServer, new_api_key, signal_payload, start_alpine, stop
+from tests.kit.alpine import Alpine, in_process_alpine
+from tests.support import new_api_key, signal_payload
 
 
 @pytest.fixture
-def alpine(pg_url: str, tmp_path: Path) -> Iterator[AlpineServer]:
-    server = start_alpine(pg_url, tmp_path)
+def alpine(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Alpine]:
+    server = in_process_alpine(pg_url, monkeypatch)
     yield server
-    stop(server.process)
+    server.close()
 
 
-def post(server: AlpineServer, path: str, body: Any, key: str | None = None) -> Any:
+def post(server: Alpine, path: str, body: Any, key: str | None = None) -> Any:
     with server.client() as client:
         return client.post(path, json=body, headers={"X-API-Key": key or server.api_key})
 
@@ -32,7 +33,7 @@ def payloads(count: int, start: int = 0) -> list[dict[str, Any]]:
     ]
 
 
-def test_batch_gives_one_result_per_item_in_order(alpine: AlpineServer) -> None:
+def test_batch_gives_one_result_per_item_in_order(alpine: Alpine) -> None:
     first = payloads(3)
     assert post(alpine, "/api/v1/argo/sync/signals", {"signals": first[:1]}).status_code == 200
     conflicting = dict(first[0], confidence=11.0)
@@ -51,13 +52,13 @@ def test_batch_gives_one_result_per_item_in_order(alpine: AlpineServer) -> None:
     assert again["results"][0]["status"] == "duplicate"
 
 
-def test_full_batch_of_500(alpine: AlpineServer) -> None:
+def test_full_batch_of_500(alpine: Alpine) -> None:
     response = post(alpine, "/api/v1/argo/sync/signals", {"signals": payloads(500)})
     assert response.status_code == 200
     assert {r["status"] for r in response.json()["results"]} == {"created"}
 
 
-def test_outcome_lifecycle(alpine: AlpineServer) -> None:
+def test_outcome_lifecycle(alpine: Alpine) -> None:
     signal = payloads(1)[0]
     outcome = {
         "signal_id": signal["signal_id"],
@@ -79,7 +80,7 @@ def test_outcome_lifecycle(alpine: AlpineServer) -> None:
     )
 
 
-def test_reconciliation_listing_pages_through_everything(alpine: AlpineServer) -> None:
+def test_reconciliation_listing_pages_through_everything(alpine: Alpine) -> None:
     sent = payloads(25)
     post(alpine, "/api/v1/argo/sync/signals", {"signals": sent})
     seen: list[tuple[str, str]] = []
@@ -106,26 +107,30 @@ def test_reconciliation_listing_pages_through_everything(alpine: AlpineServer) -
         assert bad.status_code == 422
 
 
-def test_key_rotation_overlap_then_old_key_rejected(pg_url: str, tmp_path: Path) -> None:
+def test_key_rotation_overlap_then_old_key_rejected(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     old, new = new_api_key(), new_api_key()
-    server = start_alpine(pg_url, tmp_path, api_keys=[old, new])
+    server = in_process_alpine(pg_url, monkeypatch, api_keys=[old, new])
     try:
         signals = payloads(3)
         assert post(server, "/api/v1/argo/sync/signal", signals[0], key=old).status_code == 201
         assert post(server, "/api/v1/argo/sync/signal", signals[1], key=new).status_code == 201
     finally:
-        stop(server.process)
-    server = start_alpine(pg_url, tmp_path, api_keys=[new])
+        server.close()
+    server = in_process_alpine(pg_url, monkeypatch, api_keys=[new])
     try:
         assert post(server, "/api/v1/argo/sync/signal", signals[2], key=old).status_code == 401
         assert post(server, "/api/v1/argo/sync/signal", signals[2], key=new).status_code == 201
     finally:
-        stop(server.process)
+        server.close()
 
 
-def test_rate_limit_answers_429_with_retry_after(pg_url: str, tmp_path: Path) -> None:
-    server = start_alpine(
-        pg_url, tmp_path, extra_env={"ALPINE_RATE_LIMIT": "0.5", "ALPINE_RATE_BURST": "2"}
+def test_rate_limit_answers_429_with_retry_after(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = in_process_alpine(
+        pg_url, monkeypatch, extra_env={"ALPINE_RATE_LIMIT": "0.5", "ALPINE_RATE_BURST": "2"}
     )
     try:
         answers = [post(server, "/api/v1/argo/sync/signal", p) for p in payloads(3)]
@@ -133,10 +138,10 @@ def test_rate_limit_answers_429_with_retry_after(pg_url: str, tmp_path: Path) ->
         assert int(answers[2].headers["Retry-After"]) >= 1
         assert "rate limit" in answers[2].json()["detail"]
     finally:
-        stop(server.process)
+        server.close()
 
 
-def test_openapi_documents_every_ingest_route(alpine: AlpineServer) -> None:
+def test_openapi_documents_every_ingest_route(alpine: Alpine) -> None:
     with alpine.client() as client:
         schema = client.get("/openapi.json").json()
     paths = schema["paths"]
@@ -153,7 +158,7 @@ def test_openapi_documents_every_ingest_route(alpine: AlpineServer) -> None:
     assert "SignalIn" in json.dumps(schema["components"]["schemas"])
 
 
-def test_docs_describe_every_route_of_the_openapi_schema(alpine: AlpineServer) -> None:
+def test_docs_describe_every_route_of_the_openapi_schema(alpine: Alpine) -> None:
     from tests.support import ROOT
 
     with alpine.client() as client:
@@ -166,7 +171,9 @@ def test_docs_describe_every_route_of_the_openapi_schema(alpine: AlpineServer) -
             assert f"{method.upper()} {path}" in docs or f"(alias `{path}`)" in docs, (method, path)
 
 
-def test_a_replayed_signed_request_is_a_harmless_duplicate(pg_url: str, tmp_path: Path) -> None:
+def test_a_replayed_signed_request_is_a_harmless_duplicate(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from datetime import UTC, datetime
 
     from standardwebhooks import Webhook
@@ -174,7 +181,7 @@ def test_a_replayed_signed_request_is_a_harmless_duplicate(pg_url: str, tmp_path
     from tests.support import new_signing_secret
 
     secret = new_signing_secret()
-    server = start_alpine(pg_url, tmp_path, signing_secret=secret)
+    server = in_process_alpine(pg_url, monkeypatch, signing_secret=secret)
     try:
         body = json.dumps(signal_payload())
         now = datetime.now(UTC)
@@ -190,7 +197,7 @@ def test_a_replayed_signed_request_is_a_harmless_duplicate(pg_url: str, tmp_path
         assert (first.status_code, again.status_code) == (201, 200)
         assert again.json()["status"] == "duplicate"
     finally:
-        stop(server.process)
+        server.close()
 
 
 def _signed_headers(key: str, body: str, *secrets: str) -> dict[str, str]:
@@ -207,12 +214,14 @@ def _signed_headers(key: str, body: str, *secrets: str) -> dict[str, str]:
     }
 
 
-def test_signing_secret_rotation_without_downtime(pg_url: str, tmp_path: Path) -> None:
+def test_signing_secret_rotation_without_downtime(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from tests.support import new_signing_secret
 
     old, new = new_signing_secret(), new_signing_secret()
     bodies = [json.dumps(p) for p in payloads(4)]
-    server = start_alpine(pg_url, tmp_path, signing_secret=f"{old},{new}")
+    server = in_process_alpine(pg_url, monkeypatch, signing_secret=f"{old},{new}")
     try:
         with server.client() as client:
             for body, secret in ((bodies[0], old), (bodies[1], new)):
@@ -223,8 +232,8 @@ def test_signing_secret_rotation_without_downtime(pg_url: str, tmp_path: Path) -
                 )
                 assert answer.status_code == 201, answer.text
     finally:
-        stop(server.process)
-    server = start_alpine(pg_url, tmp_path, api_keys=server.api_keys, signing_secret=new)
+        server.close()
+    server = in_process_alpine(pg_url, monkeypatch, api_keys=server.api_keys, signing_secret=new)
     try:
         with server.client() as client:
             only_old = _signed_headers(server.api_key, bodies[2], old)
@@ -234,4 +243,4 @@ def test_signing_secret_rotation_without_downtime(pg_url: str, tmp_path: Path) -
         assert refused.status_code == 401
         assert accepted.status_code == 201
     finally:
-        stop(server.process)
+        server.close()

@@ -1,10 +1,9 @@
-"""Exact idempotency, the one timestamp rule, P&L bounds and JSON 5xx, on a real
-`alpine serve` and PostgreSQL."""
+"""Exact idempotency, the one timestamp rule, P&L bounds and JSON 5xx on PostgreSQL:
+Alpine's HTTP behaviour, in-process (`create_app` behind an in-process client)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,8 +12,9 @@ import pytest
 
 from alpine.canonical import verification_hash
 from argo.signal import Action
-from tests.pgdb import conninfo, count_signals
-from tests.support import AlpineServer, signal_payload, start_alpine, stop
+from tests.kit.alpine import Alpine, in_process_alpine
+from tests.kit.pgdb import conninfo, count_signals
+from tests.support import signal_payload
 
 SINGLE = "/api/v1/argo/sync/signal"
 BATCH = "/api/v1/argo/sync/signals"
@@ -24,13 +24,13 @@ HOSTILE_TIMES = ("2026-W46-4T14:30:00Z", "0001-01-01T00:00:00+01:00", "9999-12-3
 
 
 @pytest.fixture
-def alpine(pg_url: str, tmp_path: Path) -> Iterator[AlpineServer]:
-    server = start_alpine(pg_url, tmp_path)
+def alpine(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Alpine]:
+    server = in_process_alpine(pg_url, monkeypatch)
     yield server
-    stop(server.process)
+    server.close()
 
 
-def post(server: AlpineServer, path: str, body: Any) -> httpx.Response:
+def post(server: Alpine, path: str, body: Any) -> httpx.Response:
     with server.client() as client:
         return client.post(path, json=body, headers={"X-API-Key": server.api_key})
 
@@ -62,7 +62,7 @@ def stored_row(pg_url: str) -> tuple[Any, ...]:
     ],
 )
 def test_a_resend_differing_outside_the_hash_is_a_conflict_naming_the_fields(
-    alpine: AlpineServer, pg_url: str, changes: dict[str, Any], named: list[str]
+    alpine: Alpine, pg_url: str, changes: dict[str, Any], named: list[str]
 ) -> None:
     payload = signal_payload()
     assert post(alpine, SINGLE, payload).status_code == 201
@@ -77,7 +77,7 @@ def test_a_resend_differing_outside_the_hash_is_a_conflict_naming_the_fields(
     assert stored_row(pg_url) == before and count_signals(pg_url) == 1
 
 
-def test_the_same_signal_written_differently_is_a_duplicate(alpine: AlpineServer) -> None:
+def test_the_same_signal_written_differently_is_a_duplicate(alpine: Alpine) -> None:
     payload = signal_payload(entry_price=171.0, target_price=180.0, stop_price=165.0)
     assert post(alpine, SINGLE, payload).status_code == 201
     as_integers = {**payload, "entry_price": 171, "target_price": 180, "stop_price": 165}
@@ -87,7 +87,7 @@ def test_the_same_signal_written_differently_is_a_duplicate(alpine: AlpineServer
 
 
 def test_an_other_spelling_of_the_same_instant_differs_only_in_its_hash(
-    alpine: AlpineServer,
+    alpine: Alpine,
 ) -> None:
     payload = signal_payload(timestamp="2026-11-22T10:00:00Z")
     assert post(alpine, SINGLE, payload).status_code == 201
@@ -99,7 +99,7 @@ def test_an_other_spelling_of_the_same_instant_differs_only_in_its_hash(
 
 @pytest.mark.parametrize("moment", HOSTILE_TIMES)
 def test_timestamps_outside_the_rule_are_422_alone_and_in_a_batch(
-    alpine: AlpineServer, pg_url: str, moment: str
+    alpine: Alpine, pg_url: str, moment: str
 ) -> None:
     bad = rehashed(signal_payload(), timestamp=moment)
     single = post(alpine, SINGLE, bad)
@@ -114,7 +114,7 @@ def test_timestamps_outside_the_rule_are_422_alone_and_in_a_batch(
     assert count_signals(pg_url) == 1
 
 
-def test_an_offset_timestamp_is_stored_as_utc(alpine: AlpineServer, pg_url: str) -> None:
+def test_an_offset_timestamp_is_stored_as_utc(alpine: Alpine, pg_url: str) -> None:
     payload = signal_payload(timestamp="2026-11-22T15:30:00.25+05:30")
     assert post(alpine, SINGLE, payload).status_code == 201
     assert stored_row(pg_url)[4].isoformat() == "2026-11-22T10:00:00.250000+00:00"
@@ -131,7 +131,7 @@ def outcome_of(signal_id: str, **fields: Any) -> dict[str, Any]:
     }
 
 
-def test_a_sell_can_lose_more_than_everything_a_buy_cannot(alpine: AlpineServer) -> None:
+def test_a_sell_can_lose_more_than_everything_a_buy_cannot(alpine: Alpine) -> None:
     sell = signal_payload(**SHORT)
     buy = signal_payload(timestamp="2026-11-22T10:00:07Z")
     assert post(alpine, BATCH, {"signals": [sell, buy]}).status_code == 200
@@ -143,14 +143,14 @@ def test_a_sell_can_lose_more_than_everything_a_buy_cannot(alpine: AlpineServer)
     assert boundary.status_code == 200
 
 
-def test_a_sell_cannot_gain_more_than_everything(alpine: AlpineServer) -> None:
+def test_a_sell_cannot_gain_more_than_everything(alpine: Alpine) -> None:
     sell = signal_payload(**SHORT)
     assert post(alpine, SINGLE, sell).status_code == 201
     answer = post(alpine, OUTCOME, outcome_of(sell["signal_id"], profit_loss_pct=100.5))
     assert answer.status_code == 422 and "SELL" in answer.json()["detail"]
 
 
-def test_a_resent_outcome_is_compared_field_by_field(alpine: AlpineServer) -> None:
+def test_a_resent_outcome_is_compared_field_by_field(alpine: Alpine) -> None:
     signal = signal_payload()
     assert post(alpine, SINGLE, signal).status_code == 201
     outcome = outcome_of(signal["signal_id"], outcome="win", exit_price=180.5, profit_loss_pct=5.4)
@@ -166,7 +166,7 @@ def test_a_resent_outcome_is_compared_field_by_field(alpine: AlpineServer) -> No
 
 
 def test_an_unexpected_error_answers_json_with_an_error_id_that_is_logged(
-    alpine: AlpineServer, pg_url: str
+    alpine: Alpine, pg_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     with psycopg.connect(conninfo(pg_url), autocommit=True) as conn:
         conn.execute("ALTER TABLE signals RENAME COLUMN regime TO regime_gone")
@@ -175,8 +175,9 @@ def test_an_unexpected_error_answers_json_with_an_error_id_that_is_logged(
     assert answer.headers["content-type"].startswith("application/json")
     body = answer.json()
     assert body["error_id"].startswith("err_") and body["error_id"] in body["detail"]
-    assert body["error_id"] in alpine.log.read_text()
-    assert alpine.process.poll() is None
+    assert body["error_id"] in caplog.text
+    with alpine.client() as client:  # and it keeps serving
+        assert client.get("/api/v1/argo/sync/health").status_code == 200
 
 
 @pytest.mark.parametrize(

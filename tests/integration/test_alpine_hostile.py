@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy.engine import make_url
 from standardwebhooks import Webhook
 
-from tests.pgdb import count_signals
+from tests.kit.pgdb import count_signals
 from tests.support import (
     AlpineServer,
     new_api_key,

@@ -1,4 +1,5 @@
-"""Alpine's ingest contract against a real `alpine serve` process on a real PostgreSQL."""
+"""Alpine's ingest contract on a real PostgreSQL: its HTTP behaviour, in-process
+(`create_app` behind an in-process client; tests.kit.alpine)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,34 +15,28 @@ import pytest
 from sqlalchemy.engine import make_url
 from standardwebhooks import Webhook
 
-from tests.pgdb import count_signals
-from tests.support import (
-    AlpineServer,
-    new_api_key,
-    new_signing_secret,
-    signal_payload,
-    start_alpine,
-    stop,
-)
+from tests.kit.alpine import Alpine, in_process_alpine
+from tests.kit.pgdb import count_signals
+from tests.support import new_api_key, new_signing_secret, signal_payload
 
 PATH = "/api/v1/argo/sync/signal"
 ALIAS = "/api/v1/external-signals/sync/signal"
 
 
 @pytest.fixture
-def alpine(pg_url: str, tmp_path: Path) -> Iterator[AlpineServer]:
-    server = start_alpine(
+def alpine(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Alpine]:
+    server = in_process_alpine(
         pg_url,
-        tmp_path,
+        monkeypatch,
         api_keys=[new_api_key(), new_api_key()],
         signing_secret=new_signing_secret(),
     )
     yield server
-    stop(server.process)
+    server.close()
 
 
 def post(
-    server: AlpineServer,
+    server: Alpine,
     payload: dict[str, Any] | bytes,
     *,
     path: str = PATH,
@@ -66,7 +60,7 @@ def post(
         return client.post(path, content=body, headers=headers)
 
 
-def test_created_then_duplicate_then_conflict(alpine: AlpineServer, pg_url: str) -> None:
+def test_created_then_duplicate_then_conflict(alpine: Alpine, pg_url: str) -> None:
     payload = signal_payload()
     first = post(alpine, payload)
     assert first.status_code == 201, first.text
@@ -86,9 +80,7 @@ def test_created_then_duplicate_then_conflict(alpine: AlpineServer, pg_url: str)
     assert count_signals(pg_url) == 1
 
 
-def test_rotation_both_keys_work_and_the_key_id_is_recorded(
-    alpine: AlpineServer, pg_url: str
-) -> None:
+def test_rotation_both_keys_work_and_the_key_id_is_recorded(alpine: Alpine, pg_url: str) -> None:
     old_key, new_key = alpine.api_keys
     assert (
         post(alpine, signal_payload(timestamp="2026-11-22T10:00:01Z"), key=old_key).status_code
@@ -122,9 +114,7 @@ def test_rotation_both_keys_work_and_the_key_id_is_recorded(
         ("array body", 422),
     ],
 )
-def test_rejections_store_nothing(
-    alpine: AlpineServer, pg_url: str, name: str, status: int
-) -> None:
+def test_rejections_store_nothing(alpine: Alpine, pg_url: str, name: str, status: int) -> None:
     payload = signal_payload()
     response = _hostile(alpine, name, payload)
     assert response.status_code == status, response.text
@@ -132,7 +122,7 @@ def test_rejections_store_nothing(
     assert count_signals(pg_url) == 0
 
 
-def _tampered(alpine: AlpineServer, payload: dict[str, Any]) -> httpx.Response:
+def _tampered(alpine: Alpine, payload: dict[str, Any]) -> httpx.Response:
     body = json.dumps(payload).encode()
     at = datetime.now(UTC)
     assert alpine.signing_secret
@@ -147,13 +137,13 @@ def _tampered(alpine: AlpineServer, payload: dict[str, Any]) -> httpx.Response:
         return client.post(PATH, content=body.replace(b"171.25", b"171.26"), headers=headers)
 
 
-def _non_ascii_key(alpine: AlpineServer, payload: dict[str, Any]) -> httpx.Response:
+def _non_ascii_key(alpine: Alpine, payload: dict[str, Any]) -> httpx.Response:
     with alpine.client() as client:
         headers = {"X-API-Key": "k\u00e9y".encode("latin-1")}
         return client.post(PATH, content=json.dumps(payload).encode(), headers=headers)  # type: ignore[arg-type]
 
 
-HOSTILE: dict[str, Callable[[AlpineServer, dict[str, Any]], httpx.Response]] = {
+HOSTILE: dict[str, Callable[[Alpine, dict[str, Any]], httpx.Response]] = {
     "no key": lambda a, p: post(a, p, key=""),
     "wrong key": lambda a, p: post(a, p, key=new_api_key()),
     "non-ascii key": _non_ascii_key,
@@ -169,22 +159,22 @@ HOSTILE: dict[str, Callable[[AlpineServer, dict[str, Any]], httpx.Response]] = {
 }
 
 
-def _hostile(alpine: AlpineServer, name: str, payload: dict[str, Any]) -> httpx.Response:
+def _hostile(alpine: Alpine, name: str, payload: dict[str, Any]) -> httpx.Response:
     return HOSTILE[name](alpine, payload)
 
 
-def test_oversize_body_is_413(pg_url: str, tmp_path: Path) -> None:
-    server = start_alpine(pg_url, tmp_path, extra_env={"ALPINE_MAX_BODY_BYTES": "2048"})
+def test_oversize_body_is_413(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    server = in_process_alpine(pg_url, monkeypatch, extra_env={"ALPINE_MAX_BODY_BYTES": "2048"})
     try:
         big = dict(signal_payload(), reasoning="x" * 5000)
         response = post(server, big)
         assert response.status_code == 413
         assert count_signals(pg_url) == 0
     finally:
-        stop(server.process)
+        server.close()
 
 
-def test_health_and_metrics(alpine: AlpineServer) -> None:
+def test_health_and_metrics(alpine: Alpine) -> None:
     with alpine.client() as client:
         health = client.get("/api/v1/argo/sync/health")
         assert health.json() == {

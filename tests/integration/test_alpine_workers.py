@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.pgdb import count_signals
+from tests.kit.pgdb import count_signals
 from tests.support import AlpineServer, signal_payload, start_alpine, stop
 
 PATH = "/api/v1/argo/sync/signal"

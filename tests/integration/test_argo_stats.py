@@ -16,16 +16,16 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from argo.audit import AuditLog
-from argo.cli import main
-from argo.engine import EngineConfig
+from argo.cli.main import main
+from argo.engine.decide import EngineConfig
 from argo.generator import Generator, SignalFactory
 from argo.metrics import Cached, GeneratorMetrics
-from argo.outcomes import Outcome, OutcomeKind
-from argo.prices import SyntheticPriceSource
-from argo.signal import Action, AssetType, Regime, Signal
-from argo.store import SignalStore
-from tests.factories import make_signals
-from tests.relaykit import STORES, outbox_location
+from argo.prices.sources import SyntheticPriceSource
+from argo.signal import Action, AssetType, Outcome, OutcomeKind, Regime, Signal
+from argo.signals import open_signals
+from argo.signals.port import SignalStore
+from tests.kit.factories import make_signals
+from tests.kit.relay import STORES, outbox_location
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 
@@ -44,7 +44,7 @@ def judged(path: Path) -> tuple[SignalStore, list[Signal]]:
     signals += [s for s in make_signals(40) if s.symbol == "BTC-USD"][:4]
     confidences = [40.0, 89.0, 92.0, 96.0, 100.0, 60.0, 75.0, 85.0]
     signals = [replace(s, confidence=c) for s, c in zip(signals, confidences, strict=True)]
-    store = SignalStore.open(path)
+    store = open_signals(path)
     store.add_many(signals, NOW)
     results = [
         (signals[0], OutcomeKind.WIN, 3.0),
@@ -101,7 +101,7 @@ def _samples(metrics: GeneratorMetrics) -> dict[tuple[str, tuple[tuple[str, str]
 
 def test_the_metrics_read_the_table_and_survive_a_restart(db: Path) -> None:
     judged(db)[0].close()
-    reopened = SignalStore.open(db)
+    reopened = open_signals(db)
     metrics = GeneratorMetrics()
     metrics.watch_outcomes(lambda: reopened.outcome_stats().groups, max_age=0)
     samples = _samples(metrics)
@@ -126,7 +126,7 @@ def test_a_cached_read_is_reused_until_it_is_old() -> None:
 
 
 def test_every_stored_signal_has_its_latency_observed(tmp_path: Path) -> None:
-    store = SignalStore.open(tmp_path / "signals.db")
+    store = open_signals(tmp_path / "signals.db")
     audit = AuditLog(tmp_path / "audit.log")
     metrics = GeneratorMetrics()
     factory = SignalFactory(
@@ -188,7 +188,7 @@ def test_postgresql_gives_the_same_figures_as_sqlite(tmp_path: Path) -> None:
     with outbox_location("postgresql", tmp_path) as pg:
         for location in (tmp_path / "signals.db", pg):
             judged(location)[0].close()
-            store = SignalStore.open(location)
+            store = open_signals(location)
             store.add_many(signals, NOW)
             kinds = [OutcomeKind.WIN, OutcomeKind.LOSS, OutcomeKind.EXPIRED]
             store.record_outcomes(

@@ -11,17 +11,17 @@ from click.testing import CliRunner
 
 from argo.audit import GENESIS, AuditLog, chain_files, line_hash
 from argo.audit_verify import verify
-from argo.cli import main
-from argo.store import SignalStore
+from argo.cli.main import main
+from argo.signals import open_signals
 from argo.timeutil import utc_now
-from tests.factories import make_signals
+from tests.kit.factories import make_signals
 
 
 def fill(
     tmp_path: Path, count: int, max_bytes: int = 4000, backups: int | None = 3
 ) -> tuple[Path, Path]:
     db, log = tmp_path / "signals.db", tmp_path / "signals.log"
-    store = SignalStore.open(db)
+    store = open_signals(db)
     audit = AuditLog(log, max_bytes=max_bytes, backups=backups)
     for signal in make_signals(count):
         store.add(signal, utc_now())
@@ -63,7 +63,7 @@ def test_reopening_continues_the_chain(tmp_path: Path) -> None:
     db, log = fill(tmp_path, 5, max_bytes=10**6)
     first = log.read_text().splitlines()
     assert json.loads(first[0])["prev"] == GENESIS
-    store = SignalStore.open(db)
+    store = open_signals(db)
     audit = AuditLog(log)
     [extra] = make_signals(6)[5:]
     store.add(extra, utc_now())

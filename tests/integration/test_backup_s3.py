@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from argo.backup import BackupError, S3Location, online_backup, s3_client, upload
-from argo.cli import main
-from argo.store import SignalStore
+from argo.cli.main import main
+from argo.db.backup import BackupError, S3Location, online_backup, s3_client, upload
+from argo.signals import open_signals
 from argo.timeutil import utc_now
-from tests.factories import make_signals
+from tests.kit.factories import make_signals
 from tests.support import cli, free_port
 
 # moto's backends are process-wide: each test gets a bucket of its own.
@@ -55,7 +55,7 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 def database(tmp_path: Path, count: int = 12) -> Path:
     db = tmp_path / "signals.db"
-    store = SignalStore.open(db)
+    store = open_signals(db)
     for signal in make_signals(count):
         store.add(signal, utc_now())
     store.close()

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.pipeline import generate
+from tests.kit.pipeline import generate
 from tests.support import ROOT, free_port, spawn, stop, wait_for
 
 UNITS = ("argo-generator.service", "argo-relay.service", "alpine-api.service")

@@ -16,18 +16,18 @@ from prometheus_client import CollectorRegistry
 
 from argo.audit import AuditLog
 from argo.audit_verify import verify
-from argo.engine import EngineConfig
+from argo.engine.decide import EngineConfig
+from argo.engine.outcomes import OutcomeTracker, profit_loss_pct
 from argo.execution.executor import Executor
 from argo.execution.paper import PaperBroker, slipped
 from argo.execution.risk import RiskBook, RiskLimits
-from argo.execution.values import Fill, SkipReason
 from argo.generator import Generator, SignalFactory
 from argo.metrics import GeneratorMetrics
-from argo.outcomes import Outcome, OutcomeKind, OutcomeTracker, profit_loss_pct
-from argo.prices import Bar, SyntheticPriceSource
-from argo.signal import Action
-from argo.store import SignalStore
-from tests.factories import make_signals
+from argo.prices.sources import Bar, SyntheticPriceSource
+from argo.signal import Action, Outcome, OutcomeKind
+from argo.signals import open_signals
+from argo.trades import Fill, SkipReason
+from tests.kit.factories import make_signals
 from tests.support import cli
 
 SYMBOLS = ["AAPL", "BTC-USD"]
@@ -52,7 +52,7 @@ class RecordingSource:
 class Rig:
     def __init__(self, tmp_path: Path, limits: RiskLimits, slippage_bps: float = 10.0) -> None:
         self.source = RecordingSource()
-        self.store = SignalStore.open(tmp_path / "signals.db")
+        self.store = open_signals(tmp_path / "signals.db")
         self.audit_path = tmp_path / "signals.log"
         self.audit = AuditLog(self.audit_path)
         self.registry = CollectorRegistry()
@@ -181,7 +181,7 @@ def test_daily_loss_halts_until_the_next_day(
 def test_drawdown_halts_and_survives_a_restart(tmp_path: Path) -> None:
     limits = RiskLimits(10, 10, 100.0, 4.0, 50.0)
     [first, second] = make_signals(2)
-    store = SignalStore.open(tmp_path / "signals.db")
+    store = open_signals(tmp_path / "signals.db")
     now = datetime.now(UTC)
     store.add_many([first, second], now)
     fill = Fill(first.signal_id, "paper-1", first.symbol, first.action, first.entry_price, now)
@@ -242,7 +242,7 @@ def test_argo_run_executes_from_the_config_file(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     shown = cli("argo", "--config", str(config), "config", "show", env=env).stdout
     assert "auto_execute" in shown and "prop_firm" in shown
-    store = SignalStore.open(tmp_path / "signals.db")
+    store = open_signals(tmp_path / "signals.db")
     try:
         trades = store.trades()
         assert trades, "no signal was executed"

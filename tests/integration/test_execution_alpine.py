@@ -12,14 +12,14 @@ from typing import Any
 import psycopg
 import pytest
 
-from argo.execution.values import Fill
-from argo.outbox import OutboxStore
+from argo.outbox import open_outbox
 from argo.signal import Action
-from argo.store import SignalStore
+from argo.signals import open_signals
 from argo.timeutil import utc_now
-from tests.factories import make_signals
-from tests.pgdb import conninfo
-from tests.pipeline import outbox_rows, relay_env
+from argo.trades import Fill
+from tests.kit.factories import make_signals
+from tests.kit.pgdb import conninfo
+from tests.kit.pipeline import outbox_rows, relay_env
 from tests.support import (
     AlpineServer,
     cli,
@@ -143,7 +143,7 @@ def test_relay_delivers_the_execution_after_its_creation(pg_url: str, tmp_path: 
     server = start_alpine(pg_url, tmp_path, signing_secret=new_signing_secret())
     try:
         env = relay_env(server, tmp_path)
-        store = SignalStore.open(Path(env["ARGO_DB"]))
+        store = open_signals(Path(env["ARGO_DB"]))
         [signal] = make_signals(1)
         store.add(signal, utc_now())
         fill = Fill(
@@ -174,13 +174,13 @@ def test_relay_delivers_the_execution_after_its_creation(pg_url: str, tmp_path: 
 def test_an_execution_waits_behind_its_undelivered_creation(tmp_path: Path) -> None:
     """The claim query treats `signal.executed` like an outcome: not due before its
     creation is delivered, and parked behind a dead one."""
-    store = SignalStore.open(tmp_path / "signals.db")
+    store = open_signals(tmp_path / "signals.db")
     [signal] = make_signals(1)
     store.add(signal, utc_now())
     fill = Fill(signal.signal_id, "paper-x", signal.symbol, Action.BUY, 1.0, utc_now())
     store.record_executions([fill], utc_now())
     store.close()
-    outbox = OutboxStore.open(tmp_path / "signals.db")
+    outbox = open_outbox(tmp_path / "signals.db")
     try:
         claim = outbox.claim("w1", utc_now(), 60.0, 10)
         assert [r.event_type for r in claim.rows] == ["signal.created"]

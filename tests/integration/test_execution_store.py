@@ -10,16 +10,24 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from argo.execution.values import Fill
-from argo.outbox.pg import connect as pg_connect
-from argo.outbox.pg import migrations, upgrade
-from argo.outbox.schema import current_version, ensure_schema, statements
+from argo.db.postgres import connect as pg_connect
+from argo.db.postgres import migrations, upgrade
+from argo.db.schema import current_version, ensure_schema, statements
+from argo.db.sqlite import connect
 from argo.signal import Signal
-from argo.sqlite import connect
-from argo.store import SignalStore
+from argo.signals import open_signals
+from argo.signals.store import SqliteSignalStore
 from argo.timeutil import from_text, utc_now
-from tests.factories import make_signals
-from tests.pgdb import argo_database, argo_rows, conninfo, create_database, drop_database, url_for
+from argo.trades import Fill
+from tests.kit.factories import make_signals
+from tests.kit.pgdb import (
+    argo_database,
+    argo_rows,
+    conninfo,
+    create_database,
+    drop_database,
+    url_for,
+)
 
 V3 = Path(__file__).parent / "data" / "argo_v3.sql"
 
@@ -29,7 +37,7 @@ def fill_for(signal: Signal, order_id: str = "paper-0001", price: float = 101.25
 
 
 def test_order_id_and_event_commit_together_once(tmp_path: Path) -> None:
-    store = SignalStore.open(tmp_path / "signals.db")
+    store = open_signals(tmp_path / "signals.db")
     signals = make_signals(2)
     store.add_many(signals, utc_now())
     fill = fill_for(signals[0])
@@ -52,7 +60,7 @@ def test_order_id_and_event_commit_together_once(tmp_path: Path) -> None:
 
 
 def test_a_failure_on_the_event_insert_leaves_neither(tmp_path: Path) -> None:
-    store = SignalStore.open(tmp_path / "signals.db")
+    store = open_signals(tmp_path / "signals.db")
     [signal] = make_signals(1)
     store.add(signal, utc_now())
     store.connection.execute(
@@ -74,7 +82,7 @@ def _v3_database(path: Path) -> None:
     for statement in statements(V3.read_text()):
         old.execute(statement)
     old.execute("PRAGMA user_version = 3")
-    store = SignalStore(old)
+    store = SqliteSignalStore(old)
     store.add_many(make_signals(3), utc_now())
     old.execute("DELETE FROM sync_outbox WHERE id = 3")  # pruned: its id is never reused
     with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
@@ -94,7 +102,7 @@ def test_a_version_3_database_upgrades_and_the_upgrade_is_safe_to_rerun(tmp_path
     assert ensure_schema(conn) == 4
     assert ensure_schema(conn) == 4
     conn.close()
-    store = SignalStore.open(tmp_path / "old.db")  # what `argo run` does on start
+    store = open_signals(tmp_path / "old.db")  # what `argo run` does on start
     conn = store.connection
     after = [tuple(r) for r in conn.execute("SELECT * FROM sync_outbox ORDER BY id")]
     assert after == before  # every row and column kept, ids included
@@ -111,7 +119,7 @@ def test_a_version_3_database_upgrades_and_the_upgrade_is_safe_to_rerun(tmp_path
 
 def test_postgresql_store_commits_fill_and_event_together() -> None:
     with argo_database() as url:
-        store = SignalStore.open(Path(url))
+        store = open_signals(Path(url))
         signals = make_signals(2)
         store.add_many(signals, utc_now())
         fill = fill_for(signals[1], price=99.5)
@@ -135,7 +143,7 @@ def test_postgresql_store_commits_fill_and_event_together() -> None:
                 "CREATE TRIGGER no_exec BEFORE INSERT ON sync_outbox FOR EACH ROW"
                 " WHEN (NEW.event_type = 'signal.executed') EXECUTE FUNCTION no_exec()"
             )
-        store = SignalStore.open(Path(url))
+        store = open_signals(Path(url))
         with pytest.raises(psycopg.Error, match="injected"):
             store.record_executions([fill_for(signals[0])], utc_now())
         store.close()
@@ -160,7 +168,7 @@ def test_postgresql_upgrade_from_version_1() -> None:
         assert upgrade(conn).applied == ("0002_executed.sql",)
         assert upgrade(conn).applied == ()
         conn.close()
-        store = SignalStore.open(Path(url_for(name)))
+        store = open_signals(Path(url_for(name)))
         [signal] = make_signals(1)
         store.add(signal, utc_now())
         assert len(store.record_executions([fill_for(signal)], utc_now())) == 1

@@ -131,7 +131,7 @@ def test_every_subscriber_gets_every_event_once_in_order(pg_url: str, tmp_path: 
 @pytest.mark.stress
 @pytest.mark.timeout(20 * 300)
 def test_full_size_twenty_runs(pg_template: str, tmp_path: Path) -> None:
-    from tests.pgdb import create_database, drop_database, url_for
+    from tests.kit.pgdb import create_database, drop_database, url_for
 
     for run in range(int(os.environ.get("FEED_STRESS_RUNS", "20"))):
         print(f"\nrun {run + 1}", end="")

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from argo.store import SignalStore
+from argo.signals import open_signals
+from argo.signals.port import SignalStore
 from argo.timeutil import utc_now
-from tests.factories import make_signals
+from tests.kit.factories import make_signals
 
 
 def counts(store: SignalStore) -> tuple[int, int]:
@@ -21,7 +22,7 @@ def counts(store: SignalStore) -> tuple[int, int]:
 
 
 def test_each_signal_gets_exactly_one_created_event(tmp_path: Path) -> None:
-    store = SignalStore.open(tmp_path / "signals.db")
+    store = open_signals(tmp_path / "signals.db")
     signals = make_signals(20)
     store.add_many(signals[:10], utc_now())
     for signal in signals[10:]:
@@ -36,7 +37,7 @@ def test_each_signal_gets_exactly_one_created_event(tmp_path: Path) -> None:
 
 
 def test_failure_between_the_two_inserts_leaves_neither_row(tmp_path: Path) -> None:
-    store = SignalStore.open(tmp_path / "signals.db")
+    store = open_signals(tmp_path / "signals.db")
     signals = make_signals(3)
     store.add(signals[0], utc_now())
     # A real SQLite fault on the second insert of the transaction.
@@ -55,7 +56,7 @@ def test_failure_between_the_two_inserts_leaves_neither_row(tmp_path: Path) -> N
 
 
 def test_storing_the_same_signal_again_adds_nothing(tmp_path: Path) -> None:
-    store = SignalStore.open(tmp_path / "signals.db")
+    store = open_signals(tmp_path / "signals.db")
     signal = make_signals(1)[0]
     assert store.add(signal, utc_now()) is True
     assert store.add(signal, utc_now()) is False

@@ -17,7 +17,7 @@ from argo.outbox.store import (
     LAST_ERRORS,
     PARKED,
 )
-from tests.factories import filled_store
+from tests.kit.factories import filled_store
 
 PARAMS = {
     "now": "2026-12-01T00:00:00.000000Z",
@@ -33,7 +33,7 @@ PARAMS = {
 QUERIES = {
     "claim": (CLAIM, PARAMS),
     "has_due": (f"{DUE_ROWS} ORDER BY o.id LIMIT 1", PARAMS),
-    "backlog": (BACKLOG, ("boot", 1.0)),
+    "backlog": (BACKLOG, PARAMS),
     "parked": (PARKED, ()),
     "dead": (DEAD_COUNT, ()),
     "delivered": (DELIVERED, ()),

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from argo.outcomes import Outcome, OutcomeKind
-from argo.store import SignalStore
+from argo.signal import Outcome, OutcomeKind
+from argo.signals import open_signals
 from argo.timeutil import utc_now
-from tests.factories import make_signals
+from tests.kit.factories import make_signals
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 
@@ -21,7 +21,7 @@ def outcome_for(signal_id: str, kind: OutcomeKind = OutcomeKind.WIN) -> Outcome:
 
 
 def test_outcome_and_event_commit_together_once(tmp_path: Path) -> None:
-    store = SignalStore.open(tmp_path / "signals.db")
+    store = open_signals(tmp_path / "signals.db")
     signals = make_signals(3)
     store.add_many(signals, utc_now())
     applied = store.record_outcomes([outcome_for(signals[0].signal_id)], NOW)
@@ -38,7 +38,7 @@ def test_outcome_and_event_commit_together_once(tmp_path: Path) -> None:
 
 
 def test_a_failure_on_the_event_insert_leaves_the_signal_open(tmp_path: Path) -> None:
-    store = SignalStore.open(tmp_path / "signals.db")
+    store = open_signals(tmp_path / "signals.db")
     [signal] = make_signals(1)
     store.add(signal, utc_now())
     store.connection.execute(

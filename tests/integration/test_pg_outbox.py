@@ -12,15 +12,15 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from argo.cli import main as argo_main
-from argo.outbox import OutboxStore, Release, Settlement
+from argo.cli.main import main as argo_main
+from argo.outbox import Release, Settlement, open_outbox
 from argo.outbox.events import OutboxEvent, created_event, outcome_event
 from argo.outbox.pg_store import PgOutboxStore
 from argo.signal import Signal
-from argo.store import SignalStore
+from argo.signals import open_signals
 from argo.timeutil import utc_now
-from tests.factories import make_signals
-from tests.pgdb import argo_database, argo_rows, conninfo
+from tests.kit.factories import make_signals
+from tests.kit.pgdb import argo_database, argo_rows, conninfo
 from tests.support import wait_for
 
 
@@ -31,13 +31,13 @@ def url() -> Iterator[str]:
 
 
 def _outbox(url: str) -> PgOutboxStore:
-    store = OutboxStore.open(Path(url))
+    store = open_outbox(Path(url))
     assert isinstance(store, PgOutboxStore)
     return store
 
 
 def _fill(url: str, signals: list[Signal]) -> None:
-    store = SignalStore.open(Path(url))
+    store = open_signals(Path(url))
     try:
         store.add_many(signals, utc_now())
     finally:
@@ -71,7 +71,7 @@ def test_the_relay_refuses_a_database_without_the_schema(empty_pg_url: str) -> N
     from argo.errors import OutboxMissingError
 
     with pytest.raises(OutboxMissingError, match="argo db upgrade"):
-        OutboxStore.open(Path(empty_pg_url))
+        open_outbox(Path(empty_pg_url))
 
 
 def test_audit_verify_opens_a_postgresql_database(url: str, tmp_path: Path) -> None:
@@ -84,7 +84,7 @@ def test_audit_verify_opens_a_postgresql_database(url: str, tmp_path: Path) -> N
 
 
 def test_a_signal_and_its_outbox_row_commit_together(url: str) -> None:
-    store = SignalStore.open(Path(url))
+    store = open_signals(Path(url))
     try:
         signals = make_signals(5)
         assert store.add_many(signals, utc_now()) == signals

@@ -13,17 +13,16 @@ from typing import Any
 import pytest
 from prometheus_client import generate_latest
 
-from argo.outbox import OutboxStore, WorkerState
+from argo.outbox import WorkerState, open_outbox
 from argo.outbox.pg_store import PgOutboxStore
-from argo.outcomes import Outcome, OutcomeKind
-from argo.store import SignalStore
+from argo.signal import Outcome, OutcomeKind
+from argo.signals import open_signals
 from argo.timeutil import utc_now
 from relay.metrics import RelayMetrics
-from relay.presence import pg_worker_slot
 from relay.status_view import render
-from tests.factories import make_signals
-from tests.pgdb import argo_database
-from tests.relaykit import ScriptedAlpine, outbox_rows, relay_for
+from tests.kit.factories import make_signals
+from tests.kit.pgdb import argo_database
+from tests.kit.relay import ScriptedAlpine, outbox_rows, relay_for
 from tests.support import wait_for
 
 
@@ -57,7 +56,7 @@ class OrderCheckingAlpine(ScriptedAlpine):
 
 def test_an_outcome_is_never_sent_before_its_creation_across_relays(db: Path) -> None:
     signals = make_signals(120)
-    store = SignalStore.open(db)
+    store = open_signals(db)
     alpine = OrderCheckingAlpine()
     stop = threading.Event()
     try:
@@ -99,7 +98,7 @@ def test_an_outcome_is_never_sent_before_its_creation_across_relays(db: Path) ->
 
 
 def test_a_notify_wakes_an_idle_relay_before_its_next_poll(db: Path) -> None:
-    store = SignalStore.open(db)
+    store = open_signals(db)
     stop = threading.Event()
     try:
         with relay_for(
@@ -131,16 +130,16 @@ def test_a_notify_wakes_an_idle_relay_before_its_next_poll(db: Path) -> None:
 
 
 def test_worker_slots_are_shared_by_every_host_and_freed_with_the_session(db: Path) -> None:
-    first, second = OutboxStore.open(db), OutboxStore.open(db)
+    first, second = open_outbox(db), open_outbox(db)
     assert isinstance(first, PgOutboxStore) and isinstance(second, PgOutboxStore)
     try:
-        assert pg_worker_slot(first, host="a") == "a:relay-0"
-        assert pg_worker_slot(second, host="b") == "b:relay-1"
+        assert first.take_worker_slot(host="a") == "a:relay-0"
+        assert second.take_worker_slot(host="b") == "b:relay-1"
         first.close()
-        third = OutboxStore.open(db)
+        third = open_outbox(db)
         assert isinstance(third, PgOutboxStore)
         try:
-            taken = wait_for(lambda: pg_worker_slot(third, host="c"), what="a free slot")
+            taken = wait_for(lambda: third.take_worker_slot(host="c"), what="a free slot")
             assert taken == "c:relay-0"
         finally:
             third.close()
@@ -149,7 +148,7 @@ def test_worker_slots_are_shared_by_every_host_and_freed_with_the_session(db: Pa
 
 
 def test_status_lists_live_relays_with_host_and_pid_and_the_table_health(db: Path) -> None:
-    store = SignalStore.open(db)
+    store = open_signals(db)
     store.add_many(make_signals(3), utc_now())
     store.close()
     with relay_for(db, ScriptedAlpine(lambda item: 201), worker_id="h:relay-0") as app:
@@ -166,7 +165,7 @@ def test_status_lists_live_relays_with_host_and_pid_and_the_table_health(db: Pat
 
 
 def test_the_table_health_is_exported_to_prometheus(db: Path) -> None:
-    store = SignalStore.open(db)
+    store = open_signals(db)
     store.add_many(make_signals(3), utc_now())
     store.close()
     with relay_for(db, ScriptedAlpine(lambda item: 201)) as app:

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from argo.cli import main
-from argo.engine import EngineConfig
+from argo.cli.main import main
+from argo.engine.decide import EngineConfig
 from argo.generator import SignalFactory
-from argo.prices import Bar, CsvPriceSource
-from argo.prices_http import AlphaVantageConfig, AlphaVantageSource, PriceSourceError
+from argo.prices.http import AlphaVantageConfig, AlphaVantageSource, PriceSourceError
+from argo.prices.sources import Bar, CsvPriceSource
 from tests.integration.alphavantage_server import FIXTURES, Answer, Replay, fixture, serve, window
 from tests.support import ROOT, cli, free_port, spawn, stop, wait_for
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from argo.outbox import DeadLetter, OutboxStore, Release, Settlement, WorkerState
+from argo.outbox import DeadLetter, Release, Settlement, WorkerState, open_outbox
 from argo.timeutil import to_text, utc_now
 from relay.cli import main
-from tests.factories import add_outcome_event, filled_store
+from tests.kit.factories import add_outcome_event, filled_store
 from tests.support import cli
 
 
@@ -23,7 +23,7 @@ def run(db: Path, *args: str) -> tuple[int, str]:
 
 def settle_some(db: Path, delivered: int, dead: int) -> list[str]:
     """Deliver the first `delivered` rows and dead-letter the next `dead`; their event ids."""
-    store = OutboxStore.open(db)
+    store = open_outbox(db)
     try:
         now = utc_now()
         claim = store.claim("tester", now, 60, 1000)
@@ -49,7 +49,7 @@ def test_status_reports_counts_and_a_paused_relay(tmp_path: Path) -> None:
     db = tmp_path / "signals.db"
     filled_store(db, 10)[0].close()
     settle_some(db, delivered=6, dead=1)
-    store = OutboxStore.open(db)
+    store = open_outbox(db)
     store.admin().record_worker("w-paused", WorkerState.PAUSED, utc_now(), "HTTP 401: bad key")
     store.close()
     code, output = run(db, "status", "--json")
@@ -87,7 +87,7 @@ def test_prune_deletes_only_old_delivered_rows(tmp_path: Path) -> None:
     db = tmp_path / "signals.db"
     filled_store(db, 8)[0].close()
     settle_some(db, delivered=5, dead=1)
-    store = OutboxStore.open(db)
+    store = open_outbox(db)
     old = to_text(utc_now() - timedelta(days=10))
     store._conn.execute(
         "UPDATE sync_outbox SET delivered_at = ? WHERE id IN (SELECT id FROM sync_outbox"
@@ -114,6 +114,17 @@ def test_replay_dry_run_then_enqueue(tmp_path: Path) -> None:
     assert code == 0 and f"enqueued {apple} events (0 outcomes)" in output
     assert json.loads(run(db, "status", "--json")[1])["pending"] == 12 + apple
     assert run(db, "replay", "--since", "2025-01-01T00:00:00")[0] == 2  # naive time refused
+
+
+def test_a_window_that_ends_before_it_starts_is_a_usage_error(tmp_path: Path) -> None:
+    db = tmp_path / "signals.db"
+    filled_store(db, 2)[0].close()
+    for command in ("replay", "verify"):
+        code, output = run(db, command, "--since", "1h", "--until", "2h")
+        assert code == 2, output
+        assert "before it starts" in output
+    code, output = run(db, "replay", "--since", "2h", "--until", "1h", "--dry-run")
+    assert code == 0 and "would enqueue events for 0 signals" in output
 
 
 def test_status_counts_events_parked_behind_a_dead_creation(tmp_path: Path) -> None:
@@ -155,7 +166,7 @@ def test_a_bad_setting_is_exit_2_naming_it(tmp_path: Path) -> None:
 
 
 def _worker(db: Path, state: WorkerState, detail: str | None = None, age_s: float = 0) -> None:
-    store = OutboxStore.open(db)
+    store = open_outbox(db)
     store.admin().record_worker("host:relay-0", state, utc_now() - timedelta(seconds=age_s), detail)
     store.close()
 

@@ -15,17 +15,18 @@ import psycopg
 import pytest
 from freezegun import freeze_time
 
-from argo.outbox import OutboxStore
-from argo.outbox.pg import database_url
-from argo.outbox.replay import ReplayWindow, enqueue, matching
-from argo.outcomes import Outcome, OutcomeKind
-from argo.store import SignalStore
+from argo.db.postgres import database_url
+from argo.outbox import open_outbox
+from argo.signal import Outcome, OutcomeKind
+from argo.signals import open_signals
+from argo.signals.port import SignalStore
+from argo.signals.replay import ReplayWindow, enqueue, matching
 from argo.timeutil import utc_now
 from relay.fate import Verdict
 from relay.pacing import RelayState
-from tests.factories import filled_store
-from tests.pgdb import conninfo
-from tests.relaykit import (
+from tests.kit.factories import filled_store
+from tests.kit.pgdb import conninfo
+from tests.kit.relay import (
     STORES,
     ScriptedAlpine,
     always,
@@ -231,7 +232,7 @@ def test_a_replay_of_a_signal_whose_old_events_are_dead_is_delivered(db: Path) -
 
 def test_a_commit_made_during_a_window_is_claimed_right_after(db: Path) -> None:
     store, _ = filled_store(db, 3)
-    from tests.factories import make_signals
+    from tests.kit.factories import make_signals
 
     fresh = make_signals(6, seed=9)[3:]
     alpine = ScriptedAlpine(always(201), delay=0.2)
@@ -239,7 +240,7 @@ def test_a_commit_made_during_a_window_is_claimed_right_after(db: Path) -> None:
     class CommitDuringPost(ScriptedAlpine):
         def _answer(self, request: object) -> object:  # type: ignore[override]
             if not committed.is_set():
-                other = SignalStore.open(db)
+                other = open_signals(db)
                 other.add_many(fresh, utc_now())
                 other.close()
                 committed.set()
@@ -320,8 +321,8 @@ def test_a_wall_clock_step_mid_post_loses_nothing_and_sends_nothing_twice(
 def test_a_dead_relays_lease_expires_and_another_takes_over(db: Path) -> None:
     filled_store(db, 4)[0].close()
     now = utc_now()
-    first = OutboxStore.open(db)
-    second = OutboxStore.open(db)
+    first = open_outbox(db)
+    second = open_outbox(db)
     try:
         claim = first.claim("dead", now, 0.3, 10)
         assert len(claim.rows) == 4
@@ -350,7 +351,7 @@ def test_payload_timestamps_feed_the_freshness_histogram(db: Path) -> None:
 def test_a_row_failing_forever_never_delays_fresh_signals(db: Path) -> None:
     """One row answers 500 forever while fresh signals keep arriving: the fresh ones
     arrive within a second, the row is charged each time and ends a dead letter."""
-    from tests.factories import make_signals
+    from tests.kit.factories import make_signals
 
     store, signals = filled_store(db, 1)
     poison = signals[0].signal_id
@@ -393,7 +394,7 @@ def test_the_doorbell_wakes_the_relay_before_its_next_poll(db: Path) -> None:
     """Polling once a second, the relay still delivers a fresh commit at once: the writer
     rang the doorbell beside the database."""
     from argo.outbox.doorbell import doorbell_path
-    from tests.factories import make_signals
+    from tests.kit.factories import make_signals
 
     store, _ = filled_store(db, 1)
     fresh = make_signals(4, seed=3)[1:]

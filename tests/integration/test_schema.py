@@ -8,8 +8,8 @@ from sqlalchemy import inspect, text
 
 from alpine.migrations import available, pending, upgrade
 from alpine.store import make_engine
-from argo.outbox.schema import current_version, ensure_schema, latest_version, statements
-from argo.sqlite import connect
+from argo.db.schema import current_version, ensure_schema, latest_version, statements
+from argo.db.sqlite import connect
 
 
 def test_argo_schema_applies_twice(tmp_path: Path) -> None:

@@ -13,17 +13,16 @@ import pytest
 
 from argo.audit import AuditLog
 from argo.audit_verify import verify_store
-from argo.execution.values import Fill
-from argo.outbox import DeadLetter, OutboxStore, Settlement
-from argo.outbox.inventory import Delivery
-from argo.outbox.pg import database_url, is_postgres
-from argo.outcomes import Outcome, OutcomeKind
-from argo.signal import Signal
-from argo.store import SignalStore
+from argo.db.postgres import database_url, is_postgres
+from argo.outbox import DeadLetter, Settlement, open_outbox
+from argo.signal import Outcome, OutcomeKind, Signal
+from argo.signals import open_signals, open_signals_readonly
+from argo.signals.inventory import Delivery
 from argo.timeutil import to_text, utc_now
-from tests.factories import make_signals
-from tests.pgdb import conninfo
-from tests.relaykit import STORES, outbox_location, outbox_rows
+from argo.trades import Fill
+from tests.kit.factories import make_signals
+from tests.kit.pgdb import conninfo
+from tests.kit.relay import STORES, outbox_location, outbox_rows
 from tests.support import cli, start_alpine, stop
 
 EVER = "2000-01-01T00:00:00Z"
@@ -49,7 +48,7 @@ def execute(db: Path, sql: str) -> None:
 
 def traded_and_closed(db: Path) -> tuple[Signal, Fill, Outcome]:
     """A signal with its execution and its outcome recorded (three events)."""
-    store = SignalStore.open(db)
+    store = open_signals(db)
     try:
         [signal] = make_signals(1)
         store.add(signal, utc_now())
@@ -104,10 +103,10 @@ def test_replay_enqueues_creation_execution_outcome_and_alpine_gets_them_in_orde
 
 
 def test_committed_reads_the_delivery_state_and_pruned_means_delivered(db: Path) -> None:
-    store = SignalStore.open(db)
+    store = open_signals(db)
     signals = make_signals(4)
     store.add_many(signals, utc_now())
-    outbox = OutboxStore.open(db)
+    outbox = open_outbox(db)
     try:
         claim = outbox.claim("tester", utc_now(), 60, 3)
         rows = {r.signal_id: r.id for r in claim.rows}
@@ -140,10 +139,10 @@ def test_committed_reads_the_delivery_state_and_pruned_means_delivered(db: Path)
 
 
 def test_prune_reports_each_batch(db: Path) -> None:
-    store = SignalStore.open(db)
+    store = open_signals(db)
     store.add_many(make_signals(7), utc_now())
     store.close()
-    outbox = OutboxStore.open(db)
+    outbox = open_outbox(db)
     try:
         claim = outbox.claim("tester", utc_now(), 60, 10)
         outbox.settle(claim, Settlement(delivered=tuple(r.id for r in claim.rows)), utc_now())
@@ -173,7 +172,7 @@ def test_the_audit_log_is_checked_against_either_database(db: Path, tmp_path: Pa
         audit.outcome_recorded(outcome)
     finally:
         audit.close()
-    store = SignalStore.open_readonly(db)
+    store = open_signals_readonly(db)
     try:
         report = verify_store(log, store)
         assert report.ok, report.first_problem

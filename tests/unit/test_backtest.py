@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from argo.backtest import Trade, replay
-from argo.cli import main
-from argo.engine import EngineConfig
-from argo.outcomes import Outcome, OutcomeKind, OutcomeTracker
-from argo.prices import DEFAULT_SYMBOLS, Bar, CsvPriceSource, SyntheticPriceSource
-from argo.reliability import report
-from argo.signal import Action, AssetType, Regime, Signal
-from tests.factories import bars_from
+from argo.cli.main import main
+from argo.engine.decide import EngineConfig
+from argo.engine.outcomes import OutcomeTracker
+from argo.prices.sources import DEFAULT_SYMBOLS, Bar, CsvPriceSource, SyntheticPriceSource
+from argo.reports.backtest import replay
+from argo.reports.reliability import Trade, report
+from argo.signal import Action, AssetType, Outcome, OutcomeKind, Regime, Signal
+from tests.kit.factories import bars_from
 from tests.support import ROOT
 
 SAMPLES = ROOT / "argo" / "samples"

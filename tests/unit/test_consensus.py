@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from argo.consensus import DEFAULT_WEIGHTS, Vote, poll, weigh
-from argo.engine import EngineConfig, SignalEngine
-from argo.prices import Bar
-from argo.regime import detect, lowest_threshold, threshold
+from argo.engine.consensus import DEFAULT_WEIGHTS, Vote, poll, weigh
+from argo.engine.decide import EngineConfig, SignalEngine
+from argo.engine.regime import detect, lowest_threshold, threshold
+from argo.prices.sources import Bar
 from argo.signal import Action, Regime
-from tests.factories import bars_from
+from tests.kit.factories import bars_from
 
 
 def series(returns: list[float], start: float = 100.0, volume: float = 1e6) -> list[Bar]:

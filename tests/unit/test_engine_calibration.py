@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from argo.calibrate import fit, quantile, reference_readings
-from argo.calibration import KNOTS, confidence
-from argo.consensus import DEFAULT_WEIGHTS, raw_strength, tally
+from argo.engine.calibrate import fit, quantile, reference_readings
+from argo.engine.calibration import KNOTS, confidence
+from argo.engine.consensus import DEFAULT_WEIGHTS, raw_strength, tally
 
 
 def test_the_shipped_knots_are_the_fit_on_the_shipped_samples() -> None:

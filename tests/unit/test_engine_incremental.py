@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from argo.indicators import (
+from argo.engine.indicators import (
     Indicators,
     RollingMax,
     RollingMin,
@@ -16,8 +16,8 @@ from argo.indicators import (
     sma,
     true_ranges,
 )
-from argo.prices import Bar
-from tests.factories import bars_from
+from argo.prices.sources import Bar
+from tests.kit.factories import bars_from
 
 
 def same(a: float, b: float) -> bool:

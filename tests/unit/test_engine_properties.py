@@ -8,11 +8,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alpine.canonical import verification_hash
-from argo.engine import EngineConfig, SignalEngine
+from argo.engine.decide import EngineConfig, SignalEngine
 from argo.generator import SignalFactory
-from argo.prices import Bar, SyntheticPriceSource
+from argo.prices.sources import Bar, SyntheticPriceSource
 from argo.signal import Action, canonical_hash
-from tests.factories import bars_from
+from tests.kit.factories import bars_from
 
 SYMBOLS = ["AAPL", "BTC-USD"]
 

@@ -17,8 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from argo.engine import HISTORY, Decision, EngineConfig, SignalEngine
-from argo.prices import DEFAULT_SYMBOLS, Bar, CsvPriceSource, PriceSource, SyntheticPriceSource
+from argo.engine.decide import HISTORY, Decision, EngineConfig, SignalEngine
+from argo.prices.sources import (
+    DEFAULT_SYMBOLS,
+    Bar,
+    CsvPriceSource,
+    PriceSource,
+    SyntheticPriceSource,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "data" / "engine_signals.jsonl"

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from argo.execution.paper import PaperBroker, paper_order_id, slipped
-from argo.execution.values import Order
-from argo.prices import Bar
+from argo.prices.sources import Bar
 from argo.signal import Action
+from argo.trades import Order
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from argo.execution.risk import PRESETS, RiskBook, RiskLimits, effective_limits
-from argo.execution.values import SkipReason, Trade
 from argo.signal import Action
+from argo.trades import SkipReason, Trade
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from freezegun import freeze_time
 
-from argo.outcomes import OutcomeKind, OutcomeTracker, judge, profit_loss_pct
-from argo.prices import Bar
-from argo.signal import Action
+from argo.engine.outcomes import OutcomeTracker, judge, profit_loss_pct
+from argo.prices.sources import Bar
+from argo.signal import Action, OutcomeKind
 from argo.timeutil import utc_now
 from tests.support import signal_payload
 

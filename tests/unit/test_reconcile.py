@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from argo.outbox.inventory import Committed, Delivery
+from argo.signals.inventory import Committed, Delivery
 from relay.reconcile import reconcile
 
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from argo.prices import SyntheticPriceSource
+from argo.prices.sources import SyntheticPriceSource
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent.parent
