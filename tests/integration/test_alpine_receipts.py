@@ -4,7 +4,6 @@ from /api/v1/keys and states what Alpine holds; keys rotate and old receipts ver
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +18,7 @@ from alpine.feed import Feed
 from alpine.receipts import PublicKey, SigningKey, unb64, update_hash
 from alpine.settings import AlpineSettings
 from alpine.store import SignalStore, make_engine
+from tests.kit.alpine import URL, AppTransport
 from tests.support import new_api_key, signal_payload
 
 KEY = new_api_key()
@@ -50,12 +50,8 @@ def make_app(url: str, key: SigningKey | None, retired: tuple[PublicKey, ...] = 
 
 
 def call(app: FastAPI, method: str, path: str, body: Any = None) -> httpx.Response:
-    async def send() -> httpx.Response:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://alpine") as client:
-            return await client.request(method, path, json=body, headers={"X-API-Key": KEY})
-
-    return asyncio.run(send())
+    with httpx.Client(base_url=URL, transport=AppTransport(app)) as client:
+        return client.request(method, path, json=body, headers={"X-API-Key": KEY})
 
 
 def served_keys(app: FastAPI) -> dict[str, PublicKey]:

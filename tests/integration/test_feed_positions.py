@@ -4,7 +4,6 @@ a prefix; cursors of another epoch or beyond the feed answer 409, junk 422."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,6 +21,7 @@ from alpine.subscriber_store import SubscriberStore
 from alpine.tiers import DEFAULT_TIERS
 from alpine.validation import OutcomeIn, SignalIn
 from argo.signal import AssetType
+from tests.kit.alpine import URL, AppTransport
 from tests.support import new_api_key, signal_payload, wait_for
 
 
@@ -47,14 +47,9 @@ class Site:
 
     def request(self, path: str, tier: str, headers: dict[str, str], **params: Any) -> Any:
         """GET `path` in-process as `tier`'s subscriber."""
-
-        async def send() -> httpx.Response:
-            transport = httpx.ASGITransport(app=self.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://alpine") as client:
-                headers["Authorization"] = f"Bearer {self.tokens[tier]}"
-                return await client.get(path, params=params, headers=headers)
-
-        return asyncio.run(send())
+        headers["Authorization"] = f"Bearer {self.tokens[tier]}"
+        with httpx.Client(base_url=URL, transport=AppTransport(self.app)) as client:
+            return client.get(path, params=params, headers=headers)
 
     def get(self, tier: str, **params: Any) -> Any:
         return self.request("/api/v1/signals", tier, {}, **params)
