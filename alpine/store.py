@@ -94,7 +94,8 @@ def make_engine(url: str) -> Engine:
     )
 
 
-def _row_params(signal: SignalIn, api_key_id: str) -> dict[str, Any]:
+def row_params(signal: SignalIn, api_key_id: str) -> dict[str, Any]:
+    """The `signals` columns of `signal` as stored with `api_key_id`."""
     return {
         "signal_id": signal.signal_id,
         "verification_hash": signal.sha256,
@@ -185,7 +186,7 @@ class SignalStore:
             # SQLite: stamp received_at here, in the same sortable form as every time column.
             received = datetime.now(UTC)
             params = [
-                _row_params(s, api_key_id)
+                row_params(s, api_key_id)
                 | {
                     "received_at": received,
                     "late": (received - s.moment).total_seconds() > self._late_after,

@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Engine, select, text
 
 from alpine.feed import Feed
 from alpine.migrations import upgrade
-from alpine.store import SignalStore, make_engine
+from alpine.store import SignalStore, make_engine, row_params
 from alpine.tables import feed_events, signals
 from alpine.tiers import DEFAULT_TIERS
 from alpine.validation import OutcomeIn, SignalIn
@@ -42,24 +42,7 @@ def new_rows(count: int) -> list[dict[str, Any]]:
         moment = base + timedelta(microseconds=n)
         payload = signal_payload(timestamp=moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
         signal = SignalIn.model_validate(payload)
-        rows.append(
-            {
-                "signal_id": signal.signal_id,
-                "verification_hash": signal.sha256,
-                "symbol": signal.symbol,
-                "action": signal.action,
-                "entry_price": signal.entry_price,
-                "target_price": signal.target_price,
-                "stop_price": signal.stop_price,
-                "confidence": signal.confidence,
-                "strategy": signal.strategy,
-                "asset_type": signal.asset_type,
-                "data_source": signal.data_source,
-                "timestamp": signal.moment,
-                "api_key_id": "key_test",
-                "received_at": datetime.now(UTC),
-            }
-        )
+        rows.append(row_params(signal, "key_test") | {"received_at": datetime.now(UTC)})
     return rows
 
 
