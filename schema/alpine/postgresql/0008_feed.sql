@@ -19,9 +19,11 @@ CREATE TABLE feed_head (
     epoch TEXT NOT NULL
 );
 
+-- A signal deleted by hand (Alpine has no such path) takes its events with it; the
+-- positions of the others do not change.
 CREATE TABLE feed_events (
     seq        BIGINT PRIMARY KEY,
-    signal_row BIGINT NOT NULL REFERENCES signals (id),
+    signal_row BIGINT NOT NULL REFERENCES signals (id) ON DELETE CASCADE,
     kind       TEXT NOT NULL CHECK (kind IN ('signal', 'outcome', 'execution')),
     stored_at  TIMESTAMPTZ NOT NULL DEFAULT now(),  -- when it was stored (receipts)
     UNIQUE (signal_row, kind)

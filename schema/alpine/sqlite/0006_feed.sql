@@ -13,7 +13,7 @@ CREATE TABLE feed_head (
 
 CREATE TABLE feed_events (
     seq        INTEGER PRIMARY KEY,
-    signal_row INTEGER NOT NULL REFERENCES signals (id),
+    signal_row INTEGER NOT NULL REFERENCES signals (id) ON DELETE CASCADE,
     kind       TEXT NOT NULL CHECK (kind IN ('signal', 'outcome', 'execution')),
     stored_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     UNIQUE (signal_row, kind)
