@@ -76,7 +76,7 @@ def _headers(target: Target, message_id: str, body: bytes) -> dict[str, str]:
 
 def _truncate(target: Target) -> None:
     with psycopg.connect(conninfo(target.database_url)) as conn:
-        conn.execute("TRUNCATE signals RESTART IDENTITY")
+        conn.execute("TRUNCATE signals RESTART IDENTITY CASCADE")
 
 
 def _post_all(

@@ -107,7 +107,7 @@ def pg_batch_rate(total: int, runs: int) -> Figure:
         with psycopg.connect(conninfo(url_for(name))) as conn:
 
             def measure() -> float:
-                conn.execute("TRUNCATE signals")
+                conn.execute("TRUNCATE signals CASCADE")
                 conn.commit()
                 started = time.perf_counter()
                 for start in range(0, total, 100):

@@ -61,7 +61,7 @@ def _fill(db: Path, count: int, offset: int = 0) -> None:
 
 def _empty_alpine(bench: Bench) -> None:
     with psycopg.connect(conninfo(bench.pg_url)) as conn:
-        conn.execute("TRUNCATE signals RESTART IDENTITY")
+        conn.execute("TRUNCATE signals RESTART IDENTITY CASCADE")
 
 
 def _relays(bench: Bench, db: Path, count: int, log: Path) -> list[Any]:

@@ -34,7 +34,7 @@ class Bench:
     def fresh(self, name: str) -> dict[str, str]:
         """Empty Alpine's table and give an environment with a new Argo database."""
         with psycopg.connect(conninfo(self.pg_url)) as conn:
-            conn.execute("TRUNCATE signals RESTART IDENTITY")
+            conn.execute("TRUNCATE signals RESTART IDENTITY CASCADE")
         folder = self.workdir / name
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
