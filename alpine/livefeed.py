@@ -25,7 +25,7 @@ import asyncio
 import gc
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -55,17 +55,12 @@ class Batch:
     def __post_init__(self) -> None:
         object.__setattr__(self, "data", "".join(t for _, t in self.events).encode())
 
-    def text_after(self, seq: int) -> str:
-        """The SSE text of the events past position `seq`."""
-        if not self.events or self.events[0][0] > seq:
-            return "".join(text for _, text in self.events)
-        return "".join(text for position, text in self.events if position > seq)
-
     def data_after(self, seq: int) -> bytes:
-        """`text_after(seq)` encoded; all but a stream that caught up share `data`."""
+        """The events past position `seq`, encoded; all but a stream that caught up share
+        `data`."""
         if not self.events or self.events[0][0] > seq:
             return self.data
-        return self.text_after(seq).encode()
+        return "".join(text for position, text in self.events if position > seq).encode()
 
 
 HEARTBEAT_TEXT = ": heartbeat\n\n"
@@ -99,15 +94,20 @@ def event_text(event: FeedEvent, prev_seq: int, epoch: str) -> str:
     )
 
 
-def read_events(feed: Feed, tier: Tier, after: int, until: int) -> list[FeedEvent]:
-    """Every event of the tier in (after, until], page by page."""
-    events: list[FeedEvent] = []
-    while True:
+def pages(feed: Feed, tier: Tier, after: int, until: int) -> Iterator[list[FeedEvent]]:
+    """The tier's events in (after, until], a page (at most WINDOW_LIMIT) at a time."""
+    while after < until:
         page = feed.window(tier, after, until, WINDOW_LIMIT)
-        events += page
+        if page:
+            yield page
         if len(page) < WINDOW_LIMIT:
-            return events
+            return
         after = page[-1].seq
+
+
+def read_events(feed: Feed, tier: Tier, after: int, until: int) -> list[FeedEvent]:
+    """Every event of the tier in (after, until]."""
+    return [event for page in pages(feed, tier, after, until) for event in page]
 
 
 class LiveFeed:
@@ -131,7 +131,7 @@ class LiveFeed:
         self._subs: dict[str, set[Stream]] = {name: set() for name in tiers}
         self._positions: dict[str, TierPosition] = {}
         self._due: dict[str, datetime] = {}  # delayed tiers: when their next signal is due
-        self._lock = asyncio.Condition()
+        self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._listener = NotifyListener(listen_url, self._wake) if listen_url else None
         self._tasks: list[asyncio.Task[None]] = []
@@ -231,7 +231,6 @@ class LiveFeed:
                     self._publish(name, batch)
             for name in [n for n in self._positions if not self._subs[n] and n not in reading]:
                 del self._positions[name]  # nobody follows it: a newcomer starts afresh
-            self._lock.notify_all()
 
     def _read(self, reading: Mapping[str, TierPosition]) -> dict[str, tuple[TierPosition, Batch]]:
         with self._feed.pinned():  # one connection for the whole pass

@@ -20,7 +20,7 @@ from fastapi.routing import APIRoute
 from starlette.types import Receive, Scope, Send
 
 from alpine.feed import Feed, FeedEvent, chain
-from alpine.livefeed import WINDOW_LIMIT, LiveFeed, event_text
+from alpine.livefeed import LiveFeed, event_text, pages
 from alpine.openapi import ERROR_BODY
 from alpine.positions import CursorError, Position, parse_cursor, stale_reason
 from alpine.ratelimit import Limiter
@@ -269,10 +269,8 @@ class SubscriberApi:
     async def _catch_up(self, tier: Tier, after: int, until: int, epoch: str) -> AsyncIterator[str]:
         """The tier's events in (after, until]: what the stream missed, page by page."""
         prev = await run_in_threadpool(self._feed.previous, tier, after)
-        while after < until:
-            events = await run_in_threadpool(self._feed.window, tier, after, until, WINDOW_LIMIT)
-            if not events:
-                return
+        reader = pages(self._feed, tier, after, until)
+        while (events := await run_in_threadpool(next, reader, None)) is not None:
             for event, before in chain(events, prev):
                 yield event_text(event, before, epoch)
-            prev = after = events[-1].seq
+            prev = events[-1].seq
