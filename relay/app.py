@@ -105,6 +105,7 @@ def _deliverer(config: RelayConfig, client: httpx.Client, metrics: RelayMetrics)
         metrics=metrics,
         max_tries=config.post_tries,
         deadline_seconds=config.post_deadline_seconds,
+        receipt_keys=config.receipt_keys(),
     )
 
 

@@ -150,7 +150,12 @@ def acknowledgment(body: Any, row: OutboxRow, where: str) -> Reply:
     status = body.get("status") if isinstance(body, dict) else None
     expected = ACKNOWLEDGING.get(row.event_type, frozenset())
     if status in expected and body.get("argo_signal_id") == row.signal_id:
-        return Reply(Answer.ACKNOWLEDGED, str(status))
+        receipt = body.get("receipt")
+        return Reply(
+            Answer.ACKNOWLEDGED,
+            str(status),
+            receipt=receipt if isinstance(receipt, dict) else None,
+        )
     if status in _REFUSED_ITEMS:
         error = body.get("error") or body.get("detail") or ""
         return Reply(Answer.REFUSED, f"{where} item {status}: {error}"[:300])

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from relay.errors import ConfigError
+from relay.receipts import ReceiptKeys
 
 _FALSE = {"0", "false", "no", "off"}
 _TRUE = {"1", "true", "yes", "on"}
@@ -68,6 +69,14 @@ class RelayConfig:
             "Standard Webhooks secret(s) whsec_..., comma-separated",
             credential="alpine-signing-secret",
             aws="argo-alpine/argo/alpine-signing-secret",
+        ),
+    )
+    alpine_receipt_keys: str | None = field(
+        default=None,
+        metadata=_env(
+            "RELAY_ALPINE_RECEIPT_KEYS",
+            "Alpine's receipt public keys KEY_ID:BASE64URL, comma-separated, or @FILE"
+            " (`alpine keys export`); set: a delivery counts only with a receipt they verify",
         ),
     )
     sync_enabled: bool = field(
@@ -181,6 +190,13 @@ class RelayConfig:
                 f"ALPINE_API_URL must start with http:// or https://: {self.alpine_url!r}"
             )
         signing_secrets(self.signing_secret)
+        self.receipt_keys()
+
+    def receipt_keys(self) -> ReceiptKeys | None:
+        """The pinned receipt keys (None: receipts are kept unverified); checked."""
+        if not self.alpine_receipt_keys:
+            return None
+        return ReceiptKeys.parse(self.alpine_receipt_keys)
 
 
 def describe(name: str) -> str:

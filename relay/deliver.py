@@ -25,6 +25,7 @@ from relay.deadline import under_deadline
 from relay.errors import ListingError
 from relay.fate import Answer, Reply
 from relay.metrics import RelayMetrics
+from relay.receipts import ReceiptKeys, with_receipt
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +64,10 @@ class Deliverer:
         metrics: RelayMetrics,
         max_tries: int = 2,
         deadline_seconds: float = 15.0,
+        receipt_keys: ReceiptKeys | None = None,
     ) -> None:
         self._client = client
+        self._receipt_keys = receipt_keys
         self._api_key = api_key
         self._webhooks = [Webhook(secret) for secret in signing_secrets]
         self._secrets = list(signing_secrets)
@@ -146,7 +149,7 @@ class Deliverer:
         if isinstance(outcome, Reply):
             self._count(outcome)
             return outcome
-        reply = from_response(outcome, row)
+        reply = with_receipt(from_response(outcome, row), row, self._receipt_keys)
         self._count(reply)
         return reply
 
@@ -159,7 +162,10 @@ class Deliverer:
         if isinstance(outcome, Reply):
             replies = [outcome] * len(rows)
         else:
-            replies = from_batch_response(outcome, rows)
+            replies = [
+                with_receipt(reply, row, self._receipt_keys)
+                for reply, row in zip(from_batch_response(outcome, rows), rows, strict=True)
+            ]
         for reply in replies:
             self._count(reply)
         return replies

@@ -12,12 +12,14 @@ returned. No clock, threads, metrics or IO here: the caller passes `now`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from argo.outbox import Charge, DeadLetter, OutboxRow, Release, Settlement
+from argo.outbox import Charge, DeadLetter, OutboxRow, Receipt, Release, Settlement
 from relay.retry import Jitter, RetryPolicy
 
 
@@ -82,6 +84,8 @@ class Reply:
     detail: str
     retry_after: float = 0.0
     status: int = 0  # the HTTP status, when there was one
+    receipt: dict[str, Any] | None = None  # Alpine's signed receipt, with an acknowledgment
+    receipt_verified: bool = False  # checked against the relay's pinned keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +156,7 @@ def decide(
     charged: list[Charge] = []
     dead: list[DeadLetter] = []
     released: list[Release] = []
+    receipts: list[Receipt] = []
     for sent in window:
         row, reply = sent.row, sent.reply
         fate = TABLE[reply.answer].fate
@@ -159,6 +164,8 @@ def decide(
             fate = Fate.RELEASED
         if fate is Fate.DELIVERED:
             delivered.append(row.id)
+            if reply.receipt is not None:
+                receipts.append(Receipt(row.id, _text(reply.receipt), reply.receipt_verified))
         elif fate is Fate.DEAD:
             dead.append(DeadLetter(row.id, row.attempts, reply.detail))
         elif fate is Fate.RELEASED:
@@ -167,8 +174,14 @@ def decide(
             )
         else:
             _charge(row, reply, rules.policy, now, jitter, charged, dead)
-    settlement = Settlement(tuple(delivered), tuple(charged), tuple(dead), tuple(released))
+    settlement = Settlement(
+        tuple(delivered), tuple(charged), tuple(dead), tuple(released), tuple(receipts)
+    )
     return Decision(settlement, verdict, reason, retry_after)
+
+
+def _text(receipt: dict[str, Any]) -> str:
+    return json.dumps(receipt, sort_keys=True, separators=(",", ":"))
 
 
 def _charge(

@@ -1,6 +1,6 @@
 -- Argo's SQLite database: signals and the transactional outbox.
 -- The complete current schema, applied by argo.outbox.schema to a new database, which is then
--- marked with PRAGMA user_version = 4. An older database is brought up to date by the files in
+-- marked with PRAGMA user_version = 5. An older database is brought up to date by the files in
 -- schema/argo-migrations/ instead (NNNN_name.sql upgrades version NNNN-1 to NNNN).
 -- Times are UTC text in one fixed-width form, YYYY-MM-DDTHH:MM:SS.ffffffZ, so they sort as text.
 
@@ -82,3 +82,17 @@ CREATE TABLE IF NOT EXISTS relay_workers (
     state           TEXT NOT NULL CHECK (state IN ('running', 'paused', 'stopped')),
     detail          TEXT
 );
+
+-- Alpine's signed receipts, kept by the relay: one row per delivered event whose
+-- acknowledgment carried one, written in the transaction that settles the outbox row
+-- delivered; keyed by event id and kept when `relay prune` deletes that row.
+CREATE TABLE IF NOT EXISTS outbox_receipts (
+    event_id        TEXT    PRIMARY KEY,
+    signal_id       TEXT    NOT NULL,
+    event_type      TEXT    NOT NULL,
+    receipt         TEXT    NOT NULL,                   -- the receipt's JSON, as Alpine sent it
+    verified        INTEGER NOT NULL CHECK (verified IN (0, 1)),  -- checked against pinned keys
+    received_at     TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idx_receipts_signal ON outbox_receipts (signal_id);
+CREATE INDEX IF NOT EXISTS idx_receipts_received ON outbox_receipts (received_at);

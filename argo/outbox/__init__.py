@@ -28,6 +28,7 @@ from argo.outbox.events import (
 from argo.outbox.lease import LeaseClock, LeaseTime, boot_clock, steady_seconds
 from argo.outbox.pg_store import PgOutboxStore
 from argo.outbox.port import OutboxAdmin, OutboxStore
+from argo.outbox.receipts import KeptReceipt, ReceiptBook
 from argo.outbox.store import SqliteOutboxStore
 from argo.outbox.values import (
     Backlog,
@@ -36,6 +37,7 @@ from argo.outbox.values import (
     DeadLetter,
     OutboxRow,
     OutboxStatus,
+    Receipt,
     Release,
     Settlement,
     TableHealth,
@@ -49,6 +51,7 @@ __all__ = [
     "DeadLetter",
     "DeadRow",
     "EventType",
+    "KeptReceipt",
     "LeaseClock",
     "LeaseTime",
     "OutboxAdmin",
@@ -57,6 +60,8 @@ __all__ = [
     "OutboxRow",
     "OutboxStatus",
     "OutboxStore",
+    "Receipt",
+    "ReceiptBook",
     "Release",
     "SchemaError",
     "Settlement",

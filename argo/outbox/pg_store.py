@@ -25,6 +25,7 @@ from argo.outbox.admin import SQLITE_ADMIN, AdminQueries, SqlOutboxAdmin
 from argo.outbox.doorbell import Wakeup
 from argo.outbox.events import EventType
 from argo.outbox.lease import LeaseTime, steady_seconds
+from argo.outbox.receipts import POSTGRES_RECEIPTS, ReceiptBook
 from argo.outbox.shared import LONGEST_RETRY_WAIT, OutboxQueries
 from argo.outbox.values import Backlog, Claim, OutboxRow, OutboxStatus, Settlement, TableHealth
 
@@ -109,6 +110,14 @@ POSTGRES = OutboxQueries(
     settle_released=(
         f"UPDATE sync_outbox SET last_error = coalesce(%(error)s, last_error), {_NO_LEASE}"
         f" WHERE id = %(id)s AND {_HELD}"
+    ),
+    keep_receipts=(
+        "INSERT INTO outbox_receipts"
+        " (event_id, signal_id, event_type, receipt, verified, received_at)"
+        " SELECT o.event_id, o.signal_id, o.event_type, r.receipt, r.verified, %(now)s"
+        " FROM unnest(%(ids)s::bigint[], %(texts)s::text[], %(verified)s::boolean[])"
+        " AS r (id, receipt, verified) JOIN sync_outbox AS o ON o.id = r.id"
+        " ON CONFLICT (event_id) DO NOTHING"
     ),
     backlog=BACKLOG,
     dead_count=(
@@ -204,6 +213,10 @@ class PgOutboxStore:
 
     def admin(self) -> SqlOutboxAdmin:
         return SqlOutboxAdmin(self._db, POSTGRES_ADMIN)
+
+    def receipts(self) -> ReceiptBook:
+        """Alpine's receipts for delivered events, as kept by settle."""
+        return ReceiptBook(self._db, POSTGRES_RECEIPTS)
 
     def data_version(self) -> int:
         """The newest visible row id: changes when a writer commits rows.

@@ -12,6 +12,7 @@ from typing import Protocol
 
 from argo.outbox.admin import DeadRow, Worker, WorkerState
 from argo.outbox.doorbell import Wakeup
+from argo.outbox.receipts import ReceiptBook
 from argo.outbox.values import Backlog, Claim, OutboxStatus, Settlement, TableHealth
 
 
@@ -83,5 +84,9 @@ class OutboxStore(Protocol):
         ...
 
     def admin(self) -> OutboxAdmin: ...
+
+    def receipts(self) -> ReceiptBook:
+        """Alpine's receipts for delivered events, as kept by settle."""
+        ...
 
     def close(self) -> None: ...

@@ -27,6 +27,7 @@ class OutboxQueries:
     settle_charged: str  # :id :token :attempts :next :first :error
     settle_dead: str  # :id :token :now :attempts :error
     settle_released: str  # :id :token :error
+    keep_receipts: str  # :ids :texts :verified :now → outbox_receipts (first one kept)
     backlog: str  # → pending, in_flight, oldest (may read :epoch :clock)
     dead_count: str  # → n
     parked: str  # → n
@@ -47,10 +48,22 @@ def settle(db: Db, q: OutboxQueries, claim: Claim, settlement: Settlement, now: 
         if settlement.delivered:
             db.run(q.settle_delivered, {"now": stamp, "ids": list(settlement.delivered)})
             held = len(settlement.delivered)
+        if settlement.receipts:
+            db.run(q.keep_receipts, _receipt_values(settlement, stamp))
         for sql, values in _fates(db, q, settlement):
             held += db.run(sql, values | {"token": claim.token, "now": stamp})
         crash_point("in_settle")
     return held
+
+
+def _receipt_values(settlement: Settlement, stamp: object) -> Row:
+    kept = settlement.receipts
+    return {
+        "ids": [r.row_id for r in kept],
+        "texts": [r.text for r in kept],
+        "verified": [r.verified for r in kept],
+        "now": stamp,
+    }
 
 
 def _fates(db: Db, q: OutboxQueries, settlement: Settlement) -> Iterator[tuple[str, Row]]:

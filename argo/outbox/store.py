@@ -27,6 +27,7 @@ from argo.outbox.admin import SQLITE_ADMIN, SqlOutboxAdmin
 from argo.outbox.doorbell import Doorbell, Wakeup
 from argo.outbox.events import EventType
 from argo.outbox.lease import LeaseClock, boot_clock
+from argo.outbox.receipts import SQLITE_RECEIPTS, ReceiptBook
 from argo.outbox.shared import LONGEST_RETRY_WAIT, OutboxQueries
 from argo.outbox.values import (
     Backlog,
@@ -113,6 +114,15 @@ SQLITE = OutboxQueries(
         f"UPDATE sync_outbox SET last_error = coalesce(:error, last_error), {_NO_LEASE}"
         f" WHERE id = :id AND {_HELD}"
     ),
+    keep_receipts=(
+        "INSERT INTO outbox_receipts"
+        " (event_id, signal_id, event_type, receipt, verified, received_at)"
+        " SELECT o.event_id, o.signal_id, o.event_type,"
+        " json_extract(:texts, '$[' || r.key || ']'),"
+        " json_extract(:verified, '$[' || r.key || ']'), :now"
+        " FROM json_each(:ids) AS r JOIN sync_outbox AS o ON o.id = r.value"
+        " WHERE true ON CONFLICT (event_id) DO NOTHING"
+    ),
     backlog=BACKLOG,
     dead_count=DEAD_COUNT,
     parked=PARKED,
@@ -180,6 +190,10 @@ class SqliteOutboxStore:
     def admin(self) -> SqlOutboxAdmin:
         """Operator actions (dead letters, pruning, worker records) on this connection."""
         return SqlOutboxAdmin(self._db, SQLITE_ADMIN)
+
+    def receipts(self) -> ReceiptBook:
+        """Alpine's receipts for delivered events, as kept by settle."""
+        return ReceiptBook(self._db, SQLITE_RECEIPTS)
 
     def data_version(self) -> int:
         """Changes whenever another connection commits: a cheap "anything new?" probe."""

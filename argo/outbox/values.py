@@ -77,6 +77,16 @@ class Release:
 
 
 @dataclass(frozen=True, slots=True)
+class Receipt:
+    """Alpine's signed receipt for a row settled delivered: its JSON as Alpine sent it, and
+    whether it was checked against the keys the relay pins (kept in `outbox_receipts`)."""
+
+    row_id: int
+    text: str
+    verified: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Settlement:
     """The fate of every row of one claim, written in one transaction."""
 
@@ -84,6 +94,7 @@ class Settlement:
     charged: tuple[Charge, ...] = ()
     dead: tuple[DeadLetter, ...] = ()
     released: tuple[Release, ...] = ()
+    receipts: tuple[Receipt, ...] = ()  # of delivered rows whose answer carried one
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ import pytest
 
 from argo.db.postgres import connect as pg_connect
 from argo.db.postgres import migrations, upgrade
-from argo.db.schema import current_version, ensure_schema, statements
+from argo.db.schema import current_version, ensure_schema, latest_version, statements
 from argo.db.sqlite import connect
 from argo.signal import Signal
 from argo.signals import open_signals
@@ -99,8 +99,8 @@ def test_a_version_3_database_upgrades_and_the_upgrade_is_safe_to_rerun(tmp_path
     conn = connect(tmp_path / "old.db")
     assert current_version(conn) == 3
     before = [tuple(r) for r in conn.execute("SELECT * FROM sync_outbox ORDER BY id")]
-    assert ensure_schema(conn) == 4
-    assert ensure_schema(conn) == 4
+    assert ensure_schema(conn) == latest_version()
+    assert ensure_schema(conn) == latest_version()
     conn.close()
     store = open_signals(tmp_path / "old.db")  # what `argo run` does on start
     conn = store.connection
@@ -165,7 +165,7 @@ def test_postgresql_upgrade_from_version_1() -> None:
                 " name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
             )
             conn.execute("INSERT INTO argo_schema_migrations VALUES (1, '0001_outbox.sql')")
-        assert upgrade(conn).applied == ("0002_executed.sql",)
+        assert upgrade(conn).applied == ("0002_executed.sql", "0003_receipts.sql")
         assert upgrade(conn).applied == ()
         conn.close()
         store = open_signals(Path(url_for(name)))
