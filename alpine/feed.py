@@ -29,6 +29,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, Select, func, select, 
 from alpine.positions import Position
 from alpine.tables import feed_events, feed_head, signals
 from alpine.tiers import Tier
+from alpine.timestamps import format_timestamp
 
 _BASE = (
     "signal_id",
@@ -111,9 +112,8 @@ def _fields(row: Any, names: Iterable[str]) -> dict[str, Any]:
         value = row.order_id is not None if name == "executed" else getattr(row, name)
         if name == "late":
             value = bool(value)
-        body[name] = (
-            value.isoformat().replace("+00:00", "Z") if isinstance(value, datetime) else value
-        )
+        # One fixed form (microseconds always): the text Argo hashed, whole seconds too.
+        body[name] = format_timestamp(value) if isinstance(value, datetime) else value
     return body
 
 

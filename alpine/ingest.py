@@ -200,6 +200,9 @@ class IngestApi:
                     {
                         "signal_id": r.signal_id,
                         "sha256": r.sha256,
+                        "content_sha256": r.content_sha256,
+                        "outcome_sha256": r.outcome_sha256,
+                        "execution_sha256": r.execution_sha256,
                         "timestamp": r.timestamp.isoformat(),
                     }
                     for r in rows

@@ -21,11 +21,14 @@ from sqlalchemy import Connection, Engine, create_engine, event, or_, select, te
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
+from alpine.canonical import HASHED_FIELDS, verification_hash
 from alpine.crashpoint import crash_point
 from alpine.errors import StoreUnavailableError
 from alpine.identity import OUTCOME_FIELDS, outcome_differences, outcome_values, signal_differences
 from alpine.pg_insert import insert_batch
+from alpine.receipts import UPDATE_FIELDS, update_hash
 from alpine.tables import signals
+from alpine.timestamps import format_timestamp
 from alpine.validation import OutcomeIn, SignalIn, profit_loss_problem
 
 # The database refused these values (a CHECK, or a value it cannot hold): the item's
@@ -65,12 +68,17 @@ class InsertResult:
 
 @dataclass(frozen=True, slots=True)
 class StoredHash:
-    """One row of the reconciliation listing."""
+    """One row of the reconciliation listing: the hash stored at ingest, and the hashes of
+    what the row holds now (its fields, its outcome, its execution), recomputed on read so
+    an edit made behind Alpine's back shows."""
 
     id: int
     signal_id: str
     sha256: str
     timestamp: datetime
+    content_sha256: str = ""
+    outcome_sha256: str | None = None
+    execution_sha256: str | None = None
 
 
 def make_engine(url: str) -> Engine:
@@ -242,9 +250,7 @@ class SignalStore:
         limit: int,
     ) -> list[StoredHash]:
         """(signal_id, sha256) by (timestamp, id), for reconciliation, after a cursor."""
-        query = select(
-            signals.c.id, signals.c.signal_id, signals.c.verification_hash, signals.c.timestamp
-        )
+        query = select(signals)
         if since is not None:
             query = query.where(signals.c.timestamp >= since)
         if until is not None:
@@ -253,10 +259,7 @@ class SignalStore:
             query = query.where(tuple_(signals.c.timestamp, signals.c.id) > tuple_(*after))
         query = query.order_by(signals.c.timestamp, signals.c.id).limit(limit)
         with self._transaction() as conn:
-            return [
-                StoredHash(int(r.id), r.signal_id, r.verification_hash, r.timestamp)
-                for r in conn.execute(query)
-            ]
+            return [current_hashes(r) for r in conn.execute(query)]
 
     def ping(self) -> None:
         """Raise StoreUnavailableError unless the database answers."""
@@ -265,6 +268,30 @@ class SignalStore:
                 conn.execute(text("SELECT 1"))
         except DBAPIError as exc:
             raise StoreUnavailableError(str(exc.orig)) from exc
+
+
+def current_hashes(row: Any) -> StoredHash:
+    """The listing entry of a `signals` row: stored hash and what its fields hash to now."""
+    fields = {name: getattr(row, name) for name in HASHED_FIELDS}
+    fields["timestamp"] = format_timestamp(row.timestamp)
+    outcome = execution = None
+    if row.outcome is not None:
+        outcome = update_hash("signal.outcome", _values(row, "signal.outcome"))
+    if row.order_id is not None and row.executed_at is not None:
+        execution = update_hash("signal.executed", _values(row, "signal.executed"))
+    return StoredHash(
+        int(row.id),
+        row.signal_id,
+        row.verification_hash,
+        row.timestamp,
+        verification_hash(fields),
+        outcome,
+        execution,
+    )
+
+
+def _values(row: Any, event: str) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in UPDATE_FIELDS[event]}
 
 
 def _refused(signal: SignalIn) -> InsertResult:

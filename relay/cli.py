@@ -36,6 +36,7 @@ from relay.app import open_outbox, relay_app
 from relay.cli_common import config_with, db_option, loaded_with, window
 from relay.cli_common import open_existing as _open
 from relay.cli_dead import dead
+from relay.cli_receipts import receipts
 from relay.cli_verify import on_tty, verify
 from relay.config import describe
 from relay.errors import ConfigError, RelayError
@@ -298,6 +299,7 @@ def config_show(as_json: bool) -> None:
 
 main.add_command(dead)
 main.add_command(verify)
+main.add_command(receipts)
 
 
 def entry_point() -> None:

@@ -28,21 +28,32 @@ from relay.verify import verify as reconcile_window
 @db_option
 def verify(since: str, until: str | None, as_json: bool, repair: bool, **flags: Any) -> None:
     """Reconcile Argo's committed signals in a window with Alpine's list: matched,
-    missing, hash mismatch, unknown to Argo, still pending. Exit 0 when nothing is
-    missing or mismatched, 1 otherwise. Safe on a live system."""
+    missing, hash mismatch, unknown to Argo, still pending; and check every receipt Alpine
+    signed for them (its signature, and that Alpine still holds what it names). Exit 0
+    when nothing is missing, mismatched or contradicted by a receipt, 1 otherwise. Safe on
+    a live system."""
     now = utc_now()
     start, until_time = window(since, until or to_text(now), now)
     end = until_time or now
     progress = _Progress(on_tty())
     config = _config(**flags)
-    with verifier(config) as (_, deliverer):  # the outbox it opens proves the schema
+    with verifier(config) as (outbox, deliverer):  # the outbox it opens proves the schema
         signals = open_store(config.db_path)
         try:
-            result = reconcile_window(signals, deliverer, start, end, progress=progress)
+            result = reconcile_window(
+                signals,
+                deliverer,
+                start,
+                end,
+                progress=progress,
+                receipts=outbox.receipts(),
+                keys=config.receipt_keys(),
+            )
             progress.done()
             report = result.as_dict()
-            if repair and result.missing:
-                count = repair_missing(signals, result.missing, utc_now())
+            missing = result.reconciliation.missing
+            if repair and missing:
+                count = repair_missing(signals, missing, utc_now())
                 report["repaired"] = count.signals
         finally:
             signals.close()
@@ -82,6 +93,14 @@ def _print_reconciliation(report: dict[str, Any]) -> None:
         first = report["first"].get(name) if name != "matched" else None
         shown = f"  e.g. {', '.join(first)}" if first else ""
         click.echo(f"{name:<12} {report[name]}{shown}")
+    receipts = report["receipts"]
+    keys = "pinned keys" if receipts["keys"] == "pinned" else "the keys Alpine serves"
+    click.echo(
+        f"receipts     {receipts['checked']} checked with {keys}:"
+        f" {receipts['forged']} not signed by them, {receipts['broken']} contradicted by Alpine"
+    )
+    for line in receipts["first"]:
+        click.echo(f"  {line}")
     if "repaired" in report:
         click.echo(f"repaired     {report['repaired']} (replays enqueued; the relay delivers them)")
     click.echo("ok" if report["ok"] else "NOT OK: signals are missing or altered in Alpine")

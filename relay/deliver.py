@@ -22,9 +22,10 @@ from argo.outbox import EventType, OutboxRow, steady_seconds
 from argo.process.crashpoints import crash_point
 from relay.classify import from_batch_response, from_exception, from_response, json_body
 from relay.deadline import under_deadline
-from relay.errors import ListingError
+from relay.errors import ConfigError, ListingError
 from relay.fate import Answer, Reply
 from relay.metrics import RelayMetrics
+from relay.receipt_audit import Held
 from relay.receipts import ReceiptKeys, with_receipt
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ ENDPOINTS: dict[str, str] = {
 BATCH_ENDPOINT = "/api/v1/argo/sync/signals"
 HEALTH_ENDPOINT = "/api/v1/argo/sync/health"
 LISTING_ENDPOINT = "/api/v1/argo/sync/signals"
+KEYS_ENDPOINT = "/api/v1/keys"
 BATCHABLE = EventType.SIGNAL_CREATED
 MAX_BATCH = 500
 _ENCODING = frozenset({"content-encoding", "content-length", "transfer-encoding"})
@@ -121,25 +123,44 @@ class Deliverer:
 
     def listing(
         self, since: datetime, until: datetime, cursor: str | None
-    ) -> tuple[dict[str, str], str | None]:
-        """One page of Alpine's reconciliation list: {signal_id: sha256} and the next cursor.
+    ) -> tuple[dict[str, Held], str | None]:
+        """One page of Alpine's reconciliation list: what it holds for each signal (the
+        hashes of its fields, outcome and execution now) and the next cursor.
 
         Raises ListingError when Alpine does not answer the page.
         """
         params = {"since": _rfc3339(since), "until": _rfc3339(until), "limit": "1000"}
         if cursor:
             params["cursor"] = cursor
-        try:
-            response = self._client.get(
-                LISTING_ENDPOINT, params=params, headers={"X-API-Key": self._api_key}
+        body = self._get_json(LISTING_ENDPOINT, params, "the reconciliation list")
+        held = {
+            item["signal_id"]: Held(
+                item.get("content_sha256") or item["sha256"],
+                item.get("outcome_sha256"),
+                item.get("execution_sha256"),
             )
+            for item in body.get("signals", [])
+        }
+        return held, body.get("next_cursor")
+
+    def receipt_keys(self) -> ReceiptKeys:
+        """The public keys Alpine serves (GET /api/v1/keys). ListingError when it serves
+        none or cannot be read."""
+        body = self._get_json(KEYS_ENDPOINT, {}, "its receipt keys")
+        try:
+            return ReceiptKeys.from_document(body, f"Alpine's {KEYS_ENDPOINT}")
+        except ConfigError as exc:
+            raise ListingError(str(exc)) from exc
+
+    def _get_json(self, path: str, params: dict[str, str], what: str) -> dict[str, Any]:
+        try:
+            response = self._client.get(path, params=params, headers={"X-API-Key": self._api_key})
         except httpx.HTTPError as exc:
             raise ListingError(f"Alpine unreachable: {type(exc).__name__}: {exc}") from exc
         body = json_body(response)
         if response.status_code != 200 or not isinstance(body, dict):
-            raise ListingError(f"HTTP {response.status_code}: {response.text[:200]}")
-        pairs = {item["signal_id"]: item["sha256"] for item in body.get("signals", [])}
-        return pairs, body.get("next_cursor")
+            raise ListingError(f"{what}: HTTP {response.status_code}: {response.text[:200]}")
+        return body
 
     def _send_once(self, row: OutboxRow) -> Reply:
         path = ENDPOINTS.get(row.event_type)

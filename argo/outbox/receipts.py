@@ -8,7 +8,7 @@ after delivery still has its proof.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -55,6 +55,7 @@ class ReceiptQueries:
 
     by_key: str  # :key → the receipts of that event id, or of every event of that signal id
     between: str  # :since :until :limit → received in [since, until), oldest first
+    for_signals: str  # :ids → every receipt of those signals
 
 
 _COLUMNS = "event_id, signal_id, event_type, receipt, verified, received_at"
@@ -67,6 +68,10 @@ SQLITE_RECEIPTS = ReceiptQueries(
         f"SELECT {_COLUMNS} FROM outbox_receipts WHERE received_at >= :since"
         " AND received_at < :until ORDER BY received_at, event_id LIMIT :limit"
     ),
+    for_signals=(
+        f"SELECT {_COLUMNS} FROM outbox_receipts"
+        " WHERE signal_id IN (SELECT value FROM json_each(:ids)) ORDER BY received_at, event_id"
+    ),
 )
 POSTGRES_RECEIPTS = ReceiptQueries(
     by_key=(
@@ -76,6 +81,10 @@ POSTGRES_RECEIPTS = ReceiptQueries(
     between=(
         f"SELECT {_COLUMNS} FROM outbox_receipts WHERE received_at >= %(since)s"
         " AND received_at < %(until)s ORDER BY received_at, event_id LIMIT %(limit)s"
+    ),
+    for_signals=(
+        f"SELECT {_COLUMNS} FROM outbox_receipts WHERE signal_id = ANY(%(ids)s)"
+        " ORDER BY received_at, event_id"
     ),
 )
 
@@ -97,3 +106,11 @@ class ReceiptBook:
         """Receipts received in [since, until), oldest first."""
         values = {"since": self._db.time(since), "until": self._db.time(until), "limit": limit}
         return [KeptReceipt.from_row(r) for r in self._db.rows(self._q.between, values)]
+
+    def for_signals(self, signal_ids: Iterable[str]) -> list[KeptReceipt]:
+        """Every kept receipt of those signals (creation, outcome, execution)."""
+        ids = sorted(set(signal_ids))
+        if not ids:
+            return []
+        rows = self._db.rows(self._q.for_signals, {"ids": ids})
+        return [KeptReceipt.from_row(r) for r in rows]
