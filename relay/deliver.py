@@ -135,9 +135,7 @@ class Deliverer:
         body = self._get_json(LISTING_ENDPOINT, params, "the reconciliation list")
         held = {
             item["signal_id"]: Held(
-                item.get("content_sha256") or item["sha256"],
-                item.get("outcome_sha256"),
-                item.get("execution_sha256"),
+                _held_hash(item), item.get("outcome_sha256"), item.get("execution_sha256")
             )
             for item in body.get("signals", [])
         }
@@ -267,6 +265,15 @@ def _result_label(reply: Reply) -> str:
     if reply.status:
         return f"http_{reply.status}"
     return _LABELS.get(reply.answer, reply.answer.value)
+
+
+def _held_hash(item: dict[str, Any]) -> str:
+    """The signal's hash as Alpine holds it: the one stored at ingest when its fields still
+    hash to it, else both (matching nothing: the record was edited behind Alpine's back)."""
+    stored, content = str(item["sha256"]), item.get("content_sha256")
+    if content is None or content == stored:
+        return stored
+    return f"edited:{stored}:{content}"
 
 
 def _rfc3339(moment: datetime) -> str:
