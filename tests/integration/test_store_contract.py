@@ -5,6 +5,7 @@ dialect: whatever passes on one passes on the other."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from argo.outbox import (
     DeadLetter,
     EventType,
     OutboxStore,
+    Receipt,
     Release,
     Settlement,
     WorkerState,
@@ -143,6 +145,39 @@ def test_settle_writes_every_fate_and_touches_only_what_the_token_holds(
     again = outbox.claim("w2", now, LEASE, limit=10)
     assert [r.id for r in again.rows] == [d]  # the charged row waits an hour
     assert again.rows[0].attempts == 0
+
+
+def test_settle_keeps_the_receipts_of_delivered_rows_and_prune_leaves_them(
+    signals: SignalStore, outbox: OutboxStore
+) -> None:
+    signals.add_many(make_signals(3), utc_now())
+    now = utc_now()
+    claim = outbox.claim("w1", now, LEASE, limit=3)
+    a, b, c = claim.rows
+    receipts = (
+        Receipt(a.id, json.dumps({"kid": "k1", "seq": 1, "sha256": "aa"}), True),
+        Receipt(b.id, json.dumps({"kid": "k1", "seq": 2, "sha256": "bb"}), False),
+    )
+    settlement = Settlement(delivered=(a.id, b.id, c.id), receipts=receipts)
+    assert outbox.settle(claim, settlement, now) == 3
+    again = Settlement(delivered=(a.id,), receipts=(Receipt(a.id, '{"kid":"other"}', True),))
+    outbox.settle(claim, again, now)  # a second settle keeps the first receipt
+    book = outbox.receipts()
+    [first] = book.find(a.event_id)
+    assert (first.signal_id, first.event_type, first.verified) == (
+        a.signal_id,
+        EventType.SIGNAL_CREATED,
+        True,
+    )
+    assert first.receipt == {"kid": "k1", "seq": 1, "sha256": "aa"}
+    assert [k.event_id for k in book.find(b.signal_id)] == [b.event_id]
+    assert not book.find(b.signal_id)[0].verified
+    assert book.find(c.event_id) == []  # delivered without a receipt
+    window = book.between(now - timedelta(minutes=1), now + timedelta(minutes=1))
+    assert sorted(k.event_id for k in window) == sorted([a.event_id, b.event_id])
+    assert {k.event_id for k in book.for_signals([a.signal_id, c.signal_id])} == {a.event_id}
+    assert outbox.admin().prune_delivered(now + timedelta(days=1)) == 3
+    assert len(book.for_signals([a.signal_id, b.signal_id])) == 2  # kept for disputes
 
 
 def test_an_outcome_waits_for_its_creation_and_is_parked_behind_a_dead_one(
