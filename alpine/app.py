@@ -29,6 +29,7 @@ from alpine.metrics import AlpineMetrics, RequestTimer
 from alpine.openapi import document_schemas
 from alpine.rate_store import make_limiter
 from alpine.receipt_issuer import ReceiptIssuer, register_keys
+from alpine.record import RecordSealer
 from alpine.settings import AlpineSettings
 from alpine.settings_load import settings_from_env
 from alpine.store import SignalStore, make_engine
@@ -91,11 +92,14 @@ def create_app(settings: AlpineSettings, store: SignalStore | None = None) -> Fa
     guard = IngestGuard(
         settings, metrics, make_limiter(store.engine, settings.rate_limit, settings.rate_burst)
     )
-    receipts = ReceiptIssuer(store.engine, settings.receipt_key, settings.receipt_retired_keys)
+    sealer = RecordSealer(store.engine, settings.receipt_key) if settings.receipt_key else None
+    receipts = ReceiptIssuer(
+        store.engine, settings.receipt_key, settings.receipt_retired_keys, sealer
+    )
     IngestApi(store, guard, metrics, receipts).register(app)
     ExecutionApi(ExecutionStore(store.engine), guard, metrics, receipts).register(app)
     register_keys(app, receipts)
-    feed, tiers = Feed(store.engine), load_tiers(settings.tiers_file)
+    feed, tiers = Feed(store.engine, sealer), load_tiers(settings.tiers_file)
     postgres = store.engine.dialect.name == "postgresql"
     SubscriberApi(
         feed,

@@ -9,6 +9,7 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 HASHED_FIELDS = (
@@ -70,3 +71,26 @@ def _general_text(signal: Mapping[str, Any]) -> str:
     return json.dumps(
         canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
     )
+
+
+# The fields of an outcome or an execution that its hash covers (receipts, the record).
+UPDATE_FIELDS = {
+    "signal.outcome": ("signal_id", "outcome", "exit_price", "profit_loss_pct", "closed_at"),
+    "signal.executed": ("signal_id", "order_id", "executed_at", "fill_price"),
+}
+
+
+def moment_text(moment: datetime) -> str:
+    """RFC 3339 UTC with microseconds and `Z`: how receipts and update hashes write time."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def update_hash(event: str, values: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of an outcome's or execution's recorded fields (datetimes or their
+    text as `moment_text` writes it)."""
+    fields = {}
+    for name in UPDATE_FIELDS[event]:
+        value = values[name]
+        fields[name] = moment_text(value) if isinstance(value, datetime) else value
+    text = json.dumps(fields, sort_keys=True, separators=(",", ":")).encode("ascii")
+    return hashlib.sha256(text).hexdigest()

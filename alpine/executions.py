@@ -139,4 +139,4 @@ class ExecutionApi:
             answer["receipt"] = await run_in_threadpool(
                 self._receipts.for_update, execution.signal_id, "execution"
             )
-        return JSONResponse(answer)
+        return JSONResponse(answer, background=self._receipts.after_answer())

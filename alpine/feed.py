@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Engine, Select, func, select, text
 
 from alpine.positions import Position
+from alpine.record import RecordSealer, entry_range, read_entries, record_of
 from alpine.tables import feed_events, feed_head, signals
 from alpine.tiers import Tier
 from alpine.timestamps import format_timestamp
@@ -74,13 +75,16 @@ class FeedEvent:
     kind: str  # signal | outcome | execution
     body: dict[str, Any]
 
-    def item(self, prev_seq: int, epoch: str) -> dict[str, Any]:
-        """The event with its position: JSON-ready, the same in pages and on the stream.
+    def item(
+        self, prev_seq: int, epoch: str, record: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The event with its position (and its record entry, when Alpine seals one):
+        JSON-ready, the same in pages and on the stream.
 
         `prev_seq` is the tier's previous event (0 before the first): a subscriber that
         does not hold it has a gap.
         """
-        return {
+        item = {
             "event": self.kind,
             **self.body,
             "seq": self.seq,
@@ -88,6 +92,9 @@ class FeedEvent:
             "cursor": Position(epoch, self.seq).cursor,
             "epoch": epoch,
         }
+        if record is not None:
+            item["record"] = record
+        return item
 
 
 def shape(row: Any, tier: Tier) -> dict[str, Any]:
@@ -140,10 +147,11 @@ def chain(events: Sequence[FeedEvent], prev_seq: int) -> list[tuple[FeedEvent, i
 
 
 class Feed:
-    """Reads the feed as subscribers see it."""
+    """Reads the feed as subscribers see it; with a sealer, seals the record as it reads."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, sealer: RecordSealer | None = None) -> None:
         self._engine = engine
+        self._sealer = sealer
         self._epoch: tuple[float, str] | None = None
         self._pinned = threading.local()
 
@@ -163,11 +171,26 @@ class Feed:
         return nullcontext(conn) if conn is not None else self._engine.connect()
 
     def head(self) -> int:
-        """The position of the last committed event (0 for an empty feed)."""
+        """The position of the last committed event (0 for an empty feed); with a sealer,
+        every event up to it is sealed into the record first."""
         with self._connect() as conn:
+            if self._sealer is not None:
+                return self._sealer.seal(conn)
             return int(
                 conn.execute(select(feed_head.c.seq).where(feed_head.c.id == 1)).scalar_one()
             )
+
+    def linked(
+        self, events: Sequence[FeedEvent], prev_seq: int
+    ) -> list[tuple[FeedEvent, int, dict[str, Any] | None]]:
+        """`chain` with each event's record entry (None without a sealer)."""
+        pairs = chain(events, prev_seq)
+        span = entry_range(pairs) if self._sealer is not None else None
+        if span is None:
+            return [(event, prev, None) for event, prev in pairs]
+        with self._connect() as conn:
+            entries = read_entries(conn, *span)
+        return [(event, prev, record_of(event, prev, entries)) for event, prev in pairs]
 
     def epoch(self) -> str:
         """The name of this history; it changes only when history is restored or rewound."""

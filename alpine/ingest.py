@@ -126,7 +126,11 @@ class IngestApi:
                 self._receipts.for_signals, [result.alpine_signal_id]
             )
             answer["receipt"] = receipts.get(result.alpine_signal_id)
-        return JSONResponse(answer, status_code=_STATUS_CODES[result.status])
+        return JSONResponse(
+            answer,
+            status_code=_STATUS_CODES[result.status],
+            background=self._receipts.after_answer(),
+        )
 
     async def ingest_batch(self, request: Request) -> JSONResponse:
         """Store up to 500 signals; one result per item, in order, each item on its own."""
@@ -153,7 +157,7 @@ class IngestApi:
         late = sum(1 for outcome in stored if outcome.late)
         if late:
             self._metrics.signals_late.inc(late)
-        return JSONResponse({"results": results})
+        return JSONResponse({"results": results}, background=self._receipts.after_answer())
 
     async def ingest_outcome(self, request: Request) -> JSONResponse:
         """Record the outcome of a stored signal."""
@@ -175,7 +179,7 @@ class IngestApi:
             answer["receipt"] = await run_in_threadpool(
                 self._receipts.for_update, outcome.signal_id, "outcome"
             )
-        return JSONResponse(answer)
+        return JSONResponse(answer, background=self._receipts.after_answer())
 
     async def list_hashes(
         self,

@@ -28,12 +28,12 @@ import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.engine import URL
 
-from alpine.feed import Feed, FeedEvent, chain
+from alpine.feed import Feed, FeedEvent
 from alpine.listener import NotifyListener
 from alpine.tiers import Tier
 
@@ -85,9 +85,11 @@ class Stream(Protocol):
         ...
 
 
-def event_text(event: FeedEvent, prev_seq: int, epoch: str) -> str:
+def event_text(
+    event: FeedEvent, prev_seq: int, epoch: str, record: dict[str, Any] | None = None
+) -> str:
     """One SSE event: its id is the event's cursor, its type the event's kind."""
-    item = event.item(prev_seq, epoch)
+    item = event.item(prev_seq, epoch, record)
     return (
         f"id: {item['cursor']}\n"
         f"event: {event.kind}\ndata: {json.dumps(item, separators=(',', ':'))}\n\n"
@@ -245,11 +247,13 @@ class LiveFeed:
                     due[name] = next_due
                 if until <= position.seq:
                     continue
-                events = chain(
+                events = self._feed.linked(
                     read_events(self._feed, tier, position.seq, until), position.last_event
                 )
                 last = events[-1][0].seq if events else position.last_event
-                batch = Batch(tuple((e.seq, event_text(e, prev, epoch)) for e, prev in events))
+                batch = Batch(
+                    tuple((e.seq, event_text(e, prev, epoch, rec)) for e, prev, rec in events)
+                )
                 published[name] = (TierPosition(until, last), batch)
         self._due = due
         return published

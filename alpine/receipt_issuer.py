@@ -10,8 +10,10 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, select
+from starlette.background import BackgroundTask
 
 from alpine.receipts import EVENTS, UPDATE_FIELDS, PublicKey, SigningKey, moment_text, update_hash
+from alpine.record import RecordSealer
 from alpine.tables import feed_events, signals
 
 _JOINED = feed_events.join(signals, signals.c.id == feed_events.c.signal_row)
@@ -21,11 +23,21 @@ class ReceiptIssuer:
     """Signs receipts with the current key; lists every key receipts verify with."""
 
     def __init__(
-        self, engine: Engine, key: SigningKey | None, retired: Iterable[PublicKey] = ()
+        self,
+        engine: Engine,
+        key: SigningKey | None,
+        retired: Iterable[PublicKey] = (),
+        sealer: RecordSealer | None = None,
     ) -> None:
         self._engine = engine
         self._key = key
         self._retired = tuple(retired)
+        self._sealer = sealer
+
+    def after_answer(self) -> BackgroundTask | None:
+        """Seal what was just stored into the record once the answer is sent (off the
+        sender's latency; readers seal too, so nothing is ever served unsealed)."""
+        return BackgroundTask(self._sealer.seal_now) if self._sealer is not None else None
 
     @property
     def enabled(self) -> bool:

@@ -16,25 +16,33 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from alpine.canonical import UPDATE_FIELDS, moment_text, update_hash
 from alpine.errors import ConfigError
+
+__all__ = [
+    "EVENTS",
+    "UPDATE_FIELDS",
+    "PublicKey",
+    "SigningKey",
+    "b64",
+    "moment_text",
+    "parse_retired",
+    "receipt_text",
+    "unb64",
+    "update_hash",
+]
 
 VERSION = 1
 EVENTS = {"signal": "signal.created", "outcome": "signal.outcome", "execution": "signal.executed"}
-UPDATE_FIELDS = {
-    "signal.outcome": ("signal_id", "outcome", "exit_price", "profit_loss_pct", "closed_at"),
-    "signal.executed": ("signal_id", "order_id", "executed_at", "fill_price"),
-}
 
 
 def b64(raw: bytes) -> str:
@@ -49,21 +57,6 @@ def receipt_text(fields: Mapping[str, Any]) -> bytes:
     """The signed bytes: every field but `sig`, sorted keys, compact, ASCII."""
     unsigned = {k: v for k, v in fields.items() if k != "sig"}
     return json.dumps(unsigned, sort_keys=True, separators=(",", ":")).encode("ascii")
-
-
-def moment_text(moment: datetime) -> str:
-    """RFC 3339 UTC with microseconds and `Z`: how receipts and update hashes write time."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def update_hash(event: str, values: Mapping[str, Any]) -> str:
-    """SHA-256 (hex) of an outcome's or execution's recorded fields."""
-    fields = {}
-    for name in UPDATE_FIELDS[event]:
-        value = values[name]
-        fields[name] = moment_text(value) if isinstance(value, datetime) else value
-    text = json.dumps(fields, sort_keys=True, separators=(",", ":")).encode("ascii")
-    return hashlib.sha256(text).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.routing import APIRoute
 from starlette.types import Receive, Scope, Send
 
-from alpine.feed import Feed, FeedEvent, chain
+from alpine.feed import Feed, FeedEvent
 from alpine.livefeed import LiveFeed, event_text, pages
 from alpine.openapi import ERROR_BODY
 from alpine.positions import CursorError, Position, parse_cursor, stale_reason
@@ -157,7 +157,7 @@ class SubscriberApi:
             until = self._feed.frontier(tier, head, datetime.now(UTC))
             events = self._feed.window(tier, position.seq, until, limit)
             prev = self._feed.previous(tier, position.seq) if events else 0
-            items = [event.item(p, epoch) for event, p in chain(events, prev)]
+            items = [e.item(p, epoch, rec) for e, p, rec in self._feed.linked(events, prev)]
             return {
                 "events": items,
                 "next_cursor": items[-1]["cursor"]
@@ -271,6 +271,7 @@ class SubscriberApi:
         prev = await run_in_threadpool(self._feed.previous, tier, after)
         reader = pages(self._feed, tier, after, until)
         while (events := await run_in_threadpool(next, reader, None)) is not None:
-            for event, before in chain(events, prev):
-                yield event_text(event, before, epoch)
+            linked = await run_in_threadpool(self._feed.linked, events, prev)
+            for event, before, record in linked:
+                yield event_text(event, before, epoch, record)
             prev = events[-1].seq

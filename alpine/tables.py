@@ -98,3 +98,24 @@ feed_head = Table(
     Column("seq", BigInteger().with_variant(Integer(), "sqlite"), nullable=False),
     Column("epoch", Text, nullable=False),  # a random token; a new one means history changed
 )
+
+# The published record (schema/alpine/*/..._record.sql): a signed hash-chain entry for each
+# feed event, sealed in feed order by alpine/record.py.
+record_head = Table(
+    "record_head",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("seq", BigInteger().with_variant(Integer(), "sqlite"), nullable=False),
+    Column("hash", Text, nullable=False),
+)
+
+record_entries = Table(
+    "record_entries",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    Column("commitment", Text, nullable=False),
+    Column("nonce", Text, nullable=False),
+    Column("hash", Text, nullable=False),
+    Column("kid", Text, nullable=False),
+    Column("sig", Text, nullable=False),
+)

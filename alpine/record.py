@@ -1,0 +1,166 @@
+"""Alpine's side of the published record (alpine/record_check.py says what it is): seal
+each feed event into the hash chain, in feed order, and attach each served event's entry.
+
+Sealing runs where the feed is read (`Feed.head`): every reader first seals what has
+committed since the last seal, so nothing is served unsealed. Sealers of all worker
+processes take turns on record_head's row (a write lock on SQLite), so each position is
+sealed once, after its predecessor. Without a receipt key nothing is sealed and events
+carry no record.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from alpine.receipts import SigningKey, b64
+from alpine.record_check import GENESIS, commitment, link, signed_text
+from alpine.store import current_hashes
+from alpine.tables import feed_events, feed_head, record_entries, record_head, signals
+
+if TYPE_CHECKING:
+    from alpine.feed import FeedEvent
+
+log = logging.getLogger("alpine.record")
+SEAL_BATCH = 2000
+_JOINED = feed_events.join(signals, signals.c.id == feed_events.c.signal_row)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    seq: int
+    commitment: str
+    nonce: str
+    hash: str
+    kid: str
+    sig: str
+
+
+class RecordSealer:
+    """Seals feed events into the record with Alpine's receipt key."""
+
+    def __init__(self, engine: Engine, key: SigningKey) -> None:
+        self._engine = engine
+        self._key = key
+
+    def seal_now(self) -> None:
+        """Seal what has committed (after an ingest answer is sent: a background task);
+        a failure is logged, and the next reader seals instead."""
+        try:
+            with self._engine.connect() as conn:
+                self.seal(conn)
+        except Exception:
+            log.exception("sealing the record failed", extra={"event": "record_seal_error"})
+
+    def seal(self, conn: Connection) -> int:
+        """Seal every committed event not yet sealed; the last sealed position (the feed's
+        head, unless an event was removed behind Alpine's back). `conn` answers the cheap
+        "anything to do?" question; sealing takes its own transactions."""
+        head, sealed = conn.execute(
+            select(feed_head.c.seq, record_head.c.seq)
+            .select_from(feed_head.join(record_head, record_head.c.id == feed_head.c.id))
+            .where(feed_head.c.id == 1)
+        ).one()
+        if sealed >= head:
+            return int(sealed)
+        conn.commit()  # end the read so sealing's commits are visible to it
+        while True:
+            sealed, more = self._seal_batch()
+            if not more:
+                return sealed
+
+    def _seal_batch(self) -> tuple[int, bool]:
+        with self._engine.begin() as tx:
+            # Take record_head's row first: sealers of every worker queue here.
+            tx.execute(
+                update(record_head).where(record_head.c.id == 1).values(seq=record_head.c.seq)
+            )
+            sealed, prev = tx.execute(select(record_head.c.seq, record_head.c.hash)).one()
+            rows = tx.execute(
+                select(feed_events.c.seq, feed_events.c.kind, signals)
+                .select_from(_JOINED)
+                .where(feed_events.c.seq > sealed)
+                .order_by(feed_events.c.seq)
+                .limit(SEAL_BATCH)
+            ).all()
+            if not rows:
+                return int(sealed), False
+            entries = []
+            for row in rows:
+                entry = self._entry(int(row.seq), row.kind, row, prev)
+                entries.append(entry)
+                prev = entry.hash
+            tx.execute(insert(record_entries), [vars_of(e) for e in entries])
+            tx.execute(
+                update(record_head)
+                .where(record_head.c.id == 1)
+                .values(seq=entries[-1].seq, hash=entries[-1].hash)
+            )
+        return entries[-1].seq, len(rows) == SEAL_BATCH
+
+    def _entry(self, seq: int, kind: str, row: Any, prev_hash: str) -> Entry:
+        held = current_hashes(row)
+        content = {
+            "signal": held.content_sha256,
+            "outcome": held.outcome_sha256,
+            "execution": held.execution_sha256,
+        }[kind]
+        nonce = secrets.token_hex(16)
+        entry_commitment = commitment(seq, kind, str(content), nonce)
+        entry_hash = link(prev_hash, entry_commitment)
+        sig = b64(self._key.private.sign(signed_text(seq, entry_hash, self._key.kid)))
+        return Entry(seq, entry_commitment, nonce, entry_hash, self._key.kid, sig)
+
+
+def vars_of(entry: Entry) -> dict[str, Any]:
+    return {
+        "seq": entry.seq,
+        "commitment": entry.commitment,
+        "nonce": entry.nonce,
+        "hash": entry.hash,
+        "kid": entry.kid,
+        "sig": entry.sig,
+    }
+
+
+def read_entries(conn: Connection, low: int, high: int) -> dict[int, Entry]:
+    """The sealed entries at positions low..high."""
+    rows = conn.execute(
+        select(record_entries).where(record_entries.c.seq >= low, record_entries.c.seq <= high)
+    ).all()
+    return {
+        int(r.seq): Entry(int(r.seq), r.commitment, r.nonce, r.hash, r.kid, r.sig) for r in rows
+    }
+
+
+def record_of(event: FeedEvent, prev_seq: int, entries: dict[int, Entry]) -> dict[str, Any] | None:
+    """The `record` of a served event: its entry, the hash before it, and the commitments
+    of the entries between the tier's previous event and it (none before the first)."""
+    entry = entries.get(event.seq)
+    if entry is None:
+        return None
+    before = entries.get(event.seq - 1)
+    prev_hash = GENESIS if event.seq == 1 or before is None else before.hash
+    hidden = [entries[s].commitment for s in range(prev_seq + 1, event.seq) if s in entries]
+    return {
+        "hash": entry.hash,
+        "prev_hash": prev_hash,
+        "commitment": entry.commitment,
+        "nonce": entry.nonce,
+        "hidden": hidden if prev_seq > 0 else [],
+        "kid": entry.kid,
+        "sig": entry.sig,
+    }
+
+
+def entry_range(linked: Sequence[tuple[FeedEvent, int]]) -> tuple[int, int] | None:
+    """The positions whose entries the records of `linked` need."""
+    if not linked:
+        return None
+    first, prev = linked[0]
+    return (prev if prev > 0 else first.seq - 1), linked[-1][0].seq
