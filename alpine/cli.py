@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from alpine import __version__
 from alpine.app import LOG_FORMAT, create_app, freeze_startup
 from alpine.cli_config import config, config_option, use_config
-from alpine.cli_feed import feed, follow
+from alpine.cli_feed import feed, follow, verify_record
 from alpine.cli_keys import keys
 from alpine.errors import AlpineError, ConfigError
 from alpine.metrics import MULTIPROCESS_ENV
@@ -228,6 +228,7 @@ def subscribers_revoke(name: str) -> None:
 
 main.add_command(config)
 main.add_command(follow)
+main.add_command(verify_record)
 main.add_command(feed)
 main.add_command(keys)
 

@@ -13,7 +13,8 @@ import click
 import httpx
 from sqlalchemy import select, update
 
-from alpine.follow import Follower, FollowError, load
+from alpine.follow import Follower, FollowError, load, record_keys, verify_file
+from alpine.receipt_issuer import KEYS_PATH
 from alpine.settings_load import settings_from_env
 from alpine.store import make_engine
 from alpine.tables import feed_head
@@ -65,14 +66,35 @@ def _token(token_file: Path | None) -> str:
     help="Follow this long, then exit (default: until interrupted).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Only the final summary.")
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Check every event's entry in Alpine's signed record before writing it.",
+)
+@click.option(
+    "--keys",
+    "keys_from",
+    help="Alpine's public keys for --verify: a URL or a file (default: URL/api/v1/keys;"
+    " pin a copy you trust).",
+)
 def follow(
-    url: str, token_file: Path | None, out: Path, once: bool, seconds: float | None, quiet: bool
+    url: str,
+    token_file: Path | None,
+    out: Path,
+    once: bool,
+    seconds: float | None,
+    quiet: bool,
+    verify: bool,
+    keys_from: str | None,
 ) -> None:
     """Follow your tier's feed into a JSON-lines file: no gap, no repeat, every signal's
-    SHA-256 checked; ends with how many signals the file holds and whether it has a gap.
+    SHA-256 checked (with --verify, every event's signed record entry and its link to
+    the last one held); ends with how many signals the file holds and whether it has a
+    gap.
 
     Exit 0 when done or interrupted; 2 token refused; 3 Alpine's history changed
-    (another epoch); 4 a signal failed its SHA-256 check; 1 anything else.
+    (another epoch); 4 a signal failed its SHA-256 check; 5 a record entry does not
+    hold (--verify); 1 anything else.
     """
     token = _token(token_file)
     holding = load(out)
@@ -88,7 +110,8 @@ def follow(
     previous = {s: signal.signal(s, _stop) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         with httpx.Client(base_url=url, headers=headers, timeout=timeout) as client:
-            follower = Follower(client, holding, say)
+            keys = record_keys(client, keys_from or f"{url}{KEYS_PATH}") if verify else None
+            follower = Follower(client, holding, say, record_keys=keys)
             try:
                 if once:
                     follower.catch_up()
@@ -149,3 +172,33 @@ def feed_new_epoch(yes: bool) -> None:
     finally:
         engine.dispose()
     click.echo("new epoch started; subscribers will be told to re-read the feed")
+
+
+@click.command(name="verify-record")
+@click.argument("recording", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--keys",
+    "keys_from",
+    required=True,
+    help="Alpine's public keys: a URL (…/api/v1/keys) or a file (`alpine keys export`).",
+)
+def verify_record(recording: Path, keys_from: str) -> None:
+    """Check a recording made by `alpine follow` offline against Alpine's signed record:
+    every event's content matches its entry's commitment, every entry is signed by one
+    of Alpine's keys, and each links to the one before through the entries the tier does
+    not see. Exit 0 when the record holds; 5 naming the first entry that does not; 1
+    when the file or the keys cannot be read."""
+    try:
+        with httpx.Client(timeout=30.0) as client:
+            keys = record_keys(client, keys_from)
+        check = verify_file(recording, keys)
+    except FollowError as exc:
+        click.echo(f"alpine verify-record: {exc}", err=True)
+        raise SystemExit(exc.exit_code) from exc
+    if not check.checked:
+        click.echo(f"alpine verify-record: {recording} holds no event", err=True)
+        raise SystemExit(1)
+    click.echo(
+        f"{recording}: {check.checked} entries hold, up to position {check.last_seq}"
+        f" (hash {check.last_hash})"
+    )

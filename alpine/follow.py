@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 
 from alpine.canonical import verification_hash
+from alpine.record_check import ChainCheck, RecordBroken, RecordKeys
 
 PAGE_LIMIT = 500
 UPDATES = ("outcome", "execution")
@@ -55,6 +56,12 @@ class CorruptSignal(FollowError):
     exit_code = 4
 
 
+class BrokenRecord(FollowError):
+    """An event's entry in Alpine's published record does not hold (--verify)."""
+
+    exit_code = 5
+
+
 class Refused(FollowError):
     """Alpine refused the token (401): revoked or mistyped."""
 
@@ -72,6 +79,7 @@ class Holding:
     cursor: str | None = None
     epoch: str | None = None
     gaps: list[tuple[int, int]] = field(default_factory=list)  # (held up to, next prev_seq)
+    last_hash: str | None = None  # the record entry hash of the last event, when it had one
 
     @property
     def events(self) -> int:
@@ -86,6 +94,8 @@ class Holding:
         self.last_seq = int(item["seq"])
         self.cursor = str(item["cursor"])
         self.epoch = str(item["epoch"])
+        record = item.get("record")
+        self.last_hash = str(record["hash"]) if isinstance(record, dict) else None
 
     def summary(self) -> str:
         """One line: how much is held and whether it has a gap."""
@@ -143,10 +153,17 @@ class Follower:
         holding: Holding,
         say: Callable[[str], None],
         stopping: Callable[[], bool] = lambda: False,
+        record_keys: RecordKeys | None = None,
     ) -> None:
-        """`client`: base_url and the Authorization header set; `say`: progress lines."""
+        """`client`: base_url and the Authorization header set; `say`: progress lines;
+        `record_keys`: check every event's record entry with them before writing it."""
         self._client = client
         self.holding = holding
+        self._record = (
+            ChainCheck(record_keys, holding.last_seq, holding.last_hash)
+            if record_keys is not None
+            else None
+        )
         self._say = say
         self._stopping = stopping
         self._out = holding.path.open("a", encoding="utf-8")
@@ -207,6 +224,11 @@ class Follower:
             return
         for item in items:
             check_signal(item)
+            if self._record is not None:
+                try:
+                    self._record.check(item)
+                except RecordBroken as exc:
+                    raise BrokenRecord(f"{exc}: not written; report it to Alpine") from exc
         self._out.write("".join(json.dumps(i, separators=(",", ":")) + "\n" for i in items))
         self._out.flush()
         os.fsync(self._out.fileno())
@@ -245,6 +267,40 @@ class Follower:
 
 class _Unavailable(Exception):
     """A 5xx or 429: Alpine is there but cannot answer now; retried."""
+
+
+def record_keys(client: httpx.Client, where: str) -> RecordKeys:
+    """Alpine's public keys from `where`: a URL (fetched with `client`) or a file."""
+    try:
+        if where.startswith(("http://", "https://")):
+            response = client.get(where)
+            if response.status_code != 200:
+                raise FollowError(f"{where}: HTTP {response.status_code}")
+            document = response.json()
+        else:
+            document = json.loads(Path(where).read_text(encoding="utf-8"))
+        return RecordKeys.from_document(document)
+    except (OSError, ValueError, httpx.HTTPError) as exc:
+        raise FollowError(f"cannot read Alpine's keys from {where}: {exc}") from exc
+
+
+def verify_file(path: Path, keys: RecordKeys) -> ChainCheck:
+    """Check every event of a recording against Alpine's record, in order; FollowError
+    naming the line and the entry at the first that does not hold."""
+    check = ChainCheck(keys)
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.endswith(b"\n"):
+                break  # a torn last line: not an event yet
+            try:
+                item = json.loads(line)
+                check.check(item)
+                check_signal(item)
+            except (ValueError, KeyError) as exc:
+                raise FollowError(f"{path}: line {number} is not an event: {exc}") from exc
+            except (RecordBroken, CorruptSignal) as exc:
+                raise BrokenRecord(f"{path}: line {number}: {exc}") from exc
+    return check
 
 
 def _detail(response: httpx.Response) -> str:

@@ -207,6 +207,7 @@ class IngestApi:
                         "content_sha256": r.content_sha256,
                         "outcome_sha256": r.outcome_sha256,
                         "execution_sha256": r.execution_sha256,
+                        "positions": dict(zip(_KINDS, r.positions, strict=True)),
                         "timestamp": r.timestamp.isoformat(),
                     }
                     for r in rows
@@ -225,6 +226,9 @@ class IngestApi:
                 status_code=503,
             )
         return JSONResponse({"status": "healthy", "service": SERVICE_NAME, "endpoint": INGEST_PATH})
+
+
+_KINDS = ("signal", "outcome", "execution")
 
 
 def _item_result(item: SignalIn | str, outcome: InsertResult | None) -> dict[str, Any]:

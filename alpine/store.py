@@ -27,7 +27,7 @@ from alpine.errors import StoreUnavailableError
 from alpine.identity import OUTCOME_FIELDS, outcome_differences, outcome_values, signal_differences
 from alpine.pg_insert import insert_batch
 from alpine.receipts import UPDATE_FIELDS, update_hash
-from alpine.tables import signals
+from alpine.tables import feed_events, signals
 from alpine.timestamps import format_timestamp
 from alpine.validation import OutcomeIn, SignalIn, profit_loss_problem
 
@@ -79,6 +79,7 @@ class StoredHash:
     content_sha256: str = ""
     outcome_sha256: str | None = None
     execution_sha256: str | None = None
+    positions: tuple[int | None, int | None, int | None] = (None, None, None)  # feed seq
 
 
 def make_engine(url: str) -> Engine:
@@ -250,7 +251,7 @@ class SignalStore:
         limit: int,
     ) -> list[StoredHash]:
         """(signal_id, sha256) by (timestamp, id), for reconciliation, after a cursor."""
-        query = select(signals)
+        query = select(signals, *(_position(kind).label(f"{kind}_seq") for kind in _KINDS))
         if since is not None:
             query = query.where(signals.c.timestamp >= since)
         if until is not None:
@@ -279,6 +280,7 @@ def current_hashes(row: Any) -> StoredHash:
         outcome = update_hash("signal.outcome", _values(row, "signal.outcome"))
     if row.order_id is not None and row.executed_at is not None:
         execution = update_hash("signal.executed", _values(row, "signal.executed"))
+    positions = tuple(getattr(row, f"{kind}_seq", None) for kind in _KINDS)
     return StoredHash(
         int(row.id),
         row.signal_id,
@@ -287,6 +289,19 @@ def current_hashes(row: Any) -> StoredHash:
         verification_hash(fields),
         outcome,
         execution,
+        (positions[0], positions[1], positions[2]),
+    )
+
+
+_KINDS = ("signal", "outcome", "execution")
+
+
+def _position(kind: str) -> Any:
+    """The feed position of the signal row's event of `kind` (correlated)."""
+    return (
+        select(feed_events.c.seq)
+        .where(feed_events.c.signal_row == signals.c.id, feed_events.c.kind == kind)
+        .scalar_subquery()
     )
 
 

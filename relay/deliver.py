@@ -135,7 +135,10 @@ class Deliverer:
         body = self._get_json(LISTING_ENDPOINT, params, "the reconciliation list")
         held = {
             item["signal_id"]: Held(
-                _held_hash(item), item.get("outcome_sha256"), item.get("execution_sha256")
+                _held_hash(item),
+                item.get("outcome_sha256"),
+                item.get("execution_sha256"),
+                item.get("positions"),
             )
             for item in body.get("signals", [])
         }

@@ -26,6 +26,7 @@ class Held:
     sha256: str
     outcome_sha256: str | None = None
     execution_sha256: str | None = None
+    positions: Mapping[str, int | None] | None = None  # feed seq by kind, when Alpine says
 
     def for_event(self, event_type: str) -> str | None:
         if event_type == EventType.SIGNAL_OUTCOME:
@@ -33,6 +34,18 @@ class Held:
         if event_type == EventType.SIGNAL_EXECUTED:
             return self.execution_sha256
         return self.sha256
+
+    def position(self, event_type: str) -> int | None:
+        """The event's feed position now (None: Alpine did not say)."""
+        if not self.positions:
+            return None
+        return self.positions.get(_KIND.get(str(event_type), "signal"))
+
+
+_KIND: dict[str, str] = {
+    EventType.SIGNAL_OUTCOME: "outcome",
+    EventType.SIGNAL_EXECUTED: "execution",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,10 +105,17 @@ def audit(
             )
             continue
         now = held.for_event(kept.event_type)
+        position = held.position(kept.event_type)
         if now != signed:
             shown = "nothing" if now is None else f"sha256 {now[:16]}…"
             result.broken.append(
                 _finding(kept, seq, f"Alpine signed sha256 {signed[:16]}… and now holds {shown}")
+            )
+        elif held.positions and position != seq:
+            result.broken.append(
+                _finding(
+                    kept, seq, f"Alpine signed feed position {seq}, it now stands at {position}"
+                )
             )
     return ReceiptAudit(checked, result.forged, result.broken)
 
