@@ -7,9 +7,10 @@ from pathlib import Path
 import click
 
 from argo.cli.options import db_option
-from argo.db.postgres import connect, database_url, redacted, upgrade
+from argo.db.postgres import connect, database_url, upgrade
 from argo.db.schema import ensure_schema
 from argo.db.sqlite import connect as sqlite_connect
+from argo.process.redact import redact_dsn
 
 
 @click.group(name="db")
@@ -40,4 +41,4 @@ def db_upgrade(db_path: Path) -> None:
     finally:
         pg.close()
     done = ", ".join(result.applied) if result.applied else "nothing to apply"
-    click.echo(f"{redacted(url)}: {done}; schema version {result.version}")
+    click.echo(f"{redact_dsn(url)}: {done}; schema version {result.version}")

@@ -7,9 +7,10 @@ or after a replay the replayed creation: the old delivered creation does not let
 replayed outcome overtake it). "Its creation was delivered" reads: a delivered creation
 row exists, or none of its creation rows is undelivered (`relay prune` deleted them all,
 and prune deletes only delivered rows and keeps a delivered creation while its signal
-has an undelivered one), so an outcome days after a prune is never stranded. A claim leases rows under a fresh fencing token; renewing
-and settling touch only rows that still carry that token. Results are written in one
-short transaction per window, never while waiting on the network.
+has an undelivered one), so an outcome days after a prune is never stranded. A claim
+leases rows under a fresh fencing token; renewing and settling touch only rows that still
+carry that token. Results are written in one short transaction per window, never while
+waiting on the network.
 """
 
 from __future__ import annotations
