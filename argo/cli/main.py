@@ -7,6 +7,7 @@ import signal as signals_module
 import sqlite3
 import sys
 import threading
+from contextlib import nullcontext
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -38,6 +39,7 @@ from argo.cli.stats import stats
 from argo.engine.decide import EngineConfig
 from argo.engine.outcomes import OutcomeTracker
 from argo.errors import ArgoError, ConfigError, OutboxMissingError
+from argo.execution.lock import execution_lock
 from argo.execution.options import build_executor, execution_options
 from argo.generator import Generator, SignalFactory
 from argo.metrics import GeneratorMetrics
@@ -195,35 +197,37 @@ def run(
         expiry = now - parse_since(expire_after, now)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--expire-after") from exc
-    metrics = GeneratorMetrics()
-    store = open_signals(db_path, synchronous=synchronous)
-    if metrics_port:
-        backlog_store = open_signals(db_path, synchronous=synchronous)
-        metrics.watch_outbox(backlog_store.outbox_backlog)
-        metrics.watch_outcomes(lambda: backlog_store.outcome_stats().groups)
-        start_http_server(metrics_port, addr="127.0.0.1", registry=metrics.registry)
-    audit = AuditLog(audit_log)
-    stop = threading.Event()
+    lock = execution_lock(db_path) if execution["auto_execute"] else nullcontext()
+    with lock:  # one risk book per database
+        metrics = GeneratorMetrics()
+        store = open_signals(db_path, synchronous=synchronous)
+        if metrics_port:
+            backlog_store = open_signals(db_path, synchronous=synchronous)
+            metrics.watch_outbox(backlog_store.outbox_backlog)
+            metrics.watch_outcomes(lambda: backlog_store.outcome_stats().groups)
+            start_http_server(metrics_port, addr="127.0.0.1", registry=metrics.registry)
+        audit = AuditLog(audit_log)
+        stop = threading.Event()
 
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        stop.set()
+        def request_stop(signum: int, frame: FrameType | None) -> None:
+            stop.set()
 
-    signals_module.signal(signals_module.SIGTERM, request_stop)
-    signals_module.signal(signals_module.SIGINT, request_stop)
-    try:
-        executor = build_executor(execution, store, audit, metrics)
-        generator = Generator(store, audit, factory, metrics, OutcomeTracker(expiry), executor)
-        click.echo(f"argo: generating for {','.join(symbol_list)} every {interval}s", err=True)
-        total = generator.run(
-            symbol_list,
-            interval,
-            stop,
-            on_signal=_print_signal,
-            notifier=SystemdNotifier(),
-        )
-    finally:
-        audit.close()
-        store.close()
+        signals_module.signal(signals_module.SIGTERM, request_stop)
+        signals_module.signal(signals_module.SIGINT, request_stop)
+        try:
+            executor = build_executor(execution, store, audit, metrics)
+            generator = Generator(store, audit, factory, metrics, OutcomeTracker(expiry), executor)
+            click.echo(f"argo: generating for {','.join(symbol_list)} every {interval}s", err=True)
+            total = generator.run(
+                symbol_list,
+                interval,
+                stop,
+                on_signal=_print_signal,
+                notifier=SystemdNotifier(),
+            )
+        finally:
+            audit.close()
+            store.close()
     click.echo(f"argo: stopped after storing {total} signals", err=True)
 
 

@@ -246,9 +246,7 @@ def test_an_outcome_never_overtakes_a_pending_creation_whatever_was_pruned(
     now = utc_now()
     signals.add_many([signal], now)
     signals.record_outcomes([_outcome(signal)], now)
-    assert outbox.claim("w1", now, LEASE, limit=10).rows[0].event_type == (
-        EventType.SIGNAL_CREATED
-    )
+    assert outbox.claim("w1", now, LEASE, limit=10).rows[0].event_type == EventType.SIGNAL_CREATED
     later = now + timedelta(days=8)
     outbox.admin().prune_delivered(later)
     assert not outbox.has_due(now)  # the creation is leased, the outcome waits for it
