@@ -39,6 +39,7 @@ from argo.cli.stats import stats
 from argo.engine.decide import EngineConfig
 from argo.engine.outcomes import OutcomeTracker
 from argo.errors import ArgoError, ConfigError, OutboxMissingError
+from argo.execution.held import HeldFills, held_fills_path
 from argo.execution.lock import execution_lock
 from argo.execution.options import build_executor, execution_options
 from argo.generator import Generator, SignalFactory
@@ -215,7 +216,8 @@ def run(
         signals_module.signal(signals_module.SIGTERM, request_stop)
         signals_module.signal(signals_module.SIGINT, request_stop)
         try:
-            executor = build_executor(execution, store, audit, metrics)
+            held = HeldFills(held_fills_path(db_path, audit_log))
+            executor = build_executor(execution, store, audit, metrics, held)
             generator = Generator(store, audit, factory, metrics, OutcomeTracker(expiry), executor)
             click.echo(f"argo: generating for {','.join(symbol_list)} every {interval}s", err=True)
             total = generator.run(
