@@ -134,11 +134,11 @@ class Executor:
         self._metrics.open_positions.set(self._book.open_positions)
         return skipped
 
-    def stop(self, held: Sequence[Fill] = (), now: datetime | None = None) -> list[Skip]:
+    def stop(self, held: Sequence[Fill], now: datetime) -> list[Skip]:
         """The run ends: commit the fills it still `held` (or write them to the held-fills
         file), then cancel the orders that have not filled; each is a skip."""
         if held:
-            self._keep(held, now or held[-1].executed_at)
+            self._keep(held, now)
         skipped = []
         for order in self._broker.cancel_all():
             self._book.release(order.signal_id)

@@ -24,10 +24,9 @@ REDACTED = "<redacted>"
 # the last "@" before whitespace: a password may hold an unescaped "@", and hiding too
 # much is the safe side.
 _USER_INFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*:/+[^\s:/?#@]*):\S*@")
-# password=… as a query parameter or a keyword of a libpq DSN (quoted or bare).
-_KEYWORD = re.compile(
-    r"(?P<head>(?:^|[\s?&;])password\s*=\s*)(?:'(?:[^'\\]|\\.)*'?|[^\s&;#]*)", re.IGNORECASE
-)
+# password=… as a query parameter, a keyword of a libpq DSN (quoted or bare), or in any
+# `key=password=…` a log line carries; whatever precedes it (db_password= too).
+_KEYWORD = re.compile(r"(?P<head>password\s*=\s*)(?:'(?:[^'\\]|\\.)*'?|[^\s&;#]*)", re.IGNORECASE)
 
 
 def redact_dsn(text: str) -> str:

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import pytest
 
 from alpine.redact import redact_dsn as alpine_redact
+from argo.process.logsetup import setup_logging
 from argo.process.redact import passwords_in, redact_dsn, scrubbed
 
 R = "<redacted>"
@@ -51,3 +53,18 @@ def test_a_message_that_echoes_a_password_is_scrubbed() -> None:
     assert set(passwords_in(dsn)) == {"p%40ss-word", "p@ss-word", "other-one"}
     echoed = 'bad option near "p@ss-word" and other-one'
     assert scrubbed(echoed, dsn) == f'bad option near "{R}" and {R}'
+
+
+def test_log_lines_are_redacted(capsys: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        setup_logging(0)
+        logging.getLogger("t").warning(
+            "lost %s", "postgresql://u:pw-9@h/db", extra={"event": "x", "dsn": "password=pw-9"}
+        )
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    err = capsys.readouterr().err
+    assert "pw-9" not in err and err.count(R) == 2
