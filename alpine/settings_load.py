@@ -11,6 +11,7 @@ from typing import Any
 
 from alpine.errors import ConfigError
 from alpine.receipts import SigningKey, parse_retired
+from alpine.redact import redact_dsn
 from alpine.settings import (
     DEFAULT_DATABASE_URL,
     DEFAULT_RATE_LIMIT,
@@ -228,16 +229,6 @@ def redacted(loaded: Loaded) -> list[tuple[str, str, str]]:
         elif value is None:
             shown = "-"
         else:
-            shown = _redact_url(str(value))
+            shown = redact_dsn(str(value))
         rows.append((spec.key, shown, str(loaded.sources[spec.field])))
     return rows
-
-
-def _redact_url(text: str) -> str:
-    """A URL's password replaced (ALPINE_DATABASE_URL may carry one)."""
-    scheme, sep, rest = text.partition("://")
-    if not sep or "@" not in rest:
-        return text
-    credentials, _, host = rest.rpartition("@")
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}:<redacted>@{host}" if ":" in credentials else text

@@ -2,6 +2,7 @@
 
 ArgoError
 ├── ConfigError             a setting is missing or malformed (exit code 2)
+├── ExecutionLockedError    another `argo run --auto-execute` trades on this database
 └── StoreError              the SQLite store failed
     ├── StoreBusyError      the write lock could not be had in time
     ├── SchemaError         the database's schema is one this release cannot use
@@ -17,6 +18,11 @@ class ArgoError(Exception):
 
 class ConfigError(ArgoError):
     """A setting is missing or malformed."""
+
+
+class ExecutionLockedError(ArgoError):
+    """Another `argo run --auto-execute` already trades on this database: one risk book per
+    database, or the limits would not hold across the two."""
 
 
 class StoreError(ArgoError):

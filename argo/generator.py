@@ -294,6 +294,7 @@ class Generator:
                 if time.monotonic() >= next_cycle:
                     break
         if self._executor is not None:
-            self._executor.stop()
+            held, self._unsaved_fills = self._unsaved_fills, []
+            self._executor.stop(held, utc_now())
         notifier.stopping()
         return stored_total

@@ -9,6 +9,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from argo.process.redact import redact_dsn
 from argo.process.sources import (
     Origin,
     Source,
@@ -176,6 +177,6 @@ def redacted(loaded: Loaded) -> list[tuple[str, str, str]]:
         if spec.metadata.get("credential"):
             shown = "<redacted>" if value else "-"
         else:
-            shown = "-" if value is None else str(value)
+            shown = "-" if value is None else redact_dsn(str(value))
         rows.append((name, shown, str(loaded.sources[name])))
     return rows

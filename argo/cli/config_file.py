@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from argo.errors import ConfigError
+from argo.process.redact import redact_dsn
 from argo.process.sources import (
     Origin,
     Source,
@@ -118,7 +119,7 @@ class ArgoConfig:
             elif is_secret(key):
                 shown = "<redacted>"
             else:
-                shown = _redact_url(str(value))
+                shown = redact_dsn(str(value))
             seen[key] = (key, shown, str(source))
         return sorted(seen.values())
 
@@ -145,13 +146,3 @@ def _converted(option: click.Option, raw: Any, where: str) -> Any:
         raise ConfigError(f"{where}: {exc.message}") from exc
     except (TypeError, ValueError) as exc:  # e.g. a number where a path belongs
         raise ConfigError(f"{where}: {raw!r} is not a valid value ({exc})") from exc
-
-
-def _redact_url(text: str) -> str:
-    """A URL's password replaced (a PostgreSQL ARGO_DB may carry one)."""
-    scheme, sep, rest = text.partition("://")
-    if not sep or "@" not in rest:
-        return text
-    credentials, _, host = rest.rpartition("@")
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}:<redacted>@{host}" if ":" in credentials else text

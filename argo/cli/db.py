@@ -6,10 +6,8 @@ from pathlib import Path
 
 import click
 
+from argo.cli.compose import upgrade_schema
 from argo.cli.options import db_option
-from argo.db.postgres import connect, database_url, redacted, upgrade
-from argo.db.schema import ensure_schema
-from argo.db.sqlite import connect as sqlite_connect
 
 
 @click.group(name="db")
@@ -25,19 +23,4 @@ def db_upgrade(db_path: Path) -> None:
     With ARGO_DB a SQLite path, create or upgrade that file's schema instead (Argo and
     the relay also do that themselves on open).
     """
-    url = database_url(db_path)
-    if url is None:
-        conn = sqlite_connect(db_path)
-        try:
-            version = ensure_schema(conn)
-        finally:
-            conn.close()
-        click.echo(f"{db_path}: schema version {version}")
-        return
-    pg = connect(url)
-    try:
-        result = upgrade(pg)
-    finally:
-        pg.close()
-    done = ", ".join(result.applied) if result.applied else "nothing to apply"
-    click.echo(f"{redacted(url)}: {done}; schema version {result.version}")
+    click.echo(upgrade_schema(db_path))

@@ -3,29 +3,25 @@
 from __future__ import annotations
 
 import json
-import signal as signals_module
 import sqlite3
 import sys
-import threading
+from contextlib import ExitStack
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import click
-from prometheus_client import start_http_server
 
 from argo import __version__
-from argo.audit import AuditLog
 from argo.audit_verify import verify_store
 from argo.cli.backtest import backtest
 from argo.cli.backup import backup
+from argo.cli.compose import RunSettings, Storage, burst, long_run, reader, stop_on_signals
 from argo.cli.config import apply_config, config, config_option
 from argo.cli.db import db
 from argo.cli.options import (
     audit_option,
     db_label,
     db_option,
-    existing_store,
     parse_since_option,
     parse_symbols,
     seed_option,
@@ -36,18 +32,15 @@ from argo.cli.options import (
 )
 from argo.cli.stats import stats
 from argo.engine.decide import EngineConfig
-from argo.engine.outcomes import OutcomeTracker
 from argo.errors import ArgoError, ConfigError, OutboxMissingError
-from argo.execution.options import build_executor, execution_options
-from argo.generator import Generator, SignalFactory
-from argo.metrics import GeneratorMetrics
+from argo.execution.options import execution_options
+from argo.generator import SignalFactory
 from argo.prices import open_source
 from argo.prices.sources import CsvError
 from argo.process.cli import HelpFirstGroup, help_requested, run_group
 from argo.process.logsetup import setup_logging
 from argo.process.sdnotify import SystemdNotifier
 from argo.signal import Signal
-from argo.signals import open_signals, open_signals_readonly
 from argo.timeutil import parse_since, utc_now
 
 
@@ -119,15 +112,11 @@ def generate(
     """
     symbol_list = parse_symbols(symbols)
     factory = _factory(source, symbol_list, seed, threshold)
-    store = open_signals(db_path, synchronous=synchronous)
-    audit = AuditLog(audit_log)
-    try:
-        generator = Generator(store, audit, factory, GeneratorMetrics())
-        with click.progressbar(length=count, label="generating", file=sys.stderr) as bar:
-            result = generator.generate(count, symbol_list, batch_size, progress=bar.update)
-    finally:
-        audit.close()
-        store.close()
+    with (
+        burst(Storage(db_path, audit_log, synchronous), factory) as generator,
+        click.progressbar(length=count, label="generating", file=sys.stderr) as bar,
+    ):
+        result = generator.generate(count, symbol_list, batch_size, progress=bar.update)
     if result.exhausted:
         click.echo(f"the price source ran out of bars after {result.stored} signals", err=True)
     rate = result.stored / result.seconds if result.seconds > 0 else float("inf")
@@ -195,35 +184,14 @@ def run(
         expiry = now - parse_since(expire_after, now)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--expire-after") from exc
-    metrics = GeneratorMetrics()
-    store = open_signals(db_path, synchronous=synchronous)
-    if metrics_port:
-        backlog_store = open_signals(db_path, synchronous=synchronous)
-        metrics.watch_outbox(backlog_store.outbox_backlog)
-        metrics.watch_outcomes(lambda: backlog_store.outcome_stats().groups)
-        start_http_server(metrics_port, addr="127.0.0.1", registry=metrics.registry)
-    audit = AuditLog(audit_log)
-    stop = threading.Event()
-
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signals_module.signal(signals_module.SIGTERM, request_stop)
-    signals_module.signal(signals_module.SIGINT, request_stop)
-    try:
-        executor = build_executor(execution, store, audit, metrics)
-        generator = Generator(store, audit, factory, metrics, OutcomeTracker(expiry), executor)
+    storage = Storage(db_path, audit_log, synchronous)
+    settings = RunSettings(expiry, metrics_port, execution)
+    with long_run(storage, factory, settings) as generator:
+        stop = stop_on_signals()
         click.echo(f"argo: generating for {','.join(symbol_list)} every {interval}s", err=True)
         total = generator.run(
-            symbol_list,
-            interval,
-            stop,
-            on_signal=_print_signal,
-            notifier=SystemdNotifier(),
+            symbol_list, interval, stop, on_signal=_print_signal, notifier=SystemdNotifier()
         )
-    finally:
-        audit.close()
-        store.close()
     click.echo(f"argo: stopped after storing {total} signals", err=True)
 
 
@@ -243,11 +211,8 @@ def list_signals(
 ) -> None:
     """List stored signals, oldest first."""
     since_at = parse_since_option(since)
-    store = open_signals(existing_store(db_path))
-    try:
+    with reader(db_path) as store:
         rows = store.signals(since=since_at, symbol=symbol.upper() if symbol else None, limit=limit)
-    finally:
-        store.close()
     for row in rows:
         if as_json:
             click.echo(json.dumps(row.signal.to_payload(), separators=(",", ":")))
@@ -269,12 +234,9 @@ def audit_verify(audit_log: Path, db_path: Path, no_db: bool) -> None:
 
     Exit 0 when intact; 1 naming the first broken line.
     """
-    store = None if no_db else open_signals_readonly(existing_store(db_path))
-    try:
+    with ExitStack() as stack:
+        store = None if no_db else stack.enter_context(reader(db_path, read_only=True))
         report = verify_store(audit_log, store)
-    finally:
-        if store is not None:
-            store.close()
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     if not report.ok:

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import click
 
-from argo.db.postgres import database_url, is_postgres, redacted
+from argo.db.postgres import database_url, is_postgres
 from argo.prices.sources import DEFAULT_SYMBOLS
 from argo.process.cli import db_option as db_option_for
+from argo.process.redact import redact_dsn
 from argo.timeutil import parse_since, utc_now
 
 db_option = db_option_for()
@@ -101,4 +102,4 @@ def existing_store(db_path: Path) -> Path:
 def db_label(db_path: Path) -> str:
     """`db_path` for a message: a PostgreSQL URL restored and without its password."""
     url = database_url(db_path)
-    return redacted(url) if url else str(db_path)
+    return redact_dsn(url) if url else str(db_path)

@@ -9,9 +9,9 @@ from typing import Any
 
 import click
 
-from argo.cli.options import db_option, existing_store, parse_since_option
+from argo.cli.compose import reader
+from argo.cli.options import db_option, parse_since_option
 from argo.reports.reliability import Tally
-from argo.signals import open_signals_readonly
 from argo.timeutil import to_text
 
 _HEADER = (
@@ -37,11 +37,8 @@ def stats(since: str | None, as_json: bool, db_path: Path) -> None:
     """Win rate (wins over closed signals) and average P&L of the stored signals,
     overall, by symbol and strategy, and by confidence band (SQLite or PostgreSQL)."""
     since_at = parse_since_option(since)
-    store = open_signals_readonly(existing_store(db_path))
-    try:
+    with reader(db_path, read_only=True) as store:
         figures = store.outcome_stats(since_at)
-    finally:
-        store.close()
     groups, bands = figures.groups, figures.bands
     overall = figures.overall.tally()
     if as_json:

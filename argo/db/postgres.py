@@ -22,6 +22,7 @@ from psycopg.rows import dict_row
 
 from argo.db.seam import Params, Row
 from argo.errors import OutboxMissingError, SchemaError, StoreError
+from argo.process.redact import redact_dsn, scrubbed
 
 PgConnection = psycopg.Connection[dict[str, Any]]
 CHANNEL = "argo_outbox"
@@ -43,11 +44,6 @@ def is_postgres(location: Path | str) -> bool:
     return database_url(location) is not None
 
 
-def redacted(url: str) -> str:
-    """The URL without its password, for messages."""
-    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
-
-
 def connect(url: str, *, application_name: str = "argo") -> PgConnection:
     """An autocommit connection (no transaction stays open between statements); rows as dicts.
 
@@ -59,7 +55,9 @@ def connect(url: str, *, application_name: str = "argo") -> PgConnection:
         )
     except psycopg.Error as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StoreError(f"cannot connect to ARGO_DB={redacted(url)}: {reason}") from exc
+        raise StoreError(
+            f"cannot connect to ARGO_DB={redact_dsn(url)}: {scrubbed(reason, url)}"
+        ) from exc
 
 
 def migrations() -> dict[int, tuple[str, str]]:
@@ -124,11 +122,11 @@ def require_schema(conn: PgConnection, url: str) -> None:
     version, latest = current_version(conn), max(migrations(), default=0)
     if version == 0 or not _has_table(conn, "sync_outbox"):
         raise OutboxMissingError(
-            f"ARGO_DB={redacted(url)} holds no Argo outbox (run `argo db upgrade` first)"
+            f"ARGO_DB={redact_dsn(url)} holds no Argo outbox (run `argo db upgrade` first)"
         )
     if version < latest:
         raise OutboxMissingError(
-            f"ARGO_DB={redacted(url)} is at schema {version}, this release needs {latest}"
+            f"ARGO_DB={redact_dsn(url)} is at schema {version}, this release needs {latest}"
             " (run `argo db upgrade`)"
         )
     if version > latest:

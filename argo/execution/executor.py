@@ -12,7 +12,9 @@ Per cycle the generator calls, in this order:
 
 A fill that could not be committed is kept by the generator and committed at its next
 cycle; until then the outcomes of that cycle wait too, so no outcome is ever stored with
-a fill's P&L before the fill itself.
+a fill's P&L before the fill itself. When the run stops with fills still held, `stop`
+tries once more and writes what still fails to the held-fills file (argo.execution.held)
+with one log line; `restore` commits them at the next start.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from datetime import datetime
 from argo.audit import AuditLog
 from argo.engine.outcomes import OutcomeTracker
 from argo.execution.broker import Broker, OrderRejectedError
+from argo.execution.held import HeldFills
 from argo.execution.risk import RiskBook
 from argo.metrics import GeneratorMetrics
 from argo.prices.sources import Bar
@@ -49,8 +52,10 @@ class Executor:
         broker: Broker,
         book: RiskBook,
         metrics: GeneratorMetrics,
+        held: HeldFills | None = None,
     ) -> None:
         self._store = store
+        self._held = held
         self._audit = audit
         self._broker = broker
         self._book = book
@@ -62,7 +67,9 @@ class Executor:
         return self._book
 
     def restore(self, tracker: OutcomeTracker, now: datetime) -> None:
-        """Rebuild the risk book from the stored trades; open ones keep their fill's P&L."""
+        """Commit the fills a previous run held (`stop`), then rebuild the risk book from the
+        stored trades; open ones keep their fill's P&L."""
+        self._apply_held(now)
         trades = self._store.trades()
         self._book.restore(trades)
         for trade in trades:
@@ -127,14 +134,51 @@ class Executor:
         self._metrics.open_positions.set(self._book.open_positions)
         return skipped
 
-    def stop(self) -> list[Skip]:
-        """Cancel the orders that have not filled (the run ends); each is a skip."""
+    def stop(self, held: Sequence[Fill], now: datetime) -> list[Skip]:
+        """The run ends: commit the fills it still `held` (or write them to the held-fills
+        file), then cancel the orders that have not filled; each is a skip."""
+        if held:
+            self._keep(held, now)
         skipped = []
         for order in self._broker.cancel_all():
             self._book.release(order.signal_id)
             skipped.append(self._skip(Skip(order.signal_id, order.symbol, SkipReason.UNFILLED)))
         self._metrics.open_positions.set(self._book.open_positions)
         return skipped
+
+    def _keep(self, fills: Sequence[Fill], now: datetime) -> None:
+        """Commit `fills` one last time; whatever fails, write them where `restore` finds
+        them, so no fill is dropped at exit."""
+        try:
+            self.commit(fills, now)
+            return
+        except Exception as exc:  # any failure: the fills must outlive the process
+            if self._held is None:
+                raise
+            self._held.save(fills)
+            log.error(
+                "%d fill(s) could not be committed at stop (%s); written to %s, applied at"
+                " the next start",
+                len(fills),
+                exc,
+                self._held.path,
+                extra={"event": "fills_held", "fills": len(fills), "path": str(self._held.path)},
+            )
+
+    def _apply_held(self, now: datetime) -> None:
+        """Commit the fills a stopped run wrote to the held-fills file, then remove it."""
+        fills = self._held.load() if self._held is not None else []
+        if not fills or self._held is None:
+            return
+        applied = self.commit(fills, now)
+        self._held.clear()
+        log.warning(
+            "applied %d fill(s) held by the previous run (%d already stored) from %s",
+            len(applied),
+            len(fills) - len(applied),
+            self._held.path,
+            extra={"event": "held_fills_applied", "fills": len(applied)},
+        )
 
     def _place(self, signal: Signal, now: datetime) -> SkipReason | None:
         order = Order(signal.signal_id, signal.symbol, signal.action, now)

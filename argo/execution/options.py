@@ -15,6 +15,7 @@ import click
 
 from argo.audit import AuditLog
 from argo.execution.executor import Executor
+from argo.execution.held import HeldFills
 from argo.execution.paper import PaperBroker
 from argo.execution.risk import PRESETS, RiskBook, RiskLimits, effective_limits
 from argo.metrics import GeneratorMetrics
@@ -125,10 +126,15 @@ def limits_from(values: Mapping[str, Any]) -> RiskLimits:
 
 
 def build_executor(
-    values: Mapping[str, Any], store: SignalStore, audit: AuditLog, metrics: GeneratorMetrics
+    values: Mapping[str, Any],
+    store: SignalStore,
+    audit: AuditLog,
+    metrics: GeneratorMetrics,
+    held: HeldFills | None = None,
 ) -> Executor | None:
-    """The executor the options ask for, or None without `--auto-execute`."""
+    """The executor the options ask for, or None without `--auto-execute`; `held`: where
+    fills that cannot be committed at stop wait for the next start."""
     if not values["auto_execute"]:
         return None
     broker = PaperBroker(values["slippage_bps"])
-    return Executor(store, audit, broker, RiskBook(limits_from(values)), metrics)
+    return Executor(store, audit, broker, RiskBook(limits_from(values)), metrics, held)

@@ -98,6 +98,14 @@ class AdminQueries:
     workers: str
 
 
+# Prune never deletes a delivered creation while its signal has an undelivered one (a
+# dead creation and its delivered replay): that delivered row is what lets the signal's
+# later events go. Once every creation of a signal is delivered, all may go: the due rule
+# reads "no undelivered creation" as delivered. Over `sync_outbox AS p`.
+PRUNE_KEEPS = f"""NOT (p.event_type = '{EventType.SIGNAL_CREATED}' AND EXISTS (
+    SELECT 1 FROM sync_outbox AS u WHERE u.signal_id = p.signal_id
+    AND u.event_type = '{EventType.SIGNAL_CREATED}' AND u.delivered_at IS NULL))"""
+
 SQLITE_ADMIN = AdminQueries(
     dead_letters=(
         "SELECT id, event_id, event_type, signal_id, attempts, dead_at, last_error"
@@ -135,12 +143,13 @@ SQLITE_ADMIN = AdminQueries(
         " WHERE claimed_by = :worker AND delivered_at IS NULL AND dead_at IS NULL"
     ),
     prunable=(
-        "SELECT count(*) AS n FROM sync_outbox"
-        " WHERE delivered_at IS NOT NULL AND delivered_at < :older"
+        "SELECT count(*) AS n FROM sync_outbox AS p"
+        f" WHERE p.delivered_at IS NOT NULL AND p.delivered_at < :older AND {PRUNE_KEEPS}"
     ),
     prune_batch=(
-        "DELETE FROM sync_outbox WHERE id IN (SELECT id FROM sync_outbox"
-        " WHERE delivered_at IS NOT NULL AND delivered_at < :older LIMIT :limit)"
+        "DELETE FROM sync_outbox WHERE id IN (SELECT p.id FROM sync_outbox AS p"
+        f" WHERE p.delivered_at IS NOT NULL AND p.delivered_at < :older AND {PRUNE_KEEPS}"
+        " LIMIT :limit)"
     ),
     forget_workers="DELETE FROM relay_workers WHERE heartbeat_at < :before",
     record_worker=(

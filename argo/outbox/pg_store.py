@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 from argo.db.postgres import PgConnection, PgDb, PgDoorbell, connect, require_schema
 from argo.outbox import shared
-from argo.outbox.admin import SQLITE_ADMIN, AdminQueries, SqlOutboxAdmin
+from argo.outbox.admin import PRUNE_KEEPS, SQLITE_ADMIN, AdminQueries, SqlOutboxAdmin
 from argo.outbox.doorbell import Wakeup
 from argo.outbox.events import EventType
 from argo.outbox.lease import LeaseTime, steady_seconds
@@ -43,8 +43,10 @@ HORIZON = """(SELECT coalesce(min(x), pg_snapshot_xmax(pg_current_snapshot()))
         AND a.datname IS DISTINCT FROM current_database()))"""
 _HORIZON = f"o.txid < {HORIZON}"
 _IN_ORDER = f"""(o.event_type = '{_CREATED}' OR (
-    EXISTS (SELECT 1 FROM sync_outbox AS c WHERE c.signal_id = o.signal_id
+    (EXISTS (SELECT 1 FROM sync_outbox AS c WHERE c.signal_id = o.signal_id
             AND c.event_type = '{_CREATED}' AND c.delivered_at IS NOT NULL)
+     OR NOT EXISTS (SELECT 1 FROM sync_outbox AS c WHERE c.signal_id = o.signal_id
+            AND c.event_type = '{_CREATED}' AND c.delivered_at IS NULL))
     AND NOT EXISTS (SELECT 1 FROM sync_outbox AS e WHERE e.signal_id = o.signal_id
             AND (e.txid, e.id) < (o.txid, o.id)
             AND e.delivered_at IS NULL AND e.dead_at IS NULL)))"""
@@ -71,6 +73,8 @@ SELECT count(*) AS n FROM sync_outbox AS o
 WHERE {_PENDING} AND o.event_type <> '{_CREATED}'
   AND NOT EXISTS (SELECT 1 FROM sync_outbox AS c WHERE c.signal_id = o.signal_id
       AND c.event_type = '{_CREATED}' AND c.dead_at IS NULL)
+  AND EXISTS (SELECT 1 FROM sync_outbox AS c WHERE c.signal_id = o.signal_id
+      AND c.event_type = '{_CREATED}')
 """
 BACKLOG = f"""
 SELECT count(*) AS pending,
@@ -162,12 +166,13 @@ POSTGRES_ADMIN = AdminQueries(
         " AND delivered_at IS NULL AND dead_at IS NULL"
     ),
     prunable=(
-        "SELECT count(*) AS n FROM sync_outbox"
-        " WHERE delivered_at IS NOT NULL AND delivered_at < %(older)s"
+        "SELECT count(*) AS n FROM sync_outbox AS p"
+        f" WHERE p.delivered_at IS NOT NULL AND p.delivered_at < %(older)s AND {PRUNE_KEEPS}"
     ),
     prune_batch=(
-        "DELETE FROM sync_outbox WHERE id IN (SELECT id FROM sync_outbox"
-        " WHERE delivered_at IS NOT NULL AND delivered_at < %(older)s LIMIT %(limit)s)"
+        "DELETE FROM sync_outbox WHERE id IN (SELECT p.id FROM sync_outbox AS p"
+        " WHERE p.delivered_at IS NOT NULL AND p.delivered_at < %(older)s"
+        f" AND {PRUNE_KEEPS} LIMIT %(limit)s)"
     ),
     forget_workers="DELETE FROM relay_workers WHERE heartbeat_at < %(before)s",
     record_worker=(

@@ -4,9 +4,13 @@ A row is *due* when it is neither delivered nor dead, its `next_attempt_at` has 
 no live lease covers it, and, for an outcome (any event but a creation), its signal's
 creation was delivered and no earlier event of that signal is still pending (an outcome,
 or after a replay the replayed creation: the old delivered creation does not let the
-replayed outcome overtake it). A claim leases rows under a fresh fencing token; renewing
-and settling touch only rows that still carry that token. Results are written in one
-short transaction per window, never while waiting on the network.
+replayed outcome overtake it). "Its creation was delivered" reads: a delivered creation
+row exists, or none of its creation rows is undelivered (`relay prune` deleted them all,
+and prune deletes only delivered rows and keeps a delivered creation while its signal
+has an undelivered one), so an outcome days after a prune is never stranded. A claim
+leases rows under a fresh fencing token; renewing and settling touch only rows that still
+carry that token. Results are written in one short transaction per window, never while
+waiting on the network.
 """
 
 from __future__ import annotations
@@ -42,8 +46,10 @@ from argo.timeutil import to_text
 _PENDING = "o.delivered_at IS NULL AND o.dead_at IS NULL"
 _UNLEASED = "(o.claim_token IS NULL OR o.lease_epoch IS NOT :epoch OR o.lease_expires <= :clock)"
 _IN_ORDER = f"""(o.event_type = '{EventType.SIGNAL_CREATED}' OR (
-    EXISTS (SELECT 1 FROM sync_outbox AS c WHERE c.signal_id = o.signal_id
+    (EXISTS (SELECT 1 FROM sync_outbox AS c WHERE c.signal_id = o.signal_id
             AND c.event_type = '{EventType.SIGNAL_CREATED}' AND c.delivered_at IS NOT NULL)
+     OR NOT EXISTS (SELECT 1 FROM sync_outbox AS c WHERE c.signal_id = o.signal_id
+            AND c.event_type = '{EventType.SIGNAL_CREATED}' AND c.delivered_at IS NULL))
     AND NOT EXISTS (SELECT 1 FROM sync_outbox AS e WHERE e.signal_id = o.signal_id
             AND e.id < o.id AND e.delivered_at IS NULL AND e.dead_at IS NULL)))"""
 # Due: never tried (whatever the wall clock did since), or its retry time has come, or
@@ -64,6 +70,8 @@ SELECT count(*) AS n FROM sync_outbox AS o INDEXED BY idx_outbox_pending
 WHERE {_PENDING} AND o.event_type <> '{EventType.SIGNAL_CREATED}'
   AND NOT EXISTS (SELECT 1 FROM sync_outbox AS c WHERE c.signal_id = o.signal_id
       AND c.event_type = '{EventType.SIGNAL_CREATED}' AND c.dead_at IS NULL)
+  AND EXISTS (SELECT 1 FROM sync_outbox AS c WHERE c.signal_id = o.signal_id
+      AND c.event_type = '{EventType.SIGNAL_CREATED}')
 """
 BACKLOG = (
     "SELECT count(*) AS pending, sum(o.claim_token IS NOT NULL AND o.lease_epoch = :epoch"

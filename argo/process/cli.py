@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from argo.process.redact import redact_dsn
+
 
 def db_option(what: str = "Argo's SQLite database") -> Callable[[Any], Any]:
     """`--db PATH` from ARGO_DB, default data/signals.db."""
@@ -51,12 +53,13 @@ def run_group(
 ) -> None:
     """Run a click group as a console script. `usage_failures` (a setting is wrong) end
     in one line and exit 2, `failures` (a locked or unreadable database, a full disk, ...)
-    in one line and exit 1, instead of a traceback."""
+    in one line and exit 1, instead of a traceback; a database password in the line is
+    redacted."""
     try:
         group()
     except usage_failures as exc:
-        click.echo(f"{prog}: {exc}", err=True)
+        click.echo(redact_dsn(f"{prog}: {exc}"), err=True)
         sys.exit(2)
     except failures as exc:
-        click.echo(f"{prog}: {exc}", err=True)
+        click.echo(redact_dsn(f"{prog}: {exc}"), err=True)
         sys.exit(1)

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import logging
 
+from argo.process.redact import redact_dsn
+
 
 class _EventFormatter(logging.Formatter):
-    """Appends `key=value` for the `extra` fields a record carries."""
+    """Appends `key=value` for the `extra` fields a record carries; a database password in
+    the line is redacted (`redact_dsn`), whatever put it there."""
 
     _STANDARD = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 
     def format(self, record: logging.LogRecord) -> str:
         base = super().format(record)
         extras = {k: v for k, v in vars(record).items() if k not in self._STANDARD}
-        if not extras:
-            return base
-        return base + " " + " ".join(f"{k}={v}" for k, v in extras.items())
+        if extras:
+            base += " " + " ".join(f"{k}={v}" for k, v in extras.items())
+        return redact_dsn(base)
 
 
 def setup_logging(verbosity: int) -> None:

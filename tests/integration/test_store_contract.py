@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,7 @@ from argo.outbox import (
     Release,
     Settlement,
     WorkerState,
+    created_event,
     open_outbox,
 )
 from argo.signal import Outcome, OutcomeKind, Signal
@@ -227,6 +228,64 @@ def test_prune_deletes_old_delivered_rows_in_batches(
     assert admin.prune_delivered(later, batch_size=2, progress=batches.append) == 5
     assert batches == [2, 2, 1]
     assert admin.prunable(later) == 0
+
+
+def _deliver_all(outbox: OutboxStore, now: datetime) -> list[str]:
+    """Claim and deliver everything due; the event types delivered."""
+    claim = outbox.claim("w1", now, LEASE, limit=100)
+    outbox.settle(claim, Settlement(delivered=tuple(r.id for r in claim.rows)), now)
+    return [r.event_type for r in claim.rows]
+
+
+def test_an_outcome_and_an_execution_are_delivered_after_their_creation_was_pruned(
+    signals: SignalStore, outbox: OutboxStore
+) -> None:
+    first, second = make_signals(2)
+    now = utc_now()
+    signals.add_many([first, second], now)
+    assert _deliver_all(outbox, now) == [EventType.SIGNAL_CREATED] * 2
+    later = now + timedelta(days=8)
+    assert outbox.admin().prune_delivered(later) == 2
+    signals.record_outcomes([_outcome(first)], later)
+    fill = Fill(second.signal_id, "order-1", second.symbol, second.action, 101.0, later)
+    signals.record_executions([fill], later)
+    backlog = outbox.backlog(later)
+    assert (backlog.pending, backlog.parked) == (2, 0)
+    assert sorted(_deliver_all(outbox, later)) == [
+        EventType.SIGNAL_EXECUTED,
+        EventType.SIGNAL_OUTCOME,
+    ]
+    assert outbox.backlog(later).pending == 0
+
+
+def test_prune_keeps_what_orders_a_replayed_signal_s_later_events(
+    signals: SignalStore, outbox: OutboxStore
+) -> None:
+    (signal,) = make_signals(1)
+    now = utc_now()
+    signals.add_many([signal], now)
+    claim = outbox.claim("w1", now, LEASE, limit=10)
+    outbox.settle(claim, Settlement(dead=(DeadLetter(claim.rows[0].id, 1, "gone"),)), now)
+    signals.append_events([created_event(signal, now)])  # a replay of the dead creation
+    assert _deliver_all(outbox, now) == [EventType.SIGNAL_CREATED]
+    later = now + timedelta(days=8)
+    outbox.admin().prune_delivered(later)
+    signals.record_outcomes([_outcome(signal)], later)
+    assert _deliver_all(outbox, later) == [EventType.SIGNAL_OUTCOME]
+
+
+def test_an_outcome_never_overtakes_a_pending_creation_whatever_was_pruned(
+    signals: SignalStore, outbox: OutboxStore
+) -> None:
+    (signal,) = make_signals(1)
+    now = utc_now()
+    signals.add_many([signal], now)
+    signals.record_outcomes([_outcome(signal)], now)
+    assert outbox.claim("w1", now, LEASE, limit=10).rows[0].event_type == EventType.SIGNAL_CREATED
+    later = now + timedelta(days=8)
+    outbox.admin().prune_delivered(later)
+    assert not outbox.has_due(now)  # the creation is leased, the outcome waits for it
+    assert outbox.claim("w2", now, LEASE, limit=10).rows == ()
 
 
 def test_workers_and_slots(db: Path, signals: SignalStore, outbox: OutboxStore) -> None:
