@@ -29,7 +29,7 @@ from alpine.metrics import AlpineMetrics, RequestTimer
 from alpine.openapi import document_schemas
 from alpine.rate_store import make_limiter
 from alpine.receipt_issuer import ReceiptIssuer, register_keys
-from alpine.record import RecordSealer
+from alpine.record import RecordSealer, register_head
 from alpine.settings import AlpineSettings
 from alpine.settings_load import settings_from_env
 from alpine.store import SignalStore, make_engine
@@ -99,6 +99,7 @@ def create_app(settings: AlpineSettings, store: SignalStore | None = None) -> Fa
     IngestApi(store, guard, metrics, receipts).register(app)
     ExecutionApi(ExecutionStore(store.engine), guard, metrics, receipts).register(app)
     register_keys(app, receipts)
+    register_head(app, store.engine, sealer)
     feed, tiers = Feed(store.engine, sealer), load_tiers(settings.tiers_file)
     postgres = store.engine.dialect.name == "postgresql"
     SubscriberApi(

@@ -18,6 +18,7 @@ from alpine.app import LOG_FORMAT, create_app, freeze_startup
 from alpine.cli_config import config, config_option, use_config
 from alpine.cli_feed import feed, follow, verify_record
 from alpine.cli_keys import keys
+from alpine.cli_record import record
 from alpine.errors import AlpineError, ConfigError
 from alpine.metrics import MULTIPROCESS_ENV
 from alpine.migrations import pending, upgrade
@@ -231,6 +232,7 @@ main.add_command(follow)
 main.add_command(verify_record)
 main.add_command(feed)
 main.add_command(keys)
+main.add_command(record)
 
 
 def entry_point() -> None:

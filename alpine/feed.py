@@ -185,12 +185,12 @@ class Feed:
     ) -> list[tuple[FeedEvent, int, dict[str, Any] | None]]:
         """`chain` with each event's record entry (None without a sealer)."""
         pairs = chain(events, prev_seq)
-        span = entry_range(pairs) if self._sealer is not None else None
+        span = entry_range([(e.seq, p) for e, p in pairs]) if self._sealer is not None else None
         if span is None:
             return [(event, prev, None) for event, prev in pairs]
         with self._connect() as conn:
             entries = read_entries(conn, *span)
-        return [(event, prev, record_of(event, prev, entries)) for event, prev in pairs]
+        return [(event, prev, record_of(event.seq, prev, entries)) for event, prev in pairs]
 
     def epoch(self) -> str:
         """The name of this history; it changes only when history is restored or rewound."""

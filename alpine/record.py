@@ -14,17 +14,18 @@ import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from alpine.receipts import SigningKey, b64
 from alpine.record_check import GENESIS, commitment, link, signed_text
 from alpine.store import current_hashes
 from alpine.tables import feed_events, feed_head, record_entries, record_head, signals
-
-if TYPE_CHECKING:
-    from alpine.feed import FeedEvent
+from alpine.timestamps import format_timestamp
 
 log = logging.getLogger("alpine.record")
 SEAL_BATCH = 2000
@@ -138,15 +139,15 @@ def read_entries(conn: Connection, low: int, high: int) -> dict[int, Entry]:
     }
 
 
-def record_of(event: FeedEvent, prev_seq: int, entries: dict[int, Entry]) -> dict[str, Any] | None:
+def record_of(seq: int, prev_seq: int, entries: dict[int, Entry]) -> dict[str, Any] | None:
     """The `record` of a served event: its entry, the hash before it, and the commitments
     of the entries between the tier's previous event and it (none before the first)."""
-    entry = entries.get(event.seq)
+    entry = entries.get(seq)
     if entry is None:
         return None
-    before = entries.get(event.seq - 1)
-    prev_hash = GENESIS if event.seq == 1 or before is None else before.hash
-    hidden = [entries[s].commitment for s in range(prev_seq + 1, event.seq) if s in entries]
+    before = entries.get(seq - 1)
+    prev_hash = GENESIS if seq == 1 or before is None else before.hash
+    hidden = [entries[s].commitment for s in range(prev_seq + 1, seq) if s in entries]
     return {
         "hash": entry.hash,
         "prev_hash": prev_hash,
@@ -158,9 +159,56 @@ def record_of(event: FeedEvent, prev_seq: int, entries: dict[int, Entry]) -> dic
     }
 
 
-def entry_range(linked: Sequence[tuple[FeedEvent, int]]) -> tuple[int, int] | None:
-    """The positions whose entries the records of `linked` need."""
+def entry_range(linked: Sequence[tuple[int, int]]) -> tuple[int, int] | None:
+    """The positions whose entries the records of events (seq, prev_seq) in feed order
+    need."""
     if not linked:
         return None
     first, prev = linked[0]
-    return (prev if prev > 0 else first.seq - 1), linked[-1][0].seq
+    return (prev if prev > 0 else first - 1), linked[-1][0]
+
+
+HEAD_PATH = "/api/v1/record/head"
+
+
+def head_entry(engine: Engine, sealer: RecordSealer | None) -> dict[str, Any] | None:
+    """The last sealed entry (sealing what has committed first): seq, hash, kid, sig and
+    when it was sealed; None when nothing is sealed."""
+    with engine.connect() as conn:
+        if sealer is not None:
+            sealer.seal(conn)
+        row = conn.execute(
+            select(record_entries)
+            .join(record_head, record_head.c.seq == record_entries.c.seq)
+            .where(record_head.c.id == 1)
+        ).first()
+    if row is None:
+        return None
+    return {
+        "v": 1,
+        "seq": int(row.seq),
+        "hash": row.hash,
+        "kid": row.kid,
+        "sig": row.sig,
+        "sealed_at": format_timestamp(row.sealed_at),
+    }
+
+
+def register_head(app: FastAPI, engine: Engine, sealer: RecordSealer | None) -> None:
+    """GET /api/v1/record/head: the chain head to pin elsewhere (no authentication)."""
+
+    async def record_head_route() -> JSONResponse:
+        entry = await run_in_threadpool(head_entry, engine, sealer)
+        if entry is None:
+            detail = "no record: Alpine has no receipt key, or nothing is stored yet"
+            return JSONResponse({"detail": detail}, status_code=404)
+        return JSONResponse(entry)
+
+    app.add_api_route(
+        HEAD_PATH,
+        record_head_route,
+        methods=["GET"],
+        name="record_head",
+        tags=["record"],
+        summary="The published record's last sealed entry",
+    )

@@ -118,4 +118,5 @@ record_entries = Table(
     Column("hash", Text, nullable=False),
     Column("kid", Text, nullable=False),
     Column("sig", Text, nullable=False),
+    Column("sealed_at", UtcTimestamp, nullable=False),
 )

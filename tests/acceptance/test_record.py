@@ -24,10 +24,12 @@ from argo.timeutil import utc_now
 from tests.kit.pipeline import drain, generate, relay_env
 from tests.support import AlpineServer, cli, start_alpine, stop
 
+KEY = SigningKey.generate("rec-1")
+
 
 @pytest.fixture
 def setup(pg_url: str, tmp_path: Path) -> Iterator[tuple[AlpineServer, dict[str, str], str]]:
-    text = SigningKey.generate("rec-1")
+    text = KEY
     public = f"rec-1:{b64(SigningKey.parse(text, 'k').public.raw)}"
     server = start_alpine(pg_url, tmp_path, extra_env={"ALPINE_RECEIPT_KEY": text})
     engine = make_engine(pg_url)
@@ -190,6 +192,11 @@ def test_recordings_verify_and_each_tampering_is_named(
 
     # The recording taken before any of it still holds offline.
     assert verify_record(server, tmp_path / "clean.jsonl")[0] == 0
+    head = cli(
+        "alpine", "record", "head", env={"ALPINE_DATABASE_URL": pg_url, "ALPINE_RECEIPT_KEY": KEY}
+    )
+    assert head.returncode == 0, head.stderr
+    assert json.loads(head.stdout)["seq"] == max(where.values())
 
 
 def relay_verify(env: dict[str, str]) -> tuple[int, dict[str, Any]]:

@@ -205,3 +205,12 @@ def test_concurrent_sealers_seal_each_position_once_in_order(
             assert running == stated, seq
             seqs.append(seq)
     assert seqs == list(range(1, 44))
+
+
+def test_the_chain_head_is_served_signed(site: Site) -> None:
+    assert site.request("/api/v1/record/head", "elite", {}).status_code == 404  # nothing yet
+    fill(site)
+    head = site.request("/api/v1/record/head", "elite", {}).json()
+    assert head["seq"] == 19
+    assert keys_of(site).verify(head["seq"], head["hash"], head["kid"], head["sig"]) is None
+    assert read_all(site, "elite", limit=50)[-1]["record"]["hash"] == head["hash"]
