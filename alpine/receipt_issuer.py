@@ -67,12 +67,13 @@ class ReceiptIssuer:
         )
         with self._engine.connect() as conn:
             rows = conn.execute(query).all()
-        return {
-            int(r.id): self._sign(
-                "signal.created", r.signal_id, r.verification_hash, r.seq, r.stored_at
-            )
-            for r in rows
-        }
+        signed = self._key.sign_many(
+            [
+                _fields("signal.created", r.signal_id, r.verification_hash, r.seq, r.stored_at)
+                for r in rows
+            ]
+        )
+        return {int(r.id): receipt for r, receipt in zip(rows, signed, strict=True)}
 
     def for_update(self, signal_id: str, kind: str) -> dict[str, Any] | None:
         """The receipt of a signal's `outcome` or `execution` as Alpine holds it."""
@@ -96,15 +97,17 @@ class ReceiptIssuer:
         self, event: str, signal_id: str, sha256: str, seq: int, stored_at: Any
     ) -> dict[str, Any]:
         assert self._key is not None
-        return self._key.sign(
-            {
-                "event": event,
-                "signal_id": signal_id,
-                "sha256": sha256,
-                "seq": int(seq),
-                "stored_at": moment_text(stored_at),
-            }
-        )
+        return self._key.sign(_fields(event, signal_id, sha256, seq, stored_at))
+
+
+def _fields(event: str, signal_id: str, sha256: str, seq: int, stored_at: Any) -> dict[str, Any]:
+    return {
+        "event": event,
+        "signal_id": signal_id,
+        "sha256": sha256,
+        "seq": int(seq),
+        "stored_at": moment_text(stored_at),
+    }
 
 
 KEYS_PATH = "/api/v1/keys"

@@ -10,12 +10,20 @@ pins it, so any Ed25519 implementation can check one by hand).
 The SHA-256 of a signal is its verification_hash; of an outcome or an execution, the
 SHA-256 of the same kind of text over the fields that event recorded, times as
 RFC 3339 UTC with microseconds and `Z` (`update_hash`).
+
+An answer with several receipts (the batch endpoint) is signed once: each receipt's text
+is a leaf of a Merkle tree, `sig` covers the root's text `{"kid":…,"root":…,"v":1}`,
+and each receipt carries `proof`: the root and the path from its leaf to it
+(`leaf = sha256("leaf|" + text)`, `node = sha256("node|" + left + "|" + right)`, hex;
+each path step `["L", hash]` when the sibling is on the left, `["R", hash]` on the
+right). One signature per batch instead of one per event.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,9 +42,13 @@ __all__ = [
     "PublicKey",
     "SigningKey",
     "b64",
+    "fold",
+    "leaf_hash",
+    "merkle",
     "moment_text",
     "parse_retired",
     "receipt_text",
+    "root_text",
     "unb64",
     "update_hash",
 ]
@@ -54,9 +66,51 @@ def unb64(text: str) -> bytes:
 
 
 def receipt_text(fields: Mapping[str, Any]) -> bytes:
-    """The signed bytes: every field but `sig`, sorted keys, compact, ASCII."""
-    unsigned = {k: v for k, v in fields.items() if k != "sig"}
+    """The receipt's text: every field but `sig` and `proof`, sorted keys, compact, ASCII
+    (signed itself, or a leaf of its batch's tree)."""
+    unsigned = {k: v for k, v in fields.items() if k not in ("sig", "proof")}
     return json.dumps(unsigned, sort_keys=True, separators=(",", ":")).encode("ascii")
+
+
+def leaf_hash(text: bytes) -> str:
+    return hashlib.sha256(b"leaf|" + text).hexdigest()
+
+
+def node_hash(left: str, right: str) -> str:
+    return hashlib.sha256(f"node|{left}|{right}".encode("ascii")).hexdigest()
+
+
+def root_text(kid: str, root: str) -> bytes:
+    """What a batch's signature covers."""
+    fields = {"kid": kid, "root": root, "v": VERSION}
+    return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode("ascii")
+
+
+def merkle(leaves: list[str]) -> tuple[str, list[list[list[str]]]]:
+    """The root over `leaves` and each leaf's path to it (an odd last node goes up as is)."""
+    paths: list[list[list[str]]] = [[] for _ in leaves]
+    level = [(h, [i]) for i, h in enumerate(leaves)]  # (hash, leaves under it)
+    while len(level) > 1:
+        above = []
+        for j in range(0, len(level) - 1, 2):
+            (left, under_left), (right, under_right) = level[j], level[j + 1]
+            for i in under_left:
+                paths[i].append(["R", right])
+            for i in under_right:
+                paths[i].append(["L", left])
+            above.append((node_hash(left, right), under_left + under_right))
+        if len(level) % 2:
+            above.append(level[-1])
+        level = above
+    return level[0][0], paths
+
+
+def fold(leaf: str, path: list[list[str]]) -> str:
+    """The root a leaf's path leads to."""
+    running = leaf
+    for side, sibling in path:
+        running = node_hash(sibling, running) if side == "L" else node_hash(running, sibling)
+    return running
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +131,15 @@ class PublicKey:
 
     def verify(self, receipt: Mapping[str, Any]) -> bool:
         try:
-            Ed25519PublicKey.from_public_bytes(self.raw).verify(
-                unb64(str(receipt["sig"])), receipt_text(receipt)
-            )
-        except (InvalidSignature, KeyError, ValueError, binascii.Error):
+            text = receipt_text(receipt)
+            proof = receipt.get("proof")
+            if proof is not None:
+                root = fold(leaf_hash(text), proof["path"])
+                if root != proof["root"]:
+                    return False
+                text = root_text(str(receipt["kid"]), root)
+            Ed25519PublicKey.from_public_bytes(self.raw).verify(unb64(str(receipt["sig"])), text)
+        except (InvalidSignature, KeyError, TypeError, ValueError, binascii.Error):
             return False
         return True
 
@@ -116,6 +175,19 @@ class SigningKey:
         receipt = {"v": VERSION, **fields, "kid": self.kid}
         receipt["sig"] = b64(self.private.sign(receipt_text(receipt)))
         return receipt
+
+    def sign_many(self, many: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Receipts for several events with one signature (a Merkle tree); one alone is
+        signed as `sign` does."""
+        if len(many) < 2:
+            return [self.sign(fields) for fields in many]
+        receipts = [{"v": VERSION, **fields, "kid": self.kid} for fields in many]
+        root, paths = merkle([leaf_hash(receipt_text(r)) for r in receipts])
+        sig = b64(self.private.sign(root_text(self.kid, root)))
+        for receipt, path in zip(receipts, paths, strict=True):
+            receipt["sig"] = sig
+            receipt["proof"] = {"root": root, "path": path}
+        return receipts
 
 
 def parse_retired(text: str, name: str) -> list[PublicKey]:

@@ -19,7 +19,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from alpine.receipts import SigningKey, b64
 from alpine.record_check import GENESIS, commitment, link, signed_text
@@ -29,6 +29,10 @@ from alpine.timestamps import format_timestamp
 
 log = logging.getLogger("alpine.record")
 SEAL_BATCH = 2000
+# Entries signed: every CHECKPOINT_EVERY-th position and the last of each seal. The others
+# reach the next signed entry through the commitments after them (`tail`, at most
+# CHECKPOINT_EVERY - 1): one signature for many events, not one each.
+CHECKPOINT_EVERY = 32
 _JOINED = feed_events.join(signals, signals.c.id == feed_events.c.signal_row)
 
 
@@ -92,8 +96,10 @@ class RecordSealer:
             if not rows:
                 return int(sealed), False
             entries = []
-            for row in rows:
-                entry = self._entry(int(row.seq), row.kind, row, prev)
+            for number, row in enumerate(rows, start=1):
+                seq = int(row.seq)
+                signed = number == len(rows) or seq % CHECKPOINT_EVERY == 0
+                entry = self._entry(seq, row.kind, row, prev, signed)
                 entries.append(entry)
                 prev = entry.hash
             tx.execute(insert(record_entries), [vars_of(e) for e in entries])
@@ -104,7 +110,7 @@ class RecordSealer:
             )
         return entries[-1].seq, len(rows) == SEAL_BATCH
 
-    def _entry(self, seq: int, kind: str, row: Any, prev_hash: str) -> Entry:
+    def _entry(self, seq: int, kind: str, row: Any, prev_hash: str, signed: bool) -> Entry:
         held = current_hashes(row)
         content = {
             "signal": held.content_sha256,
@@ -114,6 +120,8 @@ class RecordSealer:
         nonce = secrets.token_hex(16)
         entry_commitment = commitment(seq, kind, str(content), nonce)
         entry_hash = link(prev_hash, entry_commitment)
+        if not signed:
+            return Entry(seq, entry_commitment, nonce, entry_hash, "", "")
         sig = b64(self._key.private.sign(signed_text(seq, entry_hash, self._key.kid)))
         return Entry(seq, entry_commitment, nonce, entry_hash, self._key.kid, sig)
 
@@ -130,7 +138,13 @@ def vars_of(entry: Entry) -> dict[str, Any]:
 
 
 def read_entries(conn: Connection, low: int, high: int) -> dict[int, Entry]:
-    """The sealed entries at positions low..high."""
+    """The sealed entries at positions low..high, and on to the first signed one."""
+    checkpoint = conn.execute(
+        select(func.min(record_entries.c.seq)).where(
+            record_entries.c.seq >= high, record_entries.c.sig != ""
+        )
+    ).scalar()
+    high = max(high, int(checkpoint or high))
     rows = conn.execute(
         select(record_entries).where(record_entries.c.seq >= low, record_entries.c.seq <= high)
     ).all()
@@ -148,15 +162,24 @@ def record_of(seq: int, prev_seq: int, entries: dict[int, Entry]) -> dict[str, A
     before = entries.get(seq - 1)
     prev_hash = GENESIS if seq == 1 or before is None else before.hash
     hidden = [entries[s].commitment for s in range(prev_seq + 1, seq) if s in entries]
-    return {
+    record: dict[str, Any] = {
         "hash": entry.hash,
         "prev_hash": prev_hash,
         "commitment": entry.commitment,
         "nonce": entry.nonce,
         "hidden": hidden if prev_seq > 0 else [],
-        "kid": entry.kid,
-        "sig": entry.sig,
     }
+    if entry.sig:
+        return record | {"kid": entry.kid, "sig": entry.sig}
+    tail: list[str] = []
+    position = seq + 1
+    while (after := entries.get(position)) is not None:
+        tail.append(after.commitment)
+        if after.sig:
+            checkpoint = {"seq": after.seq, "hash": after.hash, "kid": after.kid, "sig": after.sig}
+            return record | {"tail": tail, "checkpoint": checkpoint}
+        position += 1
+    return record | {"tail": tail}  # an entry after it is gone: its check names the gap
 
 
 def entry_range(linked: Sequence[tuple[int, int]]) -> tuple[int, int] | None:

@@ -6,7 +6,8 @@ feed order:
 
     commitment(n) = sha256("argo-alpine-record|v1|" seq "|" kind "|" content "|" nonce)
     hash(n)       = sha256(hash(n-1) "|" commitment(n))          hash(0) = 64 zeros
-    sig(n)        = Ed25519 over {"hash","kid","seq","v"} as JSON, sorted keys, compact
+    sig(m)        = Ed25519 over {"hash","kid","seq","v"} as JSON, sorted keys, compact,
+                    on every 32nd entry and the last of each seal (a checkpoint)
 
 `content` is the SHA-256 of what the event states: a signal's verification hash of its
 fields, an outcome's or execution's update hash (alpine/canonical.py). The nonce is
@@ -14,8 +15,10 @@ random and served only with the event itself, so a tier that may not see an entr
 learns nothing from its commitment, however guessable its prices are.
 
 Each event a tier sees carries `record`: its `hash`, `prev_hash`, `commitment`, `nonce`,
-`kid`, `sig`, and `hidden`: the commitments of the entries between the tier's previous
-event and this one. A subscriber checks its own entries (content → commitment →
+`hidden` (the commitments of the entries between the tier's previous event and this one)
+and either its own `kid` and `sig` or, when it is not a checkpoint, `tail` (the
+commitments after it up to the next checkpoint) and that `checkpoint` (seq, hash, kid,
+sig): one signature covers many entries. A subscriber checks its own entries (content → commitment →
 hash → signature) and that they link through the hidden ones; removing, altering or
 reordering any past entry breaks the chain at the first event after it.
 
@@ -109,6 +112,24 @@ class RecordKeys:
         return None
 
 
+def _signature(seq: int, stated: str, record: Mapping[str, Any]) -> tuple[int, str, str, str]:
+    """(seq, hash, kid, sig) of the signature that covers this entry: its own, or its
+    checkpoint's, reached from its hash through the `tail` commitments. ValueError when the
+    tail does not reach the checkpoint."""
+    if record.get("sig"):
+        return seq, stated, str(record["kid"]), str(record["sig"])
+    tail = [str(c) for c in record["tail"]]
+    if "checkpoint" not in record:
+        raise ValueError(f"entry {seq + len(tail) + 1} is missing from the record (removed)")
+    checkpoint = record["checkpoint"]
+    running = stated
+    for later in tail:
+        running = link(running, later)
+    if int(checkpoint["seq"]) != seq + len(tail) or running != checkpoint["hash"]:
+        raise ValueError("its tail does not reach the signed checkpoint")
+    return int(checkpoint["seq"]), running, str(checkpoint["kid"]), str(checkpoint["sig"])
+
+
 class RecordBroken(Exception):
     """An entry of the record does not hold; the message names it."""
 
@@ -135,8 +156,8 @@ class ChainCheck:
         try:
             nonce, hidden = str(record["nonce"]), [str(c) for c in record["hidden"]]
             stated, prev_hash = str(record["hash"]), str(record["prev_hash"])
-            kid, sig = str(record["kid"]), str(record["sig"])
-        except (KeyError, TypeError) as exc:
+            signed_seq, signed_hash, kid, sig = _signature(seq, stated, record)
+        except (KeyError, TypeError, ValueError) as exc:
             raise RecordBroken(f"{name}: record incomplete ({exc})") from exc
         try:
             content = content_of(item)
@@ -147,7 +168,7 @@ class ChainCheck:
             raise RecordBroken(f"{name}: its content does not match its commitment (altered)")
         if link(prev_hash, mine) != stated:
             raise RecordBroken(f"{name}: its hash does not follow from prev_hash")
-        problem = self.keys.verify(seq, stated, kid, sig)
+        problem = self.keys.verify(signed_seq, signed_hash, kid, sig)
         if problem is not None:
             raise RecordBroken(f"{name}: {problem}")
         if self.last_hash is not None:

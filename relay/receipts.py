@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -52,9 +53,44 @@ def unb64(text: str) -> bytes:
 
 
 def signed_text(receipt: Mapping[str, Any]) -> bytes:
-    """The bytes a receipt's signature covers: every field but `sig`, sorted keys, compact."""
-    unsigned = {k: v for k, v in receipt.items() if k != "sig"}
+    """A receipt's text: every field but `sig` and `proof`, sorted keys, compact. Signed
+    itself, or (a receipt of a batch, with `proof`) a leaf of the batch's Merkle tree."""
+    unsigned = {k: v for k, v in receipt.items() if k not in ("sig", "proof")}
     return json.dumps(unsigned, sort_keys=True, separators=(",", ":")).encode("ascii")
+
+
+class ProofError(ValueError):
+    """A batch receipt's path does not lead to the root it names."""
+
+
+def _node(left: str, right: str) -> str:
+    return hashlib.sha256(f"node|{left}|{right}".encode("ascii")).hexdigest()
+
+
+def covered_text(receipt: Mapping[str, Any]) -> bytes:
+    """The bytes `sig` covers: the receipt's text, or for a batch the root its proof's path
+    leads to, as `{"kid":…,"root":…,"v":1}`. ValueError when the path leads elsewhere."""
+    text = signed_text(receipt)
+    proof = receipt.get("proof")
+    if proof is None:
+        return text
+    running = hashlib.sha256(b"leaf|" + text).hexdigest()
+    for side, sibling in proof["path"]:
+        running = _node(str(sibling), running) if side == "L" else _node(running, str(sibling))
+    if running != proof["root"]:
+        raise ProofError("its proof does not lead to its root")
+    root = {"kid": receipt.get("kid"), "root": running, "v": VERSION}
+    return json.dumps(root, sort_keys=True, separators=(",", ":")).encode("ascii")
+
+
+@functools.lru_cache(maxsize=4096)
+def _holds(raw: bytes, sig: str, text: bytes) -> bool:
+    """Whether `sig` verifies `text` with `raw` (cached: a batch's receipts share one)."""
+    try:
+        Ed25519PublicKey.from_public_bytes(raw).verify(unb64(sig), text)
+    except (InvalidSignature, ValueError, binascii.Error):
+        return False
+    return True
 
 
 def content_sha256(row: OutboxRow) -> str | None:
@@ -129,10 +165,12 @@ class ReceiptKeys:
             known = ", ".join(sorted(self.keys))
             return f"signed with key {kid!r}, which {SETTING} does not list (it lists {known})"
         try:
-            Ed25519PublicKey.from_public_bytes(raw).verify(
-                unb64(str(receipt.get("sig", ""))), signed_text(receipt)
-            )
-        except (InvalidSignature, ValueError, binascii.Error):
+            text = covered_text(receipt)
+        except ProofError as exc:
+            return str(exc)
+        except (KeyError, TypeError, ValueError):
+            return "its proof is malformed"
+        if not _holds(raw, str(receipt.get("sig", "")), text):
             return f"its signature does not verify with key {kid!r} of {SETTING}"
         return None
 

@@ -11,7 +11,14 @@ import json
 import sys
 from datetime import UTC, datetime
 
-from alpine.receipts import SigningKey, b64, receipt_text, update_hash
+from alpine.receipts import (
+    SigningKey,
+    b64,
+    leaf_hash,
+    receipt_text,
+    root_text,
+    update_hash,
+)
 
 SEED = bytes(range(1, 33))  # a test key, public on purpose
 
@@ -50,9 +57,24 @@ def main() -> None:
         vectors.append(
             {"name": name, "receipt": receipt, "signed_text": receipt_text(receipt).decode()}
         )
+    batch = key.sign_many(
+        [
+            {
+                "event": "signal.created",
+                "signal_id": f"00000000000000{n:02d}",
+                "sha256": f"{n:02d}" * 32,
+                "seq": 100 + n,
+                "stored_at": "2026-12-01T14:03:00.250000Z",
+            }
+            for n in range(3)
+        ]
+    )
     doc = {
-        "about": "Alpine's receipts: Ed25519 over signed_text (the receipt without sig, JSON"
-        " with sorted keys, no spaces, ASCII). sig is base64url without padding.",
+        "about": "Alpine's receipts: Ed25519 over signed_text (the receipt without sig and"
+        " proof, JSON with sorted keys, no spaces, ASCII). sig is base64url without padding."
+        " A batch's receipts share one sig over root_text; each one's proof path leads from"
+        " its leaf (sha256 of 'leaf|' + its text) to the root (nodes: sha256 of"
+        " 'node|' + left + '|' + right, hex; 'L': the sibling is on the left).",
         "key": {"kid": "test-1", "seed": b64(SEED), "public_key": b64(key.public.raw)},
         "update_hashes": [
             {
@@ -67,6 +89,12 @@ def main() -> None:
             },
         ],
         "vectors": vectors,
+        "batch": {
+            "name": "three signals of one batch answer",
+            "receipts": batch,
+            "leaves": [leaf_hash(receipt_text(r)) for r in batch],
+            "root_text": root_text(key.kid, batch[0]["proof"]["root"]).decode(),
+        },
     }
     json.dump(doc, sys.stdout, indent=2)
     sys.stdout.write("\n")

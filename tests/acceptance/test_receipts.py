@@ -233,7 +233,8 @@ def test_receipts_from_before_and_after_a_key_rotation_both_verify(
     code, report = _verify(env)
     assert code == 0 and report["receipts"]["checked"] == 10  # type: ignore[index]
 
-    served = {k["kid"]: k["status"] for k in servers[0].client().get("/api/v1/keys").json()["keys"]}
+    with servers[0].client() as client:
+        served = {k["kid"]: k["status"] for k in client.get("/api/v1/keys").json()["keys"]}
     assert served == {"k2": "current", "k1": "retired"}
     unpinned = dict(env)
     del unpinned["RELAY_ALPINE_RECEIPT_KEYS"]

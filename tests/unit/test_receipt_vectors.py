@@ -13,7 +13,16 @@ from typing import Any
 
 import pytest
 
-from alpine.receipts import PublicKey, SigningKey, receipt_text, unb64, update_hash
+from alpine.receipts import (
+    PublicKey,
+    SigningKey,
+    fold,
+    leaf_hash,
+    receipt_text,
+    root_text,
+    unb64,
+    update_hash,
+)
 from tests.support import ROOT
 
 VECTORS: dict[str, Any] = json.loads((ROOT / "schema" / "receipt-vectors.json").read_text())
@@ -69,3 +78,39 @@ def test_openssl_verifies_a_receipt_by_hand(tmp_path: Path) -> None:
     (tmp_path / "text").write_text(vector["signed_text"].replace('"seq":41', '"seq":42'))
     bad = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=False)
     assert bad.returncode != 0
+
+
+BATCH: dict[str, Any] = VECTORS["batch"]
+
+
+def test_a_batch_is_signed_once_and_each_receipt_proves_its_place() -> None:
+    receipts = BATCH["receipts"]
+    fields = [
+        {k: v for k, v in r.items() if k not in ("v", "kid", "sig", "proof")} for r in receipts
+    ]
+    assert KEY.sign_many(fields) == receipts
+    assert len({r["sig"] for r in receipts}) == 1
+    assert [leaf_hash(receipt_text(r)) for r in receipts] == BATCH["leaves"]
+    root = receipts[0]["proof"]["root"]
+    pairs = zip(BATCH["leaves"], receipts, strict=True)
+    assert all(fold(leaf, r["proof"]["path"]) == root for leaf, r in pairs)
+    assert root_text(KEY.kid, root).decode() == BATCH["root_text"]
+    assert all(PUBLIC.verify(r) for r in receipts)
+    assert not PUBLIC.verify({**receipts[1], "seq": receipts[1]["seq"] + 1})
+    swapped = {**receipts[0], "proof": receipts[1]["proof"]}
+    assert not PUBLIC.verify(swapped)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="no openssl on this machine")
+def test_openssl_verifies_a_batch_root_by_hand(tmp_path: Path) -> None:
+    der = bytes.fromhex("302a300506032b6570032100") + unb64(VECTORS["key"]["public_key"])
+    (tmp_path / "pub.der").write_bytes(der)
+    (tmp_path / "text").write_text(BATCH["root_text"])
+    (tmp_path / "sig").write_bytes(unb64(BATCH["receipts"][0]["sig"]))
+    command = (
+        "openssl pkeyutl -verify -pubin -inkey pub.der -keyform DER -rawin -in text -sigfile sig"
+    )
+    good = subprocess.run(
+        command.split(), cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert good.returncode == 0 and "Verified Successfully" in good.stdout, good.stderr

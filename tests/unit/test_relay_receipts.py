@@ -131,3 +131,12 @@ def test_the_audit_names_forged_deleted_altered_and_rewritten_entries() -> None:
     ]
     assert "no longer holds it" in result.broken[0].reason
     assert audit(receipts[:2], PINNED, alpine).ok
+
+
+def test_the_relay_checks_a_batchs_receipts_by_their_proofs() -> None:
+    receipts = VECTORS["batch"]["receipts"]
+    assert all(PINNED.problem(r) is None for r in receipts)
+    assert "does not lead to its root" in str(PINNED.problem(receipts[0] | {"seq": 1}))
+    forged_root = receipts[0] | {"proof": {"root": "00" * 32, "path": []}}
+    assert "does not lead to its root" in str(PINNED.problem(forged_root))
+    assert "malformed" in str(PINNED.problem(receipts[0] | {"proof": {"path": [["L"]]}}))
