@@ -35,9 +35,9 @@ class ReceiptIssuer:
         self._sealer = sealer
 
     def after_answer(self) -> BackgroundTask | None:
-        """Seal what was just stored into the record once the answer is sent (off the
-        sender's latency; readers seal too, so nothing is ever served unsealed)."""
-        return BackgroundTask(self._sealer.seal_now) if self._sealer is not None else None
+        """Once the answer is sent, poke the sealing thread to seal what was just stored
+        into the record (off the sender's latency and beside the next request)."""
+        return BackgroundTask(self._sealer.poke) if self._sealer is not None else None
 
     @property
     def enabled(self) -> bool:

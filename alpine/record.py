@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,16 +20,16 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, text, update
 
 from alpine.receipts import SigningKey, b64
 from alpine.record_check import GENESIS, commitment, link, signed_text
-from alpine.store import current_hashes
+from alpine.store import content_hash
 from alpine.tables import feed_events, feed_head, record_entries, record_head, signals
 from alpine.timestamps import format_timestamp
 
 log = logging.getLogger("alpine.record")
-SEAL_BATCH = 2000
+SEAL_BATCH = 2000  # entries per transaction
 # Entries signed: every CHECKPOINT_EVERY-th position and the last of each seal. The others
 # reach the next signed entry through the commitments after them (`tail`, at most
 # CHECKPOINT_EVERY - 1): one signature for many events, not one each.
@@ -52,10 +53,31 @@ class RecordSealer:
     def __init__(self, engine: Engine, key: SigningKey) -> None:
         self._engine = engine
         self._key = key
+        self._poked = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._started = threading.Lock()
+
+    def poke(self) -> None:
+        """Have this process's sealing thread seal what has committed (called after each
+        ingest answer; returns at once: sealing runs beside the next request, not before
+        it). Readers seal too, so nothing is served unsealed if the thread lags or dies."""
+        if self._thread is None:
+            with self._started:
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._run, name="record-sealer", daemon=True
+                    )
+                    self._thread.start()
+        self._poked.set()
+
+    def _run(self) -> None:
+        while True:
+            self._poked.wait()
+            self._poked.clear()
+            self.seal_now()
 
     def seal_now(self) -> None:
-        """Seal what has committed (after an ingest answer is sent: a background task);
-        a failure is logged, and the next reader seals instead."""
+        """Seal what has committed; a failure is logged, and the next reader seals."""
         try:
             with self._engine.connect() as conn:
                 self.seal(conn)
@@ -102,7 +124,7 @@ class RecordSealer:
                 entry = self._entry(seq, row.kind, row, prev, signed)
                 entries.append(entry)
                 prev = entry.hash
-            tx.execute(insert(record_entries), [vars_of(e) for e in entries])
+            _insert(tx, entries)
             tx.execute(
                 update(record_head)
                 .where(record_head.c.id == 1)
@@ -111,12 +133,7 @@ class RecordSealer:
         return entries[-1].seq, len(rows) == SEAL_BATCH
 
     def _entry(self, seq: int, kind: str, row: Any, prev_hash: str, signed: bool) -> Entry:
-        held = current_hashes(row)
-        content = {
-            "signal": held.content_sha256,
-            "outcome": held.outcome_sha256,
-            "execution": held.execution_sha256,
-        }[kind]
+        content = content_hash(kind, row)
         nonce = secrets.token_hex(16)
         entry_commitment = commitment(seq, kind, str(content), nonce)
         entry_hash = link(prev_hash, entry_commitment)
@@ -124,6 +141,22 @@ class RecordSealer:
             return Entry(seq, entry_commitment, nonce, entry_hash, "", "")
         sig = b64(self._key.private.sign(signed_text(seq, entry_hash, self._key.kid)))
         return Entry(seq, entry_commitment, nonce, entry_hash, self._key.kid, sig)
+
+
+_PG_INSERT = text(
+    "INSERT INTO record_entries (seq, commitment, nonce, hash, kid, sig)"
+    " SELECT * FROM unnest(CAST(:seq AS bigint[]), CAST(:commitment AS text[]),"
+    " CAST(:nonce AS text[]), CAST(:hash AS text[]), CAST(:kid AS text[]), CAST(:sig AS text[]))"
+)
+
+
+def _insert(tx: Connection, entries: list[Entry]) -> None:
+    """One statement on PostgreSQL (arrays), executemany on SQLite (both cheap per row)."""
+    if tx.dialect.name == "postgresql":
+        columns = ("seq", "commitment", "nonce", "hash", "kid", "sig")
+        tx.execute(_PG_INSERT, {c: [getattr(e, c) for e in entries] for c in columns})
+    else:
+        tx.execute(insert(record_entries), [vars_of(e) for e in entries])
 
 
 def vars_of(entry: Entry) -> dict[str, Any]:

@@ -272,25 +272,34 @@ class SignalStore:
 
 
 def current_hashes(row: Any) -> StoredHash:
-    """The listing entry of a `signals` row: stored hash and what its fields hash to now."""
-    fields = {name: getattr(row, name) for name in HASHED_FIELDS}
-    fields["timestamp"] = format_timestamp(row.timestamp)
-    outcome = execution = None
-    if row.outcome is not None:
-        outcome = update_hash("signal.outcome", _values(row, "signal.outcome"))
-    if row.order_id is not None and row.executed_at is not None:
-        execution = update_hash("signal.executed", _values(row, "signal.executed"))
-    positions = tuple(getattr(row, f"{kind}_seq", None) for kind in _KINDS)
+    """The listing entry of a `signals` row (with its `<kind>_seq` positions): stored hash
+    and what its fields, outcome and execution hash to now."""
     return StoredHash(
         int(row.id),
         row.signal_id,
         row.verification_hash,
         row.timestamp,
-        verification_hash(fields),
-        outcome,
-        execution,
-        (positions[0], positions[1], positions[2]),
+        content_hash("signal", row) or "",
+        content_hash("outcome", row),
+        content_hash("execution", row),
+        (row.signal_seq, row.outcome_seq, row.execution_seq),
     )
+
+
+def content_hash(kind: str, row: Any) -> str | None:
+    """The SHA-256 of what a `signals` row holds now for one event kind: its fields'
+    verification hash, or its outcome's or execution's update hash (None: it has none)."""
+    if kind == "signal":
+        fields = {name: getattr(row, name) for name in HASHED_FIELDS}
+        fields["timestamp"] = format_timestamp(row.timestamp)
+        return verification_hash(fields)
+    if kind == "outcome":
+        if row.outcome is None:
+            return None
+        return update_hash("signal.outcome", _values(row, "signal.outcome"))
+    if row.order_id is None or row.executed_at is None:
+        return None
+    return update_hash("signal.executed", _values(row, "signal.executed"))
 
 
 _KINDS = ("signal", "outcome", "execution")
