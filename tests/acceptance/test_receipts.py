@@ -14,9 +14,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from alpine.receipts import SigningKey, b64
-from argo.signal import Outcome, OutcomeKind
-from argo.signals import open_signals
-from argo.timeutil import utc_now
+from tests.kit.factories import close_first
 from tests.kit.pipeline import drain, generate, outbox_counts, relay_env
 from tests.support import AlpineServer, cli, new_api_key, new_signing_secret, start_alpine, stop
 
@@ -70,27 +68,6 @@ def _kept(db: Path) -> list[dict[str, object]]:
         return [dict(r) for r in conn.execute("SELECT * FROM outbox_receipts ORDER BY event_id")]
 
 
-def _close(db: Path, count: int) -> list[str]:
-    """Record a winning outcome for the first `count` signals; their ids."""
-    store = open_signals(db)
-    try:
-        closed = [
-            Outcome(
-                s.signal.signal_id,
-                s.signal.symbol,
-                OutcomeKind.WIN,
-                s.signal.target_price,
-                1.5,
-                utc_now(),
-            )
-            for s in store.signals()[:count]
-        ]
-        assert len(store.record_outcomes(closed, utc_now())) == count
-    finally:
-        store.close()
-    return [o.signal_id for o in closed]
-
-
 def _verify(env: dict[str, str]) -> tuple[int, dict[str, object]]:
     result = cli("relay", "verify", "--since", "3650d", "--json", env=env)
     assert result.returncode in (0, 1), result.stderr
@@ -106,7 +83,7 @@ def test_receipts_are_kept_checked_and_tampering_in_alpine_is_named(
     db = tmp_path / "signals.db"
     generate(env, 12)
     drain(env, db, 12)
-    closed = _close(db, 3)
+    closed = close_first(db, 3)
     drain(env, db, 15)
 
     kept = _kept(db)

@@ -18,9 +18,7 @@ from sqlalchemy.engine import make_url
 from alpine.receipts import SigningKey, b64
 from alpine.store import make_engine
 from alpine.subscriber_store import SubscriberStore
-from argo.signal import Outcome, OutcomeKind
-from argo.signals import open_signals
-from argo.timeutil import utc_now
+from tests.kit.factories import close_first
 from tests.kit.pipeline import drain, generate, relay_env
 from tests.support import AlpineServer, cli, start_alpine, stop
 
@@ -39,20 +37,7 @@ def setup(pg_url: str, tmp_path: Path) -> Iterator[tuple[AlpineServer, dict[str,
     db = tmp_path / "signals.db"
     generate(env, 10)
     drain(env, db, 10)
-    store = open_signals(db)
-    closed = [
-        Outcome(
-            s.signal.signal_id,
-            s.signal.symbol,
-            OutcomeKind.WIN,
-            s.signal.target_price,
-            1.5,
-            utc_now(),
-        )
-        for s in store.signals()[:2]
-    ]
-    assert len(store.record_outcomes(closed, utc_now())) == 2
-    store.close()
+    close_first(db, 2)
     drain(env, db, 12)
     yield server, env, token
     stop(server.process)

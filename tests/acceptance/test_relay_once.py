@@ -8,9 +8,9 @@ from pathlib import Path
 import psycopg
 from sqlalchemy.engine import make_url
 
-from argo.signal import Outcome, OutcomeKind
 from argo.signals import open_signals
 from argo.timeutil import utc_now
+from tests.kit.factories import winning_outcomes
 from tests.kit.faultproxy import slow_proxy
 from tests.kit.pipeline import assert_exactly_once, generate, outbox_counts, relay_env
 from tests.support import AlpineServer, cli, free_port, new_api_key
@@ -84,17 +84,7 @@ def test_replay_restores_a_signal_alpine_lost_with_its_outcome(
     generate(env, 6)
     store = open_signals(db)
     signals = store.signals()
-    closed = [
-        Outcome(
-            s.signal.signal_id,
-            s.signal.symbol,
-            OutcomeKind.WIN,
-            s.signal.target_price,
-            1.5,
-            utc_now(),
-        )
-        for s in signals[:3]
-    ]
+    closed = winning_outcomes(signals[:3])
     assert len(store.record_outcomes(closed, utc_now())) == 3
     store.close()
     assert cli("relay", "run", "--once", env=env).returncode == 0

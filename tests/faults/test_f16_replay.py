@@ -11,11 +11,11 @@ from typing import Any
 
 import psycopg
 
-from argo.signal import Outcome, OutcomeKind
 from argo.signals import open_signals
 from argo.timeutil import utc_now
 from tests.faults.harness import wait_settled
 from tests.faults.invariants import Absorbed, alpine_signals, check, size
+from tests.kit.factories import winning_outcomes
 from tests.kit.pgdb import conninfo
 from tests.kit.pipeline import generate, relay_env
 from tests.support import AlpineServer, cli, spawn, stop
@@ -49,17 +49,7 @@ def test_f16_replay_after_delivery_after_loss_and_live(
     generate(env, n, "--batch-size", "100")
     store = open_signals(db)
     closing = store.signals()[: n // 4]
-    outcomes = [
-        Outcome(
-            s.signal.signal_id,
-            s.signal.symbol,
-            OutcomeKind.WIN,
-            s.signal.target_price,
-            1.5,
-            utc_now(),
-        )
-        for s in closing
-    ]
+    outcomes = winning_outcomes(closing)
     assert len(store.record_outcomes(outcomes, utc_now())) == len(outcomes)
     store.close()
     _drain(env)

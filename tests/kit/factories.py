@@ -12,10 +12,11 @@ from argo.engine.decide import EngineConfig
 from argo.generator import SignalFactory
 from argo.outbox import EventType, OutboxEvent, encode_payload, new_event_id
 from argo.prices.sources import Bar, SyntheticPriceSource
-from argo.signal import Signal
+from argo.signal import Outcome, OutcomeKind, Signal
 from argo.signals import open_signals
 from argo.signals.port import SignalStore
 from argo.signals.store import insert_events
+from argo.signals.writes import StoredSignal
 from argo.timeutil import to_text, utc_now
 
 
@@ -34,6 +35,33 @@ def make_signals(count: int, seed: int = 1) -> list[Signal]:
         if signal is not None:
             signals.append(signal)
     return signals
+
+
+def winning_outcomes(stored: Sequence[StoredSignal]) -> list[Outcome]:
+    """A win at the target, +1.5 %, closing now, for each stored signal."""
+    return [
+        Outcome(
+            s.signal.signal_id,
+            s.signal.symbol,
+            OutcomeKind.WIN,
+            s.signal.target_price,
+            1.5,
+            utc_now(),
+        )
+        for s in stored
+    ]
+
+
+def close_first(db: Path, count: int) -> list[str]:
+    """Record a winning outcome for the first `count` signals of Argo's database at `db`
+    (in one transaction, with their outbox events); their ids."""
+    store = open_signals(db)
+    try:
+        closed = winning_outcomes(store.signals()[:count])
+        assert len(store.record_outcomes(closed, utc_now())) == count
+    finally:
+        store.close()
+    return [o.signal_id for o in closed]
 
 
 def filled_store(path: Path, count: int) -> tuple[SignalStore, list[Signal]]:
