@@ -72,13 +72,15 @@ for credential in argo-api-key alpine-signing-secret alpine-api-keys; do
     fi
 done
 
-for unit in argo-generator.service argo-relay.service alpine-api.service; do
+for unit in argo-generator.service argo-relay.service alpine-api.service \
+    alpine-record-head.service alpine-record-head.timer; do
     install -m 0644 "$SRC/deploy/systemd/$unit" "$UNITS/$unit"
 done
 
 if [ -z "$ROOT" ]; then
     systemctl daemon-reload
     systemctl enable alpine-api.service argo-relay.service argo-generator.service
+    systemctl enable --now alpine-record-head.timer  # daily signed record head (docs)
     if [ "$START" -eq 1 ]; then
         systemctl restart alpine-api.service argo-relay.service argo-generator.service
     fi

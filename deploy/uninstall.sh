@@ -17,7 +17,8 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-UNITS=(argo-generator.service argo-relay.service alpine-api.service)
+UNITS=(alpine-record-head.timer alpine-record-head.service argo-generator.service argo-relay.service
+    alpine-api.service)
 if [ -z "$ROOT" ]; then
     systemctl disable --now "${UNITS[@]}" || true
 fi

@@ -17,6 +17,8 @@ from tests.kit.pipeline import generate
 from tests.support import ROOT, free_port, spawn, stop, wait_for
 
 UNITS = ("argo-generator.service", "argo-relay.service", "alpine-api.service")
+# The daily record head: a oneshot service and its timer (verified and hardened too).
+DAILY = ("alpine-record-head.service", "alpine-record-head.timer")
 PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
 MAX_EXPOSURE = 2.0
 
@@ -33,13 +35,13 @@ def units(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The units with ExecStart pointing at this checkout's real binaries."""
     folder = tmp_path_factory.mktemp("units")
     bindir = str(Path(sys.executable).parent) + "/"
-    for unit in UNITS:
+    for unit in UNITS + DAILY:
         text = (ROOT / "deploy" / "systemd" / unit).read_text()
         (folder / unit).write_text(text.replace("/opt/argo-alpine/venv/bin/", bindir))
     return folder
 
 
-@pytest.mark.parametrize("unit", UNITS)
+@pytest.mark.parametrize("unit", UNITS + DAILY)
 def test_unit_verifies_without_warnings(units: Path, unit: str) -> None:
     result = subprocess.run(
         [tool("systemd-analyze"), "verify", f"./{unit}"],
@@ -51,7 +53,7 @@ def test_unit_verifies_without_warnings(units: Path, unit: str) -> None:
     assert result.returncode == 0 and result.stderr == "", result.stderr
 
 
-@pytest.mark.parametrize("unit", UNITS)
+@pytest.mark.parametrize("unit", (*UNITS, DAILY[0]))
 def test_unit_exposure_is_within_target(units: Path, unit: str) -> None:
     result = subprocess.run(
         [tool("systemd-analyze"), "security", "--offline=yes", f"./{unit}"],
