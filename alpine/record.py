@@ -35,6 +35,20 @@ SEAL_BATCH = 2000  # entries per transaction
 # CHECKPOINT_EVERY - 1): one signature for many events, not one each.
 CHECKPOINT_EVERY = 32
 _JOINED = feed_events.join(signals, signals.c.id == feed_events.c.signal_row)
+_CONTENT = [
+    signals.c[name]
+    for name in (
+        "signal_id",
+        "verification_hash",
+        "outcome",
+        "exit_price",
+        "profit_loss_pct",
+        "closed_at",
+        "order_id",
+        "executed_at",
+        "fill_price",
+    )
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +123,7 @@ class RecordSealer:
             )
             sealed, prev = tx.execute(select(record_head.c.seq, record_head.c.hash)).one()
             rows = tx.execute(
-                select(feed_events.c.seq, feed_events.c.kind, signals)
+                select(feed_events.c.seq, feed_events.c.kind, *_CONTENT)
                 .select_from(_JOINED)
                 .where(feed_events.c.seq > sealed)
                 .order_by(feed_events.c.seq)
@@ -133,7 +147,9 @@ class RecordSealer:
         return entries[-1].seq, len(rows) == SEAL_BATCH
 
     def _entry(self, seq: int, kind: str, row: Any, prev_hash: str, signed: bool) -> Entry:
-        content = content_hash(kind, row)
+        # A signal commits to the hash Alpine checked its fields against at ingest: an
+        # edit of its fields, before or after sealing, then shows to every subscriber.
+        content = row.verification_hash if kind == "signal" else content_hash(kind, row)
         nonce = secrets.token_hex(16)
         entry_commitment = commitment(seq, kind, str(content), nonce)
         entry_hash = link(prev_hash, entry_commitment)
