@@ -134,34 +134,48 @@ def baseline_latency(bench: Bench, rate: float, seconds: float, warmup: float = 
     env = bench.fresh(f"baseline-{rate:.0f}")
     db = Path(env["ARGO_DB"])
     store = open_signals(db)
-    webhook = Webhook(bench.alpine.signing_secret) if bench.alpine.signing_secret else None
-    client = httpx.Client(base_url=bench.alpine.url, timeout=10.0)
+    post_inline = inline_poster(bench)
+    try:
+        _, achieved = _paced(store, rate, seconds + warmup, after_commit=post_inline)
+    finally:
+        post_inline.close()
+        store.close()
+    return _figures(achieved, _latencies(bench, db, int(rate * warmup)))
 
-    def post_inline(made: Signal) -> None:
+
+class InlinePoster:
+    """The seeds' inline POST of one signal (signed, 3 tries), on one kept-alive client."""
+
+    def __init__(self, bench: Bench) -> None:
+        secret = bench.alpine.signing_secret
+        self._webhook = Webhook(secret) if secret else None
+        self._key = bench.alpine.api_key
+        self._client = httpx.Client(base_url=bench.alpine.url, timeout=10.0)
+
+    def __call__(self, made: Signal) -> None:
         text = encode_payload(made.to_payload())
-        headers = {"X-API-Key": bench.alpine.api_key, "Content-Type": "application/json"}
-        if webhook is not None:
+        headers = {"X-API-Key": self._key, "Content-Type": "application/json"}
+        if self._webhook is not None:
             now = datetime.now(UTC)
             headers |= {
                 "webhook-id": f"inline_{made.signal_id}",
                 "webhook-timestamp": str(int(now.timestamp())),
-                "webhook-signature": webhook.sign(f"inline_{made.signal_id}", now, text),
+                "webhook-signature": self._webhook.sign(f"inline_{made.signal_id}", now, text),
             }
         for _ in range(3):
             try:
-                if client.post(
-                    "/api/v1/argo/sync/signal", content=text, headers=headers
-                ).is_success:
+                reply = self._client.post("/api/v1/argo/sync/signal", content=text, headers=headers)
+                if reply.is_success:
                     return
             except httpx.HTTPError:
                 continue
 
-    try:
-        _, achieved = _paced(store, rate, seconds + warmup, after_commit=post_inline)
-    finally:
-        client.close()
-        store.close()
-    return _figures(achieved, _latencies(bench, db, int(rate * warmup)))
+    def close(self) -> None:
+        self._client.close()
+
+
+def inline_poster(bench: Bench) -> InlinePoster:
+    return InlinePoster(bench)
 
 
 # (key prefix, design, signals/s), in the order each round runs them.
