@@ -125,11 +125,12 @@ def _steps(
         "received_at -> POST returned": window["send1"] - received,
         "POST returned -> settled": window["settle1"] - window["send1"],
         "commit -> stored (bench figure)": received - committed,
+        "committed": committed,
     }
 
 
 def _report(rows: list[dict[str, float]], gcs: list[list[float]], label: str) -> dict[str, Any]:
-    names = list(rows[0]) if rows else []
+    names = [n for n in (rows[0] if rows else {}) if n != "committed"]
     summary: dict[str, Any] = {"label": label, "signals": len(rows), "steps": {}}
     print(f"\n{label}: {len(rows)} signals, load {os.getloadavg()}")
     print(f"{'step':<36}{'p50':>9}{'p99':>9}{'max':>9}  (ms)")
@@ -143,22 +144,30 @@ def _report(rows: list[dict[str, float]], gcs: list[list[float]], label: str) ->
     tail = [r for r in rows if r[total] >= cut]
     blame: dict[str, int] = {}
     for r in tail:
-        steps = {k: v for k, v in r.items() if k != total and v == v and "wake-up" not in k}
+        steps = {
+            k: v
+            for k, v in r.items()
+            if k not in (total, "committed") and v == v and "wake-up" not in k
+        }
         worst = max(steps, key=lambda k: steps[k])
         blame[worst] = blame.get(worst, 0) + 1
     summary["tail_longest_step"] = blame
     print(f"signals at or over p99 ({len(tail)}): longest step {blame}")
-    pauses = sorted((1000 * (end - start) for start, end, _ in gcs), reverse=True)
-    summary["relay_gc"] = {"collections": len(pauses), "longest_ms": pauses[:5]}
-    print(f"relay gc: {len(pauses)} collections, longest {[round(p, 2) for p in pauses[:5]]} ms")
+    # Only collections during the measured run (start-up's are before its first commit).
+    first = min((r["committed"] for r in rows), default=0.0)
+    during = [(end - start, gen) for start, end, gen in gcs if start >= first]
+    pauses = sorted(((round(1000 * d, 2), g) for d, g in during), reverse=True)
+    summary["relay_gc"] = {"collections": len(pauses), "longest_ms_generation": pauses[:5]}
+    print(f"relay gc during the run: {len(pauses)} collections, longest (ms, gen) {pauses[:5]}")
     return summary
 
 
 def _hog(seconds: float) -> subprocess.Popen[bytes]:
-    """One core busy at nice 0, ended by `timeout` even if this process dies."""
-    return subprocess.Popen(
-        ["timeout", str(int(seconds) + 30), sys.executable, "-c", "while True: pass"]
+    """One core busy at nice 0 for at most `seconds` (it ends itself if this one dies)."""
+    spin = (
+        f"import time\nend = time.monotonic() + {seconds:.0f}\nwhile time.monotonic() < end: pass"
     )
+    return subprocess.Popen([sys.executable, "-c", spin], stdout=subprocess.DEVNULL)
 
 
 def run(rate: float, seconds: float, hog: bool, inline: bool) -> dict[str, Any]:
@@ -265,6 +274,7 @@ def _inline(bench: Bench, rate: float, seconds: float, label: str) -> dict[str, 
                     "POST start -> Alpine received_at": r - send0,
                     "received_at -> POST returned": send1 - r,
                     "commit -> stored (bench figure)": r - committed,
+                    "committed": committed,
                 }
             )
     return _report(rows, [], label)
