@@ -1,8 +1,6 @@
 """Windows out at once: in a backlog the next window is claimed and sent while the
 previous one's POSTs are in flight, so the relay's claim and Alpine's insert overlap.
-At a trickle, a window's settle waits until the next due window is claimed and sent:
-the settle (a write transaction that can wait on the generator's commit) is then off
-the path of a fresh row. Windows are settled one at a time, strictly in claim order."""
+Windows are settled one at a time, strictly in claim order."""
 
 from __future__ import annotations
 
@@ -13,7 +11,7 @@ from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 from argo.outbox import Claim
-from relay.fate import Answer, Sent
+from relay.fate import Sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,12 +57,10 @@ class _Out:
 class Pipeline(Generic[R]):
     """Runs windows through `phases`, keeping up to `depth` of them out.
 
-    A window is claimed ahead while the one before it is still out only when that one
-    came back full (a backlog). At a trickle a window is sent in the caller's thread;
-    once its POSTs have returned, the next due window (if any) is claimed and sent before
-    it is settled, so a row committed meanwhile waits for no settle, and at most one
-    window's POSTs are in flight. Per-signal order holds across windows because a later
-    event is due only once its creation is *delivered*, not claimed.
+    A window is claimed ahead only while the one before it came back full (a backlog):
+    at a trickle every window is sent in the caller's thread and settled before the next
+    claim, so a fresh row takes no thread hop. Per-signal order holds across windows
+    because a later event is due only once its creation is *delivered*, not claimed.
     """
 
     def __init__(self, phases: WindowPhases[R], depth: int) -> None:
@@ -85,14 +81,10 @@ class Pipeline(Generic[R]):
             claimed = self._phases.claim_window()
             if claimed.claim is None:
                 return self._phases.nothing_due(claimed.version)
-            if self._depth == 1:
+            if self._depth == 1 or len(claimed.claim.rows) < self._phases.batch_size:
                 return self._phases.settle_window(
                     claimed, self._phases.send_window(claimed.claim, stop)
                 )
-            if len(claimed.claim.rows) < self._phases.batch_size:
-                sent = self._phases.send_window(claimed.claim, stop)
-                self._claim_next(sent, stop)
-                return self._phases.settle_window(claimed, sent)
             self._send_ahead(claimed, claimed.claim, stop)
         while (
             len(self._out) < self._depth
@@ -104,24 +96,7 @@ class Pipeline(Generic[R]):
             if claimed.claim is None:
                 break
             self._send_ahead(claimed, claimed.claim, stop)
-        if len(self._out) == 1 and len(self._out[0].window.rows) < self._phases.batch_size:
-            out = self._out.popleft()
-            sent = out.sent.result()
-            self._claim_next(sent, stop)
-            return self._phases.settle_window(out.claimed, sent)
         return self._settle_oldest()
-
-    def _claim_next(self, sent: list[Sent], stop: threading.Event) -> None:
-        """Claim and send the next due window, if any, before the last one (`sent`) is
-        settled; only when Alpine acknowledged every row of it (anything else may change
-        the relay's pacing, which is taken when it is settled)."""
-        if stop.is_set() or not self._phases.may_claim():
-            return
-        if not all(item.reply.answer is Answer.ACKNOWLEDGED for item in sent):
-            return
-        claimed = self._phases.claim_window()
-        if claimed.claim is not None:
-            self._send_ahead(claimed, claimed.claim, stop)
 
     def finish(self) -> list[R]:
         """Settle every window still out (on stop, or before `drain` returns)."""

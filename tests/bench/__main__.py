@@ -7,7 +7,7 @@ phase has a wall-time budget (`BUDGET_S`; the whole <= 10 min) and prints progre
 
 `--quick` (or BENCH_QUICK=1) runs a reduced version (about two minutes) with the same
 keys, for development. Writes bench-results/latest.json (quick: latest-quick.json) and
-prints a table. `--only stream` (or limits, engine, pipeline; repeatable) runs only
+prints a table. `--only stream` (or limits, engine, pipeline, latency; repeatable) runs only
 those parts, writes bench-results/only-<parts>.json and checks only the targets it has
 figures for.
 """
@@ -79,7 +79,8 @@ QUICK_SIZES: dict[str, Any] = {
 }
 SIZES: dict[str, Any] = dict(FULL)
 BACKLOG_KEYS = ("5k", "50k", "200k")
-PARTS = ("limits", "engine", "pipeline", "stream")
+# "latency" is the pipeline's latency rounds and kills alone (for development).
+PARTS = ("limits", "engine", "pipeline", "latency", "stream")
 # Wall-time budget of each phase in a full run, seconds (the whole: <= 600). A phase
 # over its budget is reported, not stopped: its own loops are bounded in count and time.
 BUDGET_S = {
@@ -179,8 +180,9 @@ def main(argv: list[str] | None = None) -> int:
             with CLOCK.phase("engine", "bars per second in-process"):
                 bars = engine.engine_bars_per_s(SIZES["engine_bars"])
             results["engine_bars_per_s"] = round(bars, 1)
-        if "pipeline" in parts:
-            results.update(measure_pipeline(work, figures, runs))
+        if "pipeline" in parts or "latency" in parts:
+            latency_only = "pipeline" not in parts
+            results.update(measure_pipeline(work, figures, runs, latency_only=latency_only))
         if "stream" in parts:
             with CLOCK.phase(
                 "stream",
@@ -226,8 +228,11 @@ def measure_limits(work: Path, runs: int) -> dict[str, Figure]:
     return figures
 
 
-def measure_pipeline(work: Path, figures: dict[str, Figure], runs: int) -> dict[str, Any]:
-    """Everything that needs one Alpine on PostgreSQL: generator, drains, latency, kills."""
+def measure_pipeline(
+    work: Path, figures: dict[str, Figure], runs: int, *, latency_only: bool = False
+) -> dict[str, Any]:
+    """Everything that needs one Alpine on PostgreSQL: generator, drains, latency, kills
+    (`latency_only`: the latency rounds and kills alone)."""
     name = create_database("argo_alpine_bench")
     engine_ = make_engine(url_for(name))
     upgrade(engine_)
@@ -242,6 +247,8 @@ def measure_pipeline(work: Path, figures: dict[str, Figure], runs: int) -> dict[
     bench = pipeline.Bench(alpine, url_for(name), work)
     out: dict[str, Any] = {}
     try:
+        if latency_only:
+            return latencies(bench)
         with CLOCK.phase("generator", f"argo generate {SIZES['gen']}, 50 per transaction"):
             figures["generator_per_s"] = pipeline.generator_rate(bench, SIZES["gen"], runs, 50)
         with CLOCK.phase("drains", "drain from 3 backlogs: batched, then one per POST"):
