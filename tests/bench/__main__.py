@@ -106,10 +106,9 @@ class Clock:
         self.loads: dict[str, float] = {}
 
     def say(self, text: str) -> None:
-        elapsed = time.monotonic() - self.started
+        elapsed = int(time.monotonic() - self.started)
         print(
-            f"[bench {time.strftime('%H:%M:%S')} +{elapsed // 60:.0f}m{elapsed % 60:02.0f}s]"
-            f" {text}",
+            f"[bench {time.strftime('%H:%M:%S')} +{elapsed // 60}m{elapsed % 60:02d}s] {text}",
             file=sys.stderr,
             flush=True,
         )
