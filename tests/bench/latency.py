@@ -1,14 +1,19 @@
 """Commit → stored in Alpine, paced: our relay at 100/s and 500/s, relay SIGKILLs during
 100/s, and the seeds' design (commit, then an inline POST with 3 tries) as the baseline
-every latency is compared with. All against the same Alpine, in the same run."""
+every latency is compared with. All against the same Alpine, in the same run.
+
+The comparisons run as interleaved rounds (inline, relay 100/s, relay 500/s, inline, …),
+so a slow minute of a shared machine hits both designs alike and each round gives its
+own ratio (`interleaved`)."""
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -79,15 +84,18 @@ def _paced(
     return sent, sent / (time.perf_counter() - started)
 
 
-def _latencies(bench: Bench, db: Path) -> list[float]:
-    """Per signal: Argo's commit time → Alpine's received_at, in ms."""
+def _latencies(bench: Bench, db: Path, skip: int = 0) -> list[float]:
+    """Per signal: Argo's commit time → Alpine's received_at, in ms; the first `skip`
+    signals committed (the warm-up: first connections, first claim) left out."""
     with sqlite3.connect(db) as conn:
         committed = {
-            s: from_text(at) for s, at in conn.execute("SELECT signal_id, created_at FROM signals")
+            s: from_text(at)
+            for s, at in conn.execute("SELECT signal_id, created_at FROM signals ORDER BY rowid")
         }
     with psycopg.connect(conninfo(bench.pg_url)) as conn:
         received = dict(conn.execute("SELECT signal_id, received_at FROM signals"))
-    return [(received[s] - committed[s]).total_seconds() * 1000 for s in committed if s in received]
+    kept = list(committed)[skip:]
+    return [(received[s] - committed[s]).total_seconds() * 1000 for s in kept if s in received]
 
 
 def _figures(rate: float, lags: list[float]) -> Latency:
@@ -101,8 +109,9 @@ def _figures(rate: float, lags: list[float]) -> Latency:
     )
 
 
-def relay_latency(bench: Bench, rate: float, seconds: float) -> Latency:
-    """Our design: the generator commits, the relay process delivers."""
+def relay_latency(bench: Bench, rate: float, seconds: float, warmup: float = 0.0) -> Latency:
+    """Our design: the generator commits, the relay process delivers; the first `warmup`
+    seconds of signals are sent but not counted."""
     env = bench.fresh(f"steady-{rate:.0f}")
     db = Path(env["ARGO_DB"])
     store = open_signals(db)
@@ -111,47 +120,102 @@ def relay_latency(bench: Bench, rate: float, seconds: float) -> Latency:
         wait_for(
             lambda: "relay started" in (db.parent / "relay.log").read_text(), what="relay start"
         )
-        sent, achieved = _paced(store, rate, seconds)
-        wait_for(lambda: outbox_counts(db)[0] == sent, timeout=120, what="steady-state drain")
+        sent, achieved = _paced(store, rate, seconds + warmup)
+        wait_for(lambda: outbox_counts(db)[0] == sent, timeout=60, what="steady-state drain")
     finally:
         stop(relay)
         store.close()
-    return _figures(achieved, _latencies(bench, db))
+    return _figures(achieved, _latencies(bench, db, int(rate * warmup)))
 
 
-def baseline_latency(bench: Bench, rate: float, seconds: float) -> Latency:
-    """The seeds' design: commit to SQLite, then POST inline (3 tries), no relay."""
+def baseline_latency(bench: Bench, rate: float, seconds: float, warmup: float = 0.0) -> Latency:
+    """The seeds' design: commit to SQLite, then POST inline (3 tries), no relay; the
+    first `warmup` seconds of signals are sent but not counted."""
     env = bench.fresh(f"baseline-{rate:.0f}")
     db = Path(env["ARGO_DB"])
     store = open_signals(db)
-    webhook = Webhook(bench.alpine.signing_secret) if bench.alpine.signing_secret else None
-    client = httpx.Client(base_url=bench.alpine.url, timeout=10.0)
+    post_inline = inline_poster(bench)
+    try:
+        _, achieved = _paced(store, rate, seconds + warmup, after_commit=post_inline)
+    finally:
+        post_inline.close()
+        store.close()
+    return _figures(achieved, _latencies(bench, db, int(rate * warmup)))
 
-    def post_inline(made: Signal) -> None:
+
+class InlinePoster:
+    """The seeds' inline POST of one signal (signed, 3 tries), on one kept-alive client."""
+
+    def __init__(self, bench: Bench) -> None:
+        secret = bench.alpine.signing_secret
+        self._webhook = Webhook(secret) if secret else None
+        self._key = bench.alpine.api_key
+        self._client = httpx.Client(base_url=bench.alpine.url, timeout=10.0)
+
+    def __call__(self, made: Signal) -> None:
         text = encode_payload(made.to_payload())
-        headers = {"X-API-Key": bench.alpine.api_key, "Content-Type": "application/json"}
-        if webhook is not None:
+        headers = {"X-API-Key": self._key, "Content-Type": "application/json"}
+        if self._webhook is not None:
             now = datetime.now(UTC)
             headers |= {
                 "webhook-id": f"inline_{made.signal_id}",
                 "webhook-timestamp": str(int(now.timestamp())),
-                "webhook-signature": webhook.sign(f"inline_{made.signal_id}", now, text),
+                "webhook-signature": self._webhook.sign(f"inline_{made.signal_id}", now, text),
             }
         for _ in range(3):
             try:
-                if client.post(
-                    "/api/v1/argo/sync/signal", content=text, headers=headers
-                ).is_success:
+                reply = self._client.post("/api/v1/argo/sync/signal", content=text, headers=headers)
+                if reply.is_success:
                     return
             except httpx.HTTPError:
                 continue
 
-    try:
-        _, achieved = _paced(store, rate, seconds, after_commit=post_inline)
-    finally:
-        client.close()
-        store.close()
-    return _figures(achieved, _latencies(bench, db))
+    def close(self) -> None:
+        self._client.close()
+
+
+def inline_poster(bench: Bench) -> InlinePoster:
+    return InlinePoster(bench)
+
+
+# (key prefix, design, signals/s), in the order each round runs them.
+ARMS: tuple[tuple[str, str, float], ...] = (
+    ("baseline_100", "inline", 100.0),
+    ("latency_100", "relay", 100.0),
+    ("latency_500", "relay", 500.0),
+)
+
+
+@dataclass(frozen=True)
+class Rounds:
+    """Per arm (`ARMS`' key prefix), one Latency per round, and the 1-minute load average
+    read before each run (the machine is shared: the load says what else ran)."""
+
+    runs: dict[str, list[Latency]] = field(default_factory=dict)
+    load: dict[str, list[float]] = field(default_factory=dict)
+
+
+def interleaved(
+    bench: Bench,
+    rounds: int,
+    seconds: float,
+    warmup: float,
+    progress: Callable[[str], None] = lambda _: None,
+) -> Rounds:
+    """`rounds` rounds of every arm in `ARMS`, each run `seconds` long after `warmup`."""
+    result = Rounds({key: [] for key, _, _ in ARMS}, {key: [] for key, _, _ in ARMS})
+    for n in range(rounds):
+        for key, design, rate in ARMS:
+            measure = baseline_latency if design == "inline" else relay_latency
+            result.load[key].append(os.getloadavg()[0])
+            figure = measure(bench, rate, seconds, warmup)
+            result.runs[key].append(figure)
+            progress(
+                f"round {n + 1}/{rounds} {key}: p50/p99/max {figure.p50_ms:.2f}/"
+                f"{figure.p99_ms:.2f}/{figure.max_ms:.1f} ms ({figure.signals} signals,"
+                f" load {result.load[key][-1]:.2f})"
+            )
+    return result
 
 
 @dataclass(frozen=True)

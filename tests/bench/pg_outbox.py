@@ -135,7 +135,7 @@ def steady_latency(
 
 def figures(bench: Bench, *, quick: bool) -> dict[str, Any]:
     """The keys `make bench` records: pg/sqlite drain per relay count, steady p50/p99."""
-    signals, seconds = (2000, 3.0) if quick else (20000, 10.0)
+    signals, seconds = (2000, 3.0) if quick else (10000, 6.0)
     out: dict[str, Any] = {}
     for kind in ("sqlite", "pg"):
         store = "postgresql" if kind == "pg" else "sqlite"
