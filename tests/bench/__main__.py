@@ -32,7 +32,7 @@ import psycopg
 
 from alpine.migrations import upgrade
 from alpine.store import make_engine
-from tests.bench import backlog, engine, latency, limits, pg_outbox, pipeline, stream
+from tests.bench import backlog, engine, latency, limits, pg_outbox, pipeline, signing, stream
 from tests.bench.stats import Figure, ratios
 from tests.kit.pgdb import PG_URL, conninfo, create_database, drop_database, url_for
 from tests.support import ROOT, new_api_key, new_signing_secret, start_alpine, stop
@@ -56,6 +56,8 @@ FULL: dict[str, Any] = {
     "stream_s": 12,
     "stream_fast_rate": 100.0,
     "stream_idle": 10000,
+    "signing_rounds": 3,
+    "signing_batches": 6,
 }
 QUICK_SIZES: dict[str, Any] = {
     "runs": 1,
@@ -76,11 +78,13 @@ QUICK_SIZES: dict[str, Any] = {
     "stream_s": 4,
     "stream_fast_rate": 100.0,
     "stream_idle": 1000,
+    "signing_rounds": 2,
+    "signing_batches": 2,
 }
 SIZES: dict[str, Any] = dict(FULL)
 BACKLOG_KEYS = ("5k", "50k", "200k")
 # "latency" is the pipeline's latency rounds and kills alone (for development).
-PARTS = ("limits", "engine", "pipeline", "latency", "stream")
+PARTS = ("limits", "engine", "pipeline", "latency", "stream", "signing")
 # Wall-time budget of each phase in a full run, seconds (the whole: <= 600). A phase
 # over its budget is reported, not stopped: its own loops are bounded in count and time.
 BUDGET_S = {
@@ -93,6 +97,7 @@ BUDGET_S = {
     "outbox": 100,
     "contention": 30,
     "stream": 150,
+    "signing": 45,
 }
 WALL_BUDGET_S = 600
 
@@ -190,6 +195,13 @@ def main(argv: list[str] | None = None) -> int:
                 " worker; ingest with 1 and 2 workers",
             ):
                 results.update(live_feed(work, SIZES["stream_s"]))
+        if "signing" in parts:
+            rounds, batches = SIZES["signing_rounds"], SIZES["signing_batches"]
+            with CLOCK.phase(
+                "signing",
+                f"batched ingest, receipts and record off vs on, {rounds} interleaved rounds",
+            ):
+                results["signing"] = signing.measure(rounds, batches, say=CLOCK.say)
     for key, figure in figures.items():
         results[key] = round(figure.median, 1)
         results["spread"][key] = {
@@ -405,6 +417,10 @@ def live_feed(work: Path, seconds: float) -> dict[str, Any]:
 
 
 _TARGETS: tuple[tuple[str, Callable[[dict[str, Any]], bool]], ...] = (
+    (
+        "signing (receipts + record) costs <= 10 % of batched ingest (median of rounds)",
+        lambda r: r["signing"]["met"],
+    ),
     ("500/s max <= 50 ms (median over rounds)", lambda r: r["latency_500_max_ms"] <= 50),
     (
         "redelivery after a relay SIGKILL <= 2 s",
@@ -562,6 +578,7 @@ def print_table(r: dict[str, Any], figures: dict[str, Figure], wrote: str) -> No
         if key.startswith(("latency_", "baseline_")) and "rounds" in r:
             note = "  median over rounds"
         print(f"{key:<44}{r[key]:>12}{note}")
+    _print_signing(r)
     print("\nphase wall times (s): " + ", ".join(f"{k} {v}" for k, v in r["phase_seconds"].items()))
     print(f"whole run: {r['wall_s']} s")
     print("\ntargets")
@@ -576,6 +593,25 @@ def print_table(r: dict[str, Any], figures: dict[str, Figure], wrote: str) -> No
             )
         print(f"  {'met   ' if met else 'MISSED'} {name}{detail}")
     print(f"\nwrote {wrote}")
+
+
+def _print_signing(r: dict[str, Any]) -> None:
+    """Batched ingest with receipts and the record off and on, round by round."""
+    if "signing" not in r:
+        return
+    sig = r["signing"]
+    print(f"\nsigning: batched ingest, {sig['signals_per_round']} signals a round")
+    print(f"{'round':<7}{'off /s':>10}{'on /s':>10}{'off CPU ms':>12}{'on CPU ms':>11}{'cost':>8}")
+    for n, each in enumerate(sig["rounds"], start=1):
+        print(
+            f"{n:<7}{each['off_per_s']:>10,.0f}{each['on_per_s']:>10,.0f}"
+            f"{each['off_cpu_ms_per_signal']:>12.3f}{each['on_cpu_ms_per_signal']:>11.3f}"
+            f"{each['cost']:>8.1%}"
+        )
+    print(
+        f"cost median {sig['cost_median']:.1%} (rounds {sig['cost_low']:.1%}-"
+        f"{sig['cost_high']:.1%}), target <= {sig['target_cost']:.0%}"
+    )
 
 
 def _print_rounds(r: dict[str, Any]) -> None:
