@@ -283,4 +283,5 @@ def register_head(app: FastAPI, engine: Engine, sealer: RecordSealer | None) -> 
         name="record_head",
         tags=["record"],
         summary="The published record's last sealed entry",
+        responses={404: {"description": "No record: no receipt key, or nothing stored yet"}},
     )

@@ -55,9 +55,9 @@ def _claim_when_due(store: PgOutboxStore, worker: str, limit: int = 50) -> list[
 def test_db_upgrade_is_safe_to_run_again(url: str) -> None:
     first = CliRunner().invoke(argo_main, ["db", "upgrade", "--db", url])
     assert first.exit_code == 0, first.output
-    assert "nothing to apply" in first.output and "schema version 2" in first.output
+    assert "nothing to apply" in first.output and "schema version 3" in first.output
     versions = argo_rows(url, "SELECT version FROM argo_schema_migrations ORDER BY version")
-    assert [v["version"] for v in versions] == [1, 2]
+    assert [v["version"] for v in versions] == [1, 2, 3]
 
 
 def test_db_upgrade_creates_the_schema_on_an_empty_database(empty_pg_url: str) -> None:
