@@ -10,7 +10,7 @@ process (start-up, signals, workers, logs, the relay talking to a real socket) k
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -69,6 +69,9 @@ class AppTransport(httpx.BaseTransport):
         self._asgi = httpx.ASGITransport(app=app, raise_app_exceptions=False)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if not isinstance(request.stream, httpx.AsyncByteStream):  # a generator: sent chunked
+            request.stream = _Chunks(list(request.stream))  # type: ignore[arg-type]
+
         async def send() -> httpx.Response:
             response = await self._asgi.handle_async_request(request)
             body = await response.aread()
@@ -77,6 +80,17 @@ class AppTransport(httpx.BaseTransport):
             )
 
         return anyio.run(send)
+
+
+class _Chunks(httpx.AsyncByteStream):
+    """A request body given as an iterator, handed to the app chunk by chunk."""
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        self._chunks = chunks
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in self._chunks:
+            yield chunk
 
 
 def in_process_alpine(
