@@ -76,7 +76,7 @@ def _run(
     tmp_path: Path,
     attempts: list[float],
 ) -> None:
-    per_phase, hold, down = size(20, 200), seconds(2.0, 6.0), seconds(4.0, 60.0)
+    per_phase, hold, down = size(20, 200), seconds(1.0, 6.0), seconds(2.0, 60.0)
     db = tmp_path / "signals.db"
     env = relay_env(alpine, tmp_path)
     generate(env, per_phase)

@@ -40,7 +40,7 @@ def _paused_for(port: int, env: dict[str, str], hold: float) -> tuple[list[float
 
 
 def test_f10_wrong_key_then_rotated_away(alpine: AlpineServer, pg_url: str, tmp_path: Path) -> None:
-    n, hold = size(50, 500), seconds(3.0, 75.0)
+    n, hold = size(50, 500), seconds(2.0, 75.0)
     db = tmp_path / "signals.db"
     port = free_port()
     credentials = tmp_path / "credentials"
