@@ -1,6 +1,7 @@
 """Alpine in this process: `create_app` behind an in-process HTTP client, for tests of its
-HTTP behaviour (no `alpine serve` child, no port, no 2 s boot). Tests that are about the
-process (start-up, signals, workers, logs, the relay talking to a real socket) keep using
+HTTP behaviour (no `alpine serve` child, no port, no 2 s boot), or served by uvicorn from a
+thread (`served_alpine`) where a test needs a socket (streams, a relay process). Tests
+that are about the process (start-up, signals, workers, logs, kills, restarts) keep using
 `tests.support.start_alpine`.
 
 `InProcessAlpine` answers the same questions as `tests.support.AlpineServer` (`url`,
@@ -10,6 +11,7 @@ process (start-up, signals, workers, logs, the relay talking to a real socket) k
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -17,11 +19,13 @@ from typing import Protocol
 import anyio
 import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI
 
 from alpine.app import create_app
+from alpine.cli import GRACE_SECONDS
 from alpine.settings_load import settings_from_env
-from tests.support import new_api_key
+from tests.support import free_port, new_api_key, wait_for
 
 URL = "http://alpine.test"
 
@@ -114,3 +118,77 @@ def in_process_alpine(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return InProcessAlpine(create_app(settings_from_env()), keys, signing_secret)
+
+
+@dataclass
+class ServedAlpine:
+    """`create_app` served by uvicorn on a loopback port from a thread of this process:
+    a real socket (streams, a relay child process, a browser) without `alpine serve`'s
+    interpreter start. Answers what `tests.support.AlpineServer` answers, but `process`."""
+
+    app: FastAPI
+    api_keys: list[str]
+    signing_secret: str | None
+    url: str
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    @property
+    def api_key(self) -> str:
+        return self.api_keys[0]
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=10.0)
+
+    def close(self) -> None:
+        """Stop serving (open streams get `alpine serve`'s grace), then close the app's
+        database connections."""
+        self.server.should_exit = True
+        self.thread.join(GRACE_SECONDS + 10)
+        assert not self.thread.is_alive(), "uvicorn did not stop"
+        self.app.state.store.engine.dispose()
+
+
+def served_alpine(
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    api_keys: list[str] | None = None,
+    signing_secret: str | None = None,
+    extra_env: Mapping[str, str] | None = None,
+) -> ServedAlpine:
+    """The app of `in_process_alpine(...)`, served as `alpine serve` serves it (uvicorn,
+    no access log, the same shutdown grace) on a free port; healthy when returned."""
+    inner = in_process_alpine(
+        database_url,
+        monkeypatch,
+        api_keys=api_keys,
+        signing_secret=signing_secret,
+        extra_env=extra_env,
+    )
+    port = free_port()
+    config = uvicorn.Config(
+        inner.app,
+        host="127.0.0.1",
+        port=port,
+        access_log=False,
+        log_level="warning",
+        log_config=None,  # leave this process's logging as the test set it
+        timeout_graceful_shutdown=GRACE_SECONDS,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name=f"alpine-{port}", daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    served = ServedAlpine(inner.app, inner.api_keys, signing_secret, url, server, thread)
+
+    def healthy() -> bool:
+        if not thread.is_alive():
+            raise AssertionError("uvicorn stopped before it served")
+        try:
+            return httpx.get(f"{url}/api/v1/argo/sync/health", timeout=1.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(healthy, timeout=30, interval=0.01, what="alpine to become healthy")
+    return served
