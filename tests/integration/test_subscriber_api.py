@@ -16,10 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from alpine.store import make_engine
-from alpine.subscriber_store import SubscriberStore
 from argo.signal import AssetType
-from tests.kit.alpine import Alpine, in_process_alpine, served_alpine
+from tests.kit.alpine import Alpine, add_subscribers, in_process_alpine, served_alpine
 from tests.support import cli, signal_payload, wait_for
 
 TIERS = ("starter", "pro", "elite")
@@ -36,16 +34,6 @@ def add_subscriber(env: dict[str, str], name: str, tier: str) -> str:
     result = cli("alpine", "subscribers", "add", name, "--tier", tier, env=env)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip().splitlines()[-1]
-
-
-def add_subscribers(pg_url: str, tiers: dict[str, str]) -> dict[str, str]:
-    """{name: tier} added as `alpine subscribers add` adds them; {name: bearer token}."""
-    engine = make_engine(pg_url)
-    try:
-        store = SubscriberStore(engine)
-        return {name: store.add(name, tier) for name, tier in tiers.items()}
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture

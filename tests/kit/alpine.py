@@ -25,6 +25,8 @@ from fastapi import FastAPI
 from alpine.app import create_app
 from alpine.cli import GRACE_SECONDS
 from alpine.settings_load import settings_from_env
+from alpine.store import make_engine
+from alpine.subscriber_store import SubscriberStore
 from tests.support import free_port, new_api_key, wait_for
 
 URL = "http://alpine.test"
@@ -192,3 +194,14 @@ def served_alpine(
 
     wait_for(healthy, timeout=30, interval=0.01, what="alpine to become healthy")
     return served
+
+
+def add_subscribers(database_url: str, tiers: Mapping[str, str]) -> dict[str, str]:
+    """{name: tier} added as `alpine subscribers add` adds them (its store, in this
+    process); {name: bearer token}."""
+    engine = make_engine(database_url)
+    try:
+        store = SubscriberStore(engine)
+        return {name: store.add(name, tier) for name, tier in tiers.items()}
+    finally:
+        engine.dispose()
