@@ -51,10 +51,9 @@ def add_subscriber(url: str, name: str, tier: str) -> str:
 
 
 @pytest.fixture
-def alpine(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Alpine]:
+def alpine(pg_url: str) -> Iterator[Alpine]:
     server = served_alpine(
         pg_url,
-        monkeypatch,
         extra_env={"ALPINE_RATE_LIMIT": "0", "ALPINE_SUBSCRIBER_RATE_LIMIT": "0"},
     )
     yield server
@@ -113,7 +112,7 @@ def test_database_queries_do_not_grow_with_streams(alpine: Alpine, pg_url: str) 
     assert crowded <= 1.5 * alone + 10
 
 
-def test_on_sqlite_the_shared_feed_polls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_on_sqlite_the_shared_feed_polls(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'alpine.db'}"
     engine = make_engine(url)  # what `alpine db upgrade` does
     try:
@@ -121,7 +120,7 @@ def test_on_sqlite_the_shared_feed_polls(tmp_path: Path, monkeypatch: pytest.Mon
     finally:
         engine.dispose()
     token = add_subscriber(url, "lite", "elite")
-    server = served_alpine(url, monkeypatch)
+    server = served_alpine(url)
     try:
         with httpx.Client(base_url=server.url, timeout=httpx.Timeout(30, read=None)) as client:
             stream = Stream(client, token)

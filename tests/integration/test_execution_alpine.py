@@ -1,6 +1,6 @@
 """The execution event end to end: Alpine's endpoint and elite-only fields (in-process:
 `create_app` on PostgreSQL with the settings `alpine serve` would read), and the relay
-delivering `signal.executed` after its creation (real `alpine serve` and `relay run`)."""
+delivering `signal.executed` after its creation (`relay run` to that app on a socket)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from argo.signal import Action
 from argo.signals import open_signals
 from argo.timeutil import utc_now
 from argo.trades import Fill
-from tests.kit.alpine import Alpine, in_process_alpine
+from tests.kit.alpine import Alpine, in_process_alpine, served_alpine
 from tests.kit.factories import make_signals
 from tests.kit.pgdb import conninfo
 from tests.kit.pipeline import outbox_rows, relay_env
@@ -26,8 +26,6 @@ from tests.support import (
     cli,
     new_signing_secret,
     signal_payload,
-    start_alpine,
-    stop,
 )
 
 PATH = "/api/v1/argo/sync/execution"
@@ -141,7 +139,7 @@ def test_only_elite_sees_the_execution(pg_url: str, monkeypatch: pytest.MonkeyPa
 
 
 def test_relay_delivers_the_execution_after_its_creation(pg_url: str, tmp_path: Path) -> None:
-    server = start_alpine(pg_url, tmp_path, signing_secret=new_signing_secret())
+    server = served_alpine(pg_url, signing_secret=new_signing_secret())
     try:
         env = relay_env(server, tmp_path)
         store = open_signals(Path(env["ARGO_DB"]))
@@ -160,7 +158,7 @@ def test_relay_delivers_the_execution_after_its_creation(pg_url: str, tmp_path: 
         result = cli("relay", "run", "--once", env=env)
         assert result.returncode == 0, result.stdout + result.stderr
     finally:
-        stop(server.process)
+        server.close()
     rows = outbox_rows(Path(env["ARGO_DB"]))
     assert [r["event_type"] for r in rows] == ["signal.created", "signal.executed"]
     assert all(r["delivered_at"] for r in rows) and rows[1]["attempts"] == 0

@@ -37,11 +37,11 @@ def add_subscriber(env: dict[str, str], name: str, tier: str) -> str:
 
 
 @pytest.fixture
-def service(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Service]:
+def service(pg_url: str) -> Iterator[Service]:
     env = {"ALPINE_DATABASE_URL": pg_url}
     added = add_subscribers(pg_url, {f"{tier}-co": tier for tier in TIERS})
     tokens = {tier: added[f"{tier}-co"] for tier in TIERS}
-    server = served_alpine(pg_url, monkeypatch, extra_env={"ALPINE_STREAM_HEARTBEAT_SECONDS": "1"})
+    server = served_alpine(pg_url, extra_env={"ALPINE_STREAM_HEARTBEAT_SECONDS": "1"})
     yield Service(server, tokens, env)
     server.close()
 

@@ -109,17 +109,28 @@ def in_process_alpine(
 ) -> InProcessAlpine:
     """The app of `start_alpine(database_url, ..., api_keys=, signing_secret=, extra_env=)`:
     the same variables are set (with `monkeypatch`, so the key refresh reads them too)."""
-    keys = api_keys or [new_api_key()]
-    env = {"ALPINE_DATABASE_URL": database_url, "ALPINE_API_KEYS": ",".join(keys)}
-    if signing_secret:
-        env["ALPINE_SIGNING_SECRET"] = signing_secret
-    env.update(extra_env or {})
+    keys, env = _variables(database_url, api_keys, signing_secret, extra_env)
     for name in os.environ:
         if name.startswith("ALPINE_") and name not in env and name != "ALPINE_TEST_DATABASE_URL":
             monkeypatch.delenv(name)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return InProcessAlpine(create_app(settings_from_env()), keys, signing_secret)
+
+
+def _variables(
+    database_url: str,
+    api_keys: list[str] | None,
+    signing_secret: str | None,
+    extra_env: Mapping[str, str] | None,
+) -> tuple[list[str], dict[str, str]]:
+    """The keys, and the ALPINE_* variables `start_alpine` gives its child."""
+    keys = api_keys or [new_api_key()]
+    env = {"ALPINE_DATABASE_URL": database_url, "ALPINE_API_KEYS": ",".join(keys)}
+    if signing_secret:
+        env["ALPINE_SIGNING_SECRET"] = signing_secret
+    env.update(extra_env or {})
+    return keys, env
 
 
 @dataclass
@@ -153,24 +164,22 @@ class ServedAlpine:
 
 def served_alpine(
     database_url: str,
-    monkeypatch: pytest.MonkeyPatch,
     *,
     api_keys: list[str] | None = None,
     signing_secret: str | None = None,
     extra_env: Mapping[str, str] | None = None,
 ) -> ServedAlpine:
-    """The app of `in_process_alpine(...)`, served as `alpine serve` serves it (uvicorn,
-    no access log, the same shutdown grace) on a free port; healthy when returned."""
-    inner = in_process_alpine(
-        database_url,
-        monkeypatch,
-        api_keys=api_keys,
-        signing_secret=signing_secret,
-        extra_env=extra_env,
-    )
+    """The app of `start_alpine(database_url, ..., api_keys=, signing_secret=, extra_env=)`,
+    served as `alpine serve` serves it (uvicorn, no access log, the same shutdown grace)
+    on a free port; healthy when returned. Its settings come from those variables alone,
+    not from this process's environment, so the children a test starts (a relay) do not
+    inherit them; the key refresh, reading this environment, keeps the keys in force."""
+    keys, env = _variables(database_url, api_keys, signing_secret, extra_env)
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("ALPINE_")}
+    app = create_app(settings_from_env(inherited | env))
     port = free_port()
     config = uvicorn.Config(
-        inner.app,
+        app,
         host="127.0.0.1",
         port=port,
         access_log=False,
@@ -182,7 +191,7 @@ def served_alpine(
     thread = threading.Thread(target=server.run, name=f"alpine-{port}", daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
-    served = ServedAlpine(inner.app, inner.api_keys, signing_secret, url, server, thread)
+    served = ServedAlpine(app, keys, signing_secret, url, server, thread)
 
     def healthy() -> bool:
         if not thread.is_alive():
