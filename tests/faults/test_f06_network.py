@@ -26,6 +26,9 @@ from tests.kit.netfaults import Mode, NetFaultProxy, netfault_proxy
 from tests.kit.pipeline import generate, relay_env
 from tests.support import AlpineServer, wait_for
 
+# The relay runs in this process and its attempts are timed: Alpine stays in its own.
+pytestmark = pytest.mark.alpine_process
+
 DEADLINE = 4.0  # RELAY_POST_DEADLINE_SECONDS for this scenario
 READ_TIMEOUT = 1.5  # RELAY_REQUEST_TIMEOUT_SECONDS
 SLACK = 0.5

@@ -9,6 +9,8 @@ import dataclasses
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.faults.harness import (
     attempts_charged,
     counts,
@@ -21,6 +23,9 @@ from tests.faults.harness import (
 from tests.faults.invariants import FULL, check, seconds, size
 from tests.kit.pipeline import generate, relay_env, relay_status
 from tests.support import AlpineServer, free_port, new_api_key, spawn, stop, wait_for
+
+# Alpine is restarted with a new key: a real `alpine serve`.
+pytestmark = pytest.mark.alpine_process
 
 
 def _paused_for(port: int, env: dict[str, str], hold: float) -> tuple[list[float], str, int]:
