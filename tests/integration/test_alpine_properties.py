@@ -1,6 +1,5 @@
-"""Property: no input generated from schema/signal.schema.json gets a 5xx from Alpine
-on PostgreSQL (in-process: `create_app` with the settings `alpine serve` would read),
-alone or as a batch item.
+"""Property: no input generated from schema/signal.schema.json gets a 5xx from a real
+`alpine serve` on PostgreSQL, alone or as a batch item.
 
 The strategy is read from the schema file itself (patterns, bounds, enums), then some
 examples are repaired (price order, sha256) so that they reach the database, and
@@ -13,13 +12,13 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from alpine.canonical import verification_hash
-from tests.kit.alpine import Alpine, InProcessAlpine, in_process_alpine
-from tests.support import ROOT
+from tests.support import ROOT, AlpineServer, start_alpine, stop
 
 SCHEMA = json.loads((ROOT / "schema" / "signal.schema.json").read_text())
 EXAMPLES = 120
@@ -80,17 +79,17 @@ def payloads(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def alpine(module_pg_url: str) -> Iterator[InProcessAlpine]:
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        server = in_process_alpine(module_pg_url, monkeypatch, extra_env={"ALPINE_RATE_LIMIT": "0"})
-        yield server
-        server.close()
+def alpine(module_pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AlpineServer]:
+    server = start_alpine(
+        module_pg_url, tmp_path_factory.mktemp("props"), extra_env={"ALPINE_RATE_LIMIT": "0"}
+    )
+    yield server
+    stop(server.process)
 
 
-def test_no_schema_input_gets_a_5xx(alpine: Alpine) -> None:
+def test_no_schema_input_gets_a_5xx(alpine: AlpineServer) -> None:
     seen: dict[str, int] = {}
-    with alpine.client() as c:
-        c.headers["X-API-Key"] = alpine.api_key
+    with httpx.Client(base_url=alpine.url, timeout=10, headers={"X-API-Key": alpine.api_key}) as c:
 
         @given(batch=st.lists(payloads(), min_size=1, max_size=3))
         @settings(
