@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+# make test runs on two workers (pytest-xdist): its tests wait on processes and sockets
+# more than they compute, and each has its own database, port and tmp_path.
+# `make test PYTEST_WORKERS=0` runs them in this process, one after another.
+PYTEST_WORKERS ?= 2
 
 .PHONY: help venv postgres test lint demo bench faults clean
 
@@ -32,7 +36,7 @@ postgres: venv
 	@PYTHON=$(BIN)/python scripts/ensure-postgres.sh
 
 test: venv postgres
-	$(BIN)/pytest -m "not soak and not bench and not stress" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not soak and not bench and not stress" -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

@@ -34,8 +34,9 @@ def driver() -> Iterator[Chrome]:
 
 
 @pytest.fixture
-def site(pg_url: str, tmp_path: Path) -> Iterator[Site]:
-    running = Site.start(pg_url, tmp_path)
+def site(pg_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Site]:
+    process = request.node.get_closest_marker("alpine_process") is not None
+    running = Site.start(pg_url, tmp_path, process=process)
     yield running
     running.stop()
 

@@ -1,4 +1,8 @@
-"""A real Alpine with subscribers of every tier, and the web page driven in Chromium."""
+"""A real Alpine with subscribers of every tier, and the web page driven in Chromium.
+
+Alpine is served from a thread of this process (`tests.kit.alpine.served_alpine`: the
+app and server `alpine serve` runs, on a real socket), or is a real `alpine serve` for
+a test marked `alpine_process` (one that kills it or reads its log)."""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from alpine.store import make_engine
 from alpine.subscriber_store import SubscriberStore
+from tests.kit.alpine import Alpine, ServedAlpine, served_alpine
 from tests.support import ROOT, AlpineServer, cli, signal_payload, start_alpine, stop
 
 TIERS = ("starter", "pro", "elite")
@@ -63,33 +68,40 @@ def new_driver() -> Chrome:
 class Site:
     """Alpine on its own PostgreSQL database, with one subscriber per tier."""
 
-    server: AlpineServer
+    server: Alpine
     tokens: dict[str, str]
     env: dict[str, str]
     workdir: Path
 
     @classmethod
-    def start(cls, pg_url: str, workdir: Path) -> Site:
+    def start(cls, pg_url: str, workdir: Path, *, process: bool = False) -> Site:
         engine = make_engine(pg_url)
         try:
             store = SubscriberStore(engine)
             tokens = {tier: store.add(f"{tier}-co", tier) for tier in TIERS}
         finally:
             engine.dispose()
-        return cls(start_alpine(pg_url, workdir), tokens, {"ALPINE_DATABASE_URL": pg_url}, workdir)
+        server = start_alpine(pg_url, workdir) if process else served_alpine(pg_url)
+        return cls(server, tokens, {"ALPINE_DATABASE_URL": pg_url}, workdir)
+
+    @property
+    def process(self) -> AlpineServer:
+        """The `alpine serve` child of a test marked `alpine_process`."""
+        assert isinstance(self.server, AlpineServer), "mark the test alpine_process"
+        return self.server
 
     @property
     def url(self) -> str:
         return self.server.url
 
-    def post(self, path: str, body: Any, server: AlpineServer | None = None) -> Any:
+    def post(self, path: str, body: Any, server: Alpine | None = None) -> Any:
         target = server or self.server
         with target.client() as client:
             answer = client.post(path, json=body, headers={"X-API-Key": target.api_key})
         assert answer.status_code in (200, 201), answer.text
         return answer.json()
 
-    def ingest(self, server: AlpineServer | None = None, **overrides: Any) -> dict[str, Any]:
+    def ingest(self, server: Alpine | None = None, **overrides: Any) -> dict[str, Any]:
         payload = signal_payload(**overrides)
         self.post("/api/v1/argo/sync/signal", payload, server)
         return payload
@@ -130,8 +142,8 @@ class Site:
 
     def crash_and_restart(self) -> None:
         """SIGKILL Alpine, then start it again on the same port and keys."""
-        self.server.process.kill()
-        self.server.process.wait(10)
+        self.process.process.kill()
+        self.process.process.wait(10)
         port = int(self.server.url.rsplit(":", 1)[1])
         self.server = start_alpine(
             self.env["ALPINE_DATABASE_URL"],
@@ -144,7 +156,10 @@ class Site:
         assert cli("alpine", "subscribers", "revoke", f"{tier}-co", env=self.env).returncode == 0
 
     def stop(self) -> None:
-        stop(self.server.process)
+        if isinstance(self.server, ServedAlpine):
+            self.server.close()
+        else:
+            stop(self.process.process)
 
 
 class Page:

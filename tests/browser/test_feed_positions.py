@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from selenium.webdriver.common.by import By
 
 from alpine.feed import EPOCH_TTL_SECONDS
@@ -150,6 +151,7 @@ def test_a_gap_in_the_stream_is_filled_in_order_before_the_next_event(
     assert page.by_id("status").is_displayed() is False
 
 
+@pytest.mark.alpine_process
 def test_a_changed_history_reloads_the_table_and_goes_on_live(site: Site, page: Page) -> None:
     other = site.second_alpine()
     try:
@@ -159,7 +161,7 @@ def test_a_changed_history_reloads_the_table_and_goes_on_live(site: Site, page: 
         assert page.by_id("status").is_displayed() is False
 
         # Alpine's database is restored while the page is away: its cursor answers 409.
-        site.server.process.kill()
+        site.process.process.kill()
         page.wait(lambda d: page.connection() == "reconnecting", what="state reconnecting")
         site.new_epoch()
         during = [site.ingest(other, timestamp=now(), entry_price=171.0 + i / 10) for i in range(4)]

@@ -46,6 +46,7 @@ def test_page_and_assets_carry_a_strict_csp(site: Site) -> None:
     assert missing.status_code == 404 and escape.status_code == 404
 
 
+@pytest.mark.alpine_process
 def test_the_token_stays_out_of_urls_and_nothing_leaves_the_origin(site: Site, page: Page) -> None:
     site.ingest(timestamp=stamp(datetime.now(UTC) - timedelta(minutes=1)))
     page.sign_in("elite")
@@ -57,7 +58,7 @@ def test_the_token_stays_out_of_urls_and_nothing_leaves_the_origin(site: Site, p
     assert not any(token in u for u in urls)
     assert page.driver.execute_script("return sessionStorage.getItem('alpine.token')") == token
     assert page.driver.execute_script("return localStorage.length") == 0
-    assert token not in site.server.log.read_text()
+    assert token not in site.process.log.read_text()
     # Trusted Types refuse script URLs set from script; the CSP refuses other origins.
     with pytest.raises(JavascriptException, match="TrustedScriptURL"):
         page.driver.execute_script("document.createElement('script').src = 'data:,1'")

@@ -6,6 +6,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
@@ -145,6 +146,7 @@ def test_filters_and_paging(site: Site, page: Page) -> None:
     page.wait(lambda d: dialog.get_attribute("open") is None, what="the dialog closed")
 
 
+@pytest.mark.alpine_process
 def test_reconnect_after_alpine_restarts_resumes_without_gaps_or_repeats(
     site: Site, page: Page
 ) -> None:
@@ -157,7 +159,7 @@ def test_reconnect_after_alpine_restarts_resumes_without_gaps_or_repeats(
 
         before = [site.ingest(timestamp=now(), entry_price=170.0 + i / 10) for i in range(3)]
         page.wait_rows(ids(before[::-1]))
-        site.server.process.kill()  # Alpine dies with the stream open
+        site.process.process.kill()  # Alpine dies with the stream open
         page.wait(lambda d: page.connection() == "reconnecting", what="state reconnecting")
         during = [site.ingest(other, timestamp=now(), entry_price=171.0 + i / 10) for i in range(4)]
         site.crash_and_restart()

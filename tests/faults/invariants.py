@@ -34,6 +34,7 @@ import httpx
 import psycopg
 
 from argo.timeutil import from_text
+from tests.kit.alpine import Alpine
 from tests.kit.pgdb import conninfo
 from tests.support import AlpineServer, cli
 
@@ -90,22 +91,22 @@ def _lag_seconds(event: Mapping[str, Any]) -> float:
 
 class Absorbed:
     """Duplicate POSTs Alpine absorbed (its `result="duplicate"` counter), summed over the
-    Alpine processes a scenario ran: scrape each one while it lives."""
+    Alpine processes (or served apps) a scenario ran: scrape each one while it lives."""
 
     _PATTERN = re.compile(r'^alpine_signals_received_total\{result="duplicate"\} (\S+)$', re.M)
 
     def __init__(self) -> None:
         self._by_process: dict[int, int] = {}
 
-    def scrape(self, server: AlpineServer) -> int:
+    def scrape(self, server: Alpine) -> int:
         try:
             text = httpx.get(f"{server.url}/metrics", timeout=5).text
         except httpx.HTTPError:
             return self.total
         match = self._PATTERN.search(text)
         value = int(float(match.group(1))) if match else 0
-        pid = server.process.pid
-        self._by_process[pid] = max(self._by_process.get(pid, 0), value)
+        key = server.process.pid if isinstance(server, AlpineServer) else id(server)
+        self._by_process[key] = max(self._by_process.get(key, 0), value)
         return self.total
 
     @property

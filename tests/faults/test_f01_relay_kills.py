@@ -14,9 +14,10 @@ from pathlib import Path
 
 from tests.faults.harness import counts, wait_settled
 from tests.faults.invariants import Absorbed, check, seconds, size
+from tests.kit.alpine import Alpine
 from tests.kit.netfaults import Mode, netfault_proxy
 from tests.kit.pipeline import generate, relay_env
-from tests.support import AlpineServer, cli, spawn, stop, wait_for
+from tests.support import cli, spawn, stop, wait_for
 
 SEED = int(os.environ.get("CHAOS_SEED", "20261122"))
 
@@ -25,9 +26,7 @@ def _started(log: Path, relay: subprocess.Popen[bytes]) -> Callable[[], bool]:
     return lambda: b"relay started" in log.read_bytes() or relay.poll() is not None
 
 
-def test_f01_relay_sigkill_at_random_instants(
-    alpine: AlpineServer, pg_url: str, tmp_path: Path
-) -> None:
+def test_f01_relay_sigkill_at_random_instants(alpine: Alpine, pg_url: str, tmp_path: Path) -> None:
     n, kills, mean_gap = size(1000, 10000), size(8, 50), seconds(0.5, 1.0)
     db = tmp_path / "signals.db"
     rng = random.Random(SEED)

@@ -18,9 +18,10 @@ from argo.signals import open_signals
 from argo.timeutil import utc_now
 from tests.faults.harness import counts, wait_settled
 from tests.faults.invariants import check, size
+from tests.kit.alpine import Alpine
 from tests.kit.factories import make_signals
 from tests.kit.pipeline import relay_env
-from tests.support import AlpineServer, spawn, stop, wait_for
+from tests.support import spawn, stop, wait_for
 
 SEED = int(os.environ.get("CHAOS_SEED", "20261122"))
 
@@ -44,7 +45,7 @@ def _inject_after(monkeypatch: pytest.MonkeyPatch, inserts: int) -> None:
 
 
 def test_f03_generator_killed_and_failing_mid_transaction(
-    alpine: AlpineServer, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    alpine: Alpine, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     kills, injections = size(4, 20), size(4, 20)
     env = relay_env(alpine, tmp_path)

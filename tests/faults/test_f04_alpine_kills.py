@@ -10,10 +10,15 @@ import random
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.faults.harness import counts, start_alpine_like, wait_settled
 from tests.faults.invariants import Absorbed, check, seconds, size
 from tests.kit.pipeline import generate, relay_env
 from tests.support import AlpineServer, spawn, stop, wait_for
+
+# Alpine is killed and restarted: a real `alpine serve`.
+pytestmark = pytest.mark.alpine_process
 
 SEED = int(os.environ.get("CHAOS_SEED", "20261122"))
 

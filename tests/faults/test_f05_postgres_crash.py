@@ -56,7 +56,7 @@ def _load(db: Path, stop_writing: threading.Event, budget: int) -> None:
 
 
 def test_f05_postgres_crashed_under_load(cluster: PrivateCluster, tmp_path: Path) -> None:
-    cycles, up_s, down_s = size(5, 5), seconds(1.0, 4.0), seconds(1.0, 3.0)
+    cycles, up_s, down_s = size(2, 5), seconds(1.0, 4.0), seconds(1.0, 3.0)
     db = tmp_path / "signals.db"
     upgrade = cli("alpine", "db", "upgrade", env={"ALPINE_DATABASE_URL": cluster.url})
     assert upgrade.returncode == 0, upgrade.stderr

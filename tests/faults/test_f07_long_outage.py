@@ -9,6 +9,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from argo.signals import open_signals
 from argo.timeutil import utc_now
 from tests.faults.harness import (
@@ -24,6 +26,9 @@ from tests.faults.invariants import FULL, check, seconds
 from tests.kit.factories import make_signals
 from tests.kit.pipeline import generate, relay_env
 from tests.support import AlpineServer, free_port, spawn, stop, wait_for
+
+# Alpine is stopped and restarted: a real `alpine serve`.
+pytestmark = pytest.mark.alpine_process
 
 LAG = "relay_outbox_oldest_pending_age_seconds"
 

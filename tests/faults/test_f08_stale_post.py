@@ -17,9 +17,10 @@ from argo.signals import open_signals
 from argo.timeutil import utc_now
 from tests.faults.harness import counts, wait_settled
 from tests.faults.invariants import Absorbed, alpine_signals, check, size
+from tests.kit.alpine import Alpine
 from tests.kit.netfaults import Mode, NetFaultProxy, netfault_proxy
 from tests.kit.pipeline import generate, relay_env
-from tests.support import AlpineServer, spawn, stop, wait_for
+from tests.support import spawn, stop, wait_for
 
 
 def _rows(pg_url: str) -> dict[str, dict[str, Any]]:
@@ -31,7 +32,7 @@ def _held_posts(proxy: NetFaultProxy) -> Callable[[], bool]:
 
 
 def test_f08_a_stale_post_released_late_rewrites_nothing(
-    alpine: AlpineServer, pg_url: str, tmp_path: Path
+    alpine: Alpine, pg_url: str, tmp_path: Path
 ) -> None:
     stale_posts, later = size(3, 20), size(20, 200)
     db = tmp_path / "signals.db"

@@ -15,9 +15,10 @@ from argo.signals import open_signals
 from argo.timeutil import from_text, utc_now
 from tests.faults.harness import counts, wait_settled
 from tests.faults.invariants import check, size
+from tests.kit.alpine import Alpine
 from tests.kit.factories import make_signals
 from tests.kit.pipeline import outbox_rows, relay_env
-from tests.support import AlpineServer, cli, spawn, stop, wait_for
+from tests.support import cli, spawn, stop, wait_for
 
 BATCH, EVERY = 5, 0.05  # 100 signals a second
 
@@ -47,7 +48,7 @@ def _p90(values: list[float]) -> float:
 
 
 def test_f09_a_poison_row_is_dead_and_the_rest_flow_on_time(
-    alpine: AlpineServer, pg_url: str, tmp_path: Path
+    alpine: Alpine, pg_url: str, tmp_path: Path
 ) -> None:
     n = size(200, 1000)
     db = tmp_path / "signals.db"

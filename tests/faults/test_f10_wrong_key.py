@@ -9,6 +9,8 @@ import dataclasses
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.faults.harness import (
     attempts_charged,
     counts,
@@ -21,6 +23,9 @@ from tests.faults.harness import (
 from tests.faults.invariants import FULL, check, seconds, size
 from tests.kit.pipeline import generate, relay_env, relay_status
 from tests.support import AlpineServer, free_port, new_api_key, spawn, stop, wait_for
+
+# Alpine is restarted with a new key: a real `alpine serve`.
+pytestmark = pytest.mark.alpine_process
 
 
 def _paused_for(port: int, env: dict[str, str], hold: float) -> tuple[list[float], str, int]:
@@ -40,7 +45,7 @@ def _paused_for(port: int, env: dict[str, str], hold: float) -> tuple[list[float
 
 
 def test_f10_wrong_key_then_rotated_away(alpine: AlpineServer, pg_url: str, tmp_path: Path) -> None:
-    n, hold = size(50, 500), seconds(3.0, 75.0)
+    n, hold = size(50, 500), seconds(2.0, 75.0)
     db = tmp_path / "signals.db"
     port = free_port()
     credentials = tmp_path / "credentials"

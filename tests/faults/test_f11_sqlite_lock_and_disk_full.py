@@ -35,9 +35,10 @@ from argo.signals import open_signals
 from argo.signals.port import SignalStore
 from tests.faults.harness import counts, wait_settled
 from tests.faults.invariants import check, seconds, size
+from tests.kit.alpine import Alpine
 from tests.kit.factories import make_signals
 from tests.kit.pipeline import relay_env
-from tests.support import AlpineServer, spawn, stop, wait_for
+from tests.support import spawn, stop, wait_for
 
 SYMBOLS = ["AAPL", "NVDA", "BTC-USD"]
 UNLIMITED = 1073741823  # SQLite's default max_page_count
@@ -112,7 +113,7 @@ MASKED_REASON = (
 
 
 def test_f11_write_lock_held_by_a_third_connection(
-    alpine: AlpineServer, pg_url: str, tmp_path: Path
+    alpine: Alpine, pg_url: str, tmp_path: Path
 ) -> None:
     held = seconds(3.0, 10.0)
     db = tmp_path / "signals.db"
@@ -162,7 +163,7 @@ def test_f11_write_lock_held_by_a_third_connection(
 
 
 def test_f11_disk_full_fails_the_transaction_whole(
-    alpine: AlpineServer, pg_url: str, tmp_path: Path
+    alpine: Alpine, pg_url: str, tmp_path: Path
 ) -> None:
     fills = size(3, 20)
     db = tmp_path / "signals.db"
@@ -208,7 +209,7 @@ def test_f11_disk_full_fails_the_transaction_whole(
 
 
 def test_f11_generator_loop_survives_a_full_disk(
-    alpine: AlpineServer, pg_url: str, tmp_path: Path
+    alpine: Alpine, pg_url: str, tmp_path: Path
 ) -> None:
     full_for = seconds(2.0, 10.0)
     db = tmp_path / "signals.db"

@@ -29,8 +29,9 @@ from pathlib import Path
 from argo.signals import open_signals
 from tests.faults.harness import counts, wait_settled
 from tests.faults.invariants import check, size
+from tests.kit.alpine import Alpine
 from tests.kit.pipeline import relay_env
-from tests.support import AlpineServer, spawn, stop, wait_for
+from tests.support import spawn, stop, wait_for
 
 SEED = int(os.environ.get("CHAOS_SEED", "20261122"))
 WAL_HEADER = 32
@@ -131,7 +132,7 @@ def _check_copy(copy: Path, truth: list[tuple[object, ...]]) -> tuple[list[str],
 
 
 def test_f12_power_loss_copies_hold_a_prefix_of_history(
-    alpine: AlpineServer, pg_url: str, tmp_path: Path
+    alpine: Alpine, pg_url: str, tmp_path: Path
 ) -> None:
     stops = size(20, 200)
     rng = random.Random(SEED + 12)

@@ -41,10 +41,15 @@ from relay.app import RelayApp, relay_app
 from relay.settings_load import config_from_env
 from tests.faults.harness import attempts_charged, counts, settled
 from tests.faults.invariants import check, seconds, size
+from tests.kit.alpine import Alpine
 from tests.kit.factories import make_signals
 from tests.kit.netfaults import Mode, netfault_proxy
 from tests.kit.pipeline import relay_env
-from tests.support import AlpineServer, new_api_key, start_alpine, stop, wait_for
+from tests.support import new_api_key, start_alpine, stop, wait_for
+
+# The relay's clock is stepped by freezegun in this process: Alpine keeps the true one
+# in a real `alpine serve`.
+pytestmark = pytest.mark.alpine_process
 
 DRAIN_WITHIN = seconds(10.0, 30.0)  # a healthy relay drains these backlogs in a few s
 
@@ -135,7 +140,7 @@ def test_f13_wall_clock_steps_an_hour_both_ways(pg_url: str, tmp_path: Path) -> 
         stop(alpine.process)
 
 
-def _run_steps(alpine: AlpineServer, pg_url: str, tmp_path: Path, per_burst: int) -> None:
+def _run_steps(alpine: Alpine, pg_url: str, tmp_path: Path, per_burst: int) -> None:
     db = tmp_path / "signals.db"
     env = relay_env(alpine, tmp_path)
     store = open_signals(db)
@@ -190,7 +195,7 @@ def _run_steps(alpine: AlpineServer, pg_url: str, tmp_path: Path, per_burst: int
     ],
 )
 def test_f13_clock_skewed_against_a_signing_alpine(
-    alpine: AlpineServer, pg_url: str, tmp_path: Path, skew_minutes: int
+    alpine: Alpine, pg_url: str, tmp_path: Path, skew_minutes: int
 ) -> None:
     n = size(100, 1000)
     assert alpine.signing_secret, "this scenario needs Alpine to verify signatures"

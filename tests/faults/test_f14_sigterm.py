@@ -11,9 +11,10 @@ from pathlib import Path
 
 from tests.faults.harness import attempts_charged, counts, wait_settled
 from tests.faults.invariants import Absorbed, check, size
+from tests.kit.alpine import Alpine
 from tests.kit.netfaults import Mode, netfault_proxy
 from tests.kit.pipeline import generate, relay_env
-from tests.support import ROOT, AlpineServer, spawn, stop, wait_for
+from tests.support import ROOT, spawn, stop, wait_for
 
 
 def _timeout_stop_seconds() -> float:
@@ -23,7 +24,7 @@ def _timeout_stop_seconds() -> float:
     return float(match.group(1))
 
 
-def test_f14_sigterm_mid_batch(alpine: AlpineServer, pg_url: str, tmp_path: Path) -> None:
+def test_f14_sigterm_mid_batch(alpine: Alpine, pg_url: str, tmp_path: Path) -> None:
     n, terms = size(300, 3000), size(2, 10)
     db = tmp_path / "signals.db"
     limit = _timeout_stop_seconds()

@@ -19,9 +19,10 @@ from argo.signals import open_signals
 from argo.timeutil import utc_now
 from tests.faults.harness import counts, wait_settled
 from tests.faults.invariants import check, seconds, size
+from tests.kit.alpine import Alpine
 from tests.kit.factories import make_signals
 from tests.kit.pipeline import generate, relay_env
-from tests.support import AlpineServer, spawn, stop, wait_for
+from tests.support import spawn, stop, wait_for
 
 RESCAN = 1.0  # the relay's rescan for rows coming due (RelayConfig.rescan_seconds)
 
@@ -83,7 +84,7 @@ def write_locked(db: Path) -> Iterator[None]:
 
 
 def test_f15_watchdog_pings_stop_while_the_loop_is_stalled(
-    alpine: AlpineServer, pg_url: str, tmp_path: Path
+    alpine: Alpine, pg_url: str, tmp_path: Path
 ) -> None:
     stalls, per_stall = size(2, 5), size(20, 200)
     interval = seconds(1.0, 2.0)  # WatchdogSec for this relay: it pings every interval / 2

@@ -15,10 +15,11 @@ from argo.signals import open_signals
 from argo.timeutil import utc_now
 from tests.faults.harness import wait_settled
 from tests.faults.invariants import Absorbed, alpine_signals, check, size
+from tests.kit.alpine import Alpine
 from tests.kit.factories import winning_outcomes
 from tests.kit.pgdb import conninfo
 from tests.kit.pipeline import generate, relay_env
-from tests.support import AlpineServer, cli, spawn, stop
+from tests.support import cli, spawn, stop
 
 _CONTENT = ("signal_id", "verification_hash", "outcome", "exit_price", "profit_loss_pct")
 
@@ -41,7 +42,7 @@ def _drain(env: dict[str, str]) -> None:
 
 
 def test_f16_replay_after_delivery_after_loss_and_live(
-    alpine: AlpineServer, pg_url: str, tmp_path: Path
+    alpine: Alpine, pg_url: str, tmp_path: Path
 ) -> None:
     n, k = size(200, 2000), size(10, 100)
     db = tmp_path / "signals.db"

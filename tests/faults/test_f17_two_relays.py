@@ -13,14 +13,13 @@ from pathlib import Path
 
 from tests.faults.harness import wait_settled
 from tests.faults.invariants import Absorbed, check, size
+from tests.kit.alpine import Alpine
 from tests.kit.netfaults import Mode, netfault_proxy
 from tests.kit.pipeline import generate, relay_env
-from tests.support import ROOT, AlpineServer, child_env, spawn, stop
+from tests.support import ROOT, child_env, spawn, stop
 
 
-def test_f17_daemon_and_a_manual_relay_at_once(
-    alpine: AlpineServer, pg_url: str, tmp_path: Path
-) -> None:
+def test_f17_daemon_and_a_manual_relay_at_once(alpine: Alpine, pg_url: str, tmp_path: Path) -> None:
     n, manual_runs = size(600, 5000), size(4, 20)
     db = tmp_path / "signals.db"
     with netfault_proxy(alpine.url) as proxy:

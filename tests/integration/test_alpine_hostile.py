@@ -1,6 +1,7 @@
 """Hostile input: every request gets its documented 4xx, never a 5xx, and stores nothing.
 
-One real `alpine serve` on a throwaway PostgreSQL database serves the whole table.
+One Alpine app (in-process: `create_app` behind an in-process client, the settings
+`alpine serve` would read) on a throwaway PostgreSQL database serves the whole table.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import psycopg
@@ -17,15 +17,9 @@ import pytest
 from sqlalchemy.engine import make_url
 from standardwebhooks import Webhook
 
+from tests.kit.alpine import Alpine, InProcessAlpine, in_process_alpine
 from tests.kit.pgdb import count_signals
-from tests.support import (
-    AlpineServer,
-    new_api_key,
-    new_signing_secret,
-    signal_payload,
-    start_alpine,
-    stop,
-)
+from tests.support import new_api_key, new_signing_secret, signal_payload
 
 PATH = "/api/v1/argo/sync/signal"
 BATCH = "/api/v1/argo/sync/signals"
@@ -123,18 +117,19 @@ ATTACKS: dict[str, Attack] = {
 
 
 @pytest.fixture(scope="module")
-def alpine(module_pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AlpineServer]:
-    server = start_alpine(
-        module_pg_url,
-        tmp_path_factory.mktemp("hostile"),
-        api_keys=[new_api_key()],
-        signing_secret=new_signing_secret(),
-    )
-    yield server
-    stop(server.process)
+def alpine(module_pg_url: str) -> Iterator[InProcessAlpine]:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        server = in_process_alpine(
+            module_pg_url,
+            monkeypatch,
+            api_keys=[new_api_key()],
+            signing_secret=new_signing_secret(),
+        )
+        yield server
+        server.close()
 
 
-def send(server: AlpineServer, attack: Attack) -> httpx.Response:
+def send(server: Alpine, attack: Attack) -> httpx.Response:
     headers = {"Content-Type": "application/json", **attack.extra_headers}
     if attack.key is not None:
         headers["X-API-Key"] = server.api_key if attack.key == "good" else attack.key
@@ -150,13 +145,13 @@ def send(server: AlpineServer, attack: Attack) -> httpx.Response:
     if attack.chunked:
         content = (body[i : i + MIB] for i in range(0, len(body), MIB))
     encoded = {k: v.encode("utf-8") if not v.isascii() else v for k, v in headers.items()}
-    with httpx.Client(base_url=server.url, timeout=30) as client:
+    with server.client() as client:
         return client.request(attack.method, attack.path, content=content, headers=encoded)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("name", list(ATTACKS))
 def test_hostile_request_is_refused_with_its_documented_status(
-    alpine: AlpineServer, module_pg_url: str, name: str
+    alpine: Alpine, module_pg_url: str, name: str
 ) -> None:
     attack = ATTACKS[name]
     try:
@@ -171,15 +166,18 @@ def test_hostile_request_is_refused_with_its_documented_status(
         detail = response.json()["detail"]
         assert isinstance(detail, str) and detail
     assert count_signals(module_pg_url) == 0
-    assert alpine.process.poll() is None
+    with alpine.client() as client:  # Alpine still serves
+        assert client.get("/api/v1/argo/sync/health").status_code == 200
 
 
 def test_the_table_covers_the_issue_list() -> None:
     assert len(ATTACKS) >= 30
 
 
-def test_sql_metacharacters_in_free_text_are_stored_verbatim(pg_url: str, tmp_path: Path) -> None:
-    server = start_alpine(pg_url, tmp_path)
+def test_sql_metacharacters_in_free_text_are_stored_verbatim(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = in_process_alpine(pg_url, monkeypatch)
     try:
         nasty = "Robert'); DROP TABLE signals; -- \" \\ % _"
         payload = signal_payload(reasoning=nasty)
@@ -193,4 +191,4 @@ def test_sql_metacharacters_in_free_text_are_stored_verbatim(pg_url: str, tmp_pa
             row = conn.execute("SELECT reasoning FROM signals").fetchone()
         assert row == (nasty,)
     finally:
-        stop(server.process)
+        server.close()

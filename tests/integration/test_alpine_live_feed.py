@@ -1,5 +1,6 @@
 """One live feed per process: streams share it, so database queries do not grow with
-them (real `alpine serve`, real PostgreSQL, and the SQLite fallback)."""
+them (the app `alpine serve` runs, served by uvicorn on a real socket from this
+process; real PostgreSQL, and the SQLite fallback)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import AlpineServer, cli, signal_payload, start_alpine, stop, wait_for
+from alpine.migrations import upgrade
+from alpine.store import make_engine
+from tests.kit.alpine import Alpine, add_subscribers, served_alpine
+from tests.support import signal_payload, wait_for
 
 SIGNALS = 10
 
@@ -43,25 +47,20 @@ class Stream:
 
 
 def add_subscriber(url: str, name: str, tier: str) -> str:
-    result = cli(
-        "alpine", "subscribers", "add", name, "--tier", tier, env={"ALPINE_DATABASE_URL": url}
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip().splitlines()[-1]
+    return add_subscribers(url, {name: tier})[name]
 
 
 @pytest.fixture
-def alpine(pg_url: str, tmp_path: Path) -> Iterator[AlpineServer]:
-    server = start_alpine(
+def alpine(pg_url: str) -> Iterator[Alpine]:
+    server = served_alpine(
         pg_url,
-        tmp_path,
         extra_env={"ALPINE_RATE_LIMIT": "0", "ALPINE_SUBSCRIBER_RATE_LIMIT": "0"},
     )
     yield server
-    stop(server.process)
+    server.close()
 
 
-def queries(server: AlpineServer) -> float:
+def queries(server: Alpine) -> float:
     with server.client() as client:
         found = re.search(
             r"^alpine_db_queries_total ([0-9.e+]+)$", client.get("/metrics").text, re.M
@@ -70,7 +69,7 @@ def queries(server: AlpineServer) -> float:
     return float(found.group(1))
 
 
-def ingest_and_count(server: AlpineServer, streams: list[Stream], start: int) -> float:
+def ingest_and_count(server: Alpine, streams: list[Stream], start: int) -> float:
     """Queries Alpine made while SIGNALS signals were stored and reached every stream."""
     before = queries(server)
     with server.client() as client:
@@ -89,7 +88,7 @@ def ingest_and_count(server: AlpineServer, streams: list[Stream], start: int) ->
     return queries(server) - before
 
 
-def test_database_queries_do_not_grow_with_streams(alpine: AlpineServer, pg_url: str) -> None:
+def test_database_queries_do_not_grow_with_streams(alpine: Alpine, pg_url: str) -> None:
     elite = add_subscriber(pg_url, "elite-co", "elite")
     pro = add_subscriber(pg_url, "pro-co", "pro")
     with ExitStack() as stack:
@@ -115,9 +114,13 @@ def test_database_queries_do_not_grow_with_streams(alpine: AlpineServer, pg_url:
 
 def test_on_sqlite_the_shared_feed_polls(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'alpine.db'}"
-    assert cli("alpine", "db", "upgrade", env={"ALPINE_DATABASE_URL": url}).returncode == 0
+    engine = make_engine(url)  # what `alpine db upgrade` does
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
     token = add_subscriber(url, "lite", "elite")
-    server = start_alpine(url, tmp_path)
+    server = served_alpine(url)
     try:
         with httpx.Client(base_url=server.url, timeout=httpx.Timeout(30, read=None)) as client:
             stream = Stream(client, token)
@@ -132,4 +135,4 @@ def test_on_sqlite_the_shared_feed_polls(tmp_path: Path) -> None:
             wait_for(lambda: stream.events == 1, timeout=10, what="the signal on the stream")
             stream.response.close()
     finally:
-        stop(server.process)
+        server.close()

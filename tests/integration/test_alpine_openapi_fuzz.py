@@ -1,4 +1,7 @@
-"""schemathesis against Alpine's own OpenAPI schema: no 5xx, no undocumented answer."""
+"""schemathesis against Alpine's own OpenAPI schema: no 5xx, no undocumented answer.
+
+Alpine's HTTP behaviour, in-process: schemathesis calls `create_app` (the settings
+`alpine serve` would read) through its ASGI client, on a throwaway PostgreSQL database."""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from tests.support import AlpineServer, start_alpine, stop
+from tests.kit.alpine import InProcessAlpine, in_process_alpine
 
 CHECKS = [
     not_a_server_error,
@@ -29,16 +32,15 @@ CHECKS = [
 
 
 @pytest.fixture(scope="module")
-def fuzzed_alpine(
-    module_pg_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[AlpineServer]:
-    server = start_alpine(module_pg_url, tmp_path_factory.mktemp("fuzz"))
-    yield server
-    stop(server.process)
+def fuzzed_alpine(module_pg_url: str) -> Iterator[InProcessAlpine]:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        server = in_process_alpine(module_pg_url, monkeypatch)
+        yield server
+        server.close()
 
 
-def operations(server: AlpineServer) -> list[object]:
-    schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json")
+def operations(server: InProcessAlpine) -> list[object]:
+    schema = schemathesis.openapi.from_asgi("/openapi.json", server.app)
     return [result.ok() for result in schema.get_all_operations()]
 
 
@@ -65,7 +67,9 @@ def fuzz(operation: Any, mode: GenerationMode, api_key: str, calls: dict[str, in
         assert mode is GenerationMode.NEGATIVE  # nothing to break on a parameterless GET
 
 
-def test_every_operation_answers_without_5xx_and_as_documented(fuzzed_alpine: AlpineServer) -> None:
+def test_every_operation_answers_without_5xx_and_as_documented(
+    fuzzed_alpine: InProcessAlpine,
+) -> None:
     ops = operations(fuzzed_alpine)
     assert len(ops) >= 6
     calls: dict[str, int] = {}

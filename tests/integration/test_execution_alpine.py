@@ -1,5 +1,6 @@
-"""The execution event end to end: Alpine's endpoint (real `alpine serve` on PostgreSQL),
-elite-only fields, and the relay delivering `signal.executed` after its creation."""
+"""The execution event end to end: Alpine's endpoint and elite-only fields (in-process:
+`create_app` on PostgreSQL with the settings `alpine serve` would read), and the relay
+delivering `signal.executed` after its creation (`relay run` to that app on a socket)."""
 
 from __future__ import annotations
 
@@ -17,29 +18,27 @@ from argo.signal import Action
 from argo.signals import open_signals
 from argo.timeutil import utc_now
 from argo.trades import Fill
+from tests.kit.alpine import Alpine, in_process_alpine, served_alpine
 from tests.kit.factories import make_signals
 from tests.kit.pgdb import conninfo
 from tests.kit.pipeline import outbox_rows, relay_env
 from tests.support import (
-    AlpineServer,
     cli,
     new_signing_secret,
     signal_payload,
-    start_alpine,
-    stop,
 )
 
 PATH = "/api/v1/argo/sync/execution"
 
 
 @pytest.fixture
-def alpine(pg_url: str, tmp_path: Path) -> Iterator[AlpineServer]:
-    server = start_alpine(pg_url, tmp_path)
+def alpine(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Alpine]:
+    server = in_process_alpine(pg_url, monkeypatch)
     yield server
-    stop(server.process)
+    server.close()
 
 
-def post(server: AlpineServer, path: str, body: Any) -> Any:
+def post(server: Alpine, path: str, body: Any) -> Any:
     with server.client() as client:
         return client.post(path, json=body, headers={"X-API-Key": server.api_key})
 
@@ -49,7 +48,7 @@ def recent(minutes: int) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def test_execution_endpoint_answers(alpine: AlpineServer) -> None:
+def test_execution_endpoint_answers(alpine: Alpine) -> None:
     signal = signal_payload(timestamp=recent(30))
     execution = {
         "signal_id": signal["signal_id"],
@@ -99,10 +98,10 @@ def add_subscriber(env: dict[str, str], name: str, tier: str) -> str:
     return result.stdout.strip().splitlines()[-1]
 
 
-def test_only_elite_sees_the_execution(pg_url: str, tmp_path: Path) -> None:
+def test_only_elite_sees_the_execution(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     env = {"ALPINE_DATABASE_URL": pg_url}
     tokens = {tier: add_subscriber(env, f"{tier}-co", tier) for tier in ("starter", "pro", "elite")}
-    server = start_alpine(pg_url, tmp_path)
+    server = in_process_alpine(pg_url, monkeypatch)
     try:
         # visible to every tier: a stock, confidence 97, older than starter's 15 minutes
         traded = signal_payload(confidence=97.0, timestamp=recent(60))
@@ -125,7 +124,7 @@ def test_only_elite_sees_the_execution(pg_url: str, tmp_path: Path) -> None:
                 assert answer.status_code == 200
                 seen[tier] = {s["signal_id"]: s for s in answer.json()["signals"]}
     finally:
-        stop(server.process)
+        server.close()
     for tier in ("starter", "pro"):
         assert set(seen[tier]) == {traded["signal_id"], untraded["signal_id"]}
         for body in seen[tier].values():
@@ -140,7 +139,7 @@ def test_only_elite_sees_the_execution(pg_url: str, tmp_path: Path) -> None:
 
 
 def test_relay_delivers_the_execution_after_its_creation(pg_url: str, tmp_path: Path) -> None:
-    server = start_alpine(pg_url, tmp_path, signing_secret=new_signing_secret())
+    server = served_alpine(pg_url, signing_secret=new_signing_secret())
     try:
         env = relay_env(server, tmp_path)
         store = open_signals(Path(env["ARGO_DB"]))
@@ -159,7 +158,7 @@ def test_relay_delivers_the_execution_after_its_creation(pg_url: str, tmp_path: 
         result = cli("relay", "run", "--once", env=env)
         assert result.returncode == 0, result.stdout + result.stderr
     finally:
-        stop(server.process)
+        server.close()
     rows = outbox_rows(Path(env["ARGO_DB"]))
     assert [r["event_type"] for r in rows] == ["signal.created", "signal.executed"]
     assert all(r["delivered_at"] for r in rows) and rows[1]["attempts"] == 0

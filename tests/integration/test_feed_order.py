@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine, select, text
 
@@ -130,6 +130,14 @@ class Writer:
 
         self.steps.put(step)
 
+    def rollback(self) -> None:
+        def step(conn: Connection) -> None:
+            if conn.in_transaction():
+                conn.rollback()
+            self.pending = []
+
+        self.steps.put(step)
+
     def close(self) -> None:
         self.steps.put(None)
         self.thread.join(timeout=60)
@@ -149,7 +157,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
 
 
 # A schedule: (writer, action) pairs; a writer's actions run in order on its connection.
-ACTIONS = st.sampled_from(["begin_and_read", "insert", "insert_batch", "commit"])
+ACTIONS = st.sampled_from(["begin_and_read", "insert", "insert_batch", "commit", "rollback"])
 SCHEDULES = st.lists(st.tuples(st.integers(0, 2), ACTIONS), min_size=1, max_size=25)
 
 
@@ -166,6 +174,8 @@ def run_schedule(engine: Engine, schedule: list[tuple[int, str]]) -> None:
                 writer.insert(1)
             elif action == "insert_batch":
                 writer.insert(3)
+            elif action == "rollback":
+                writer.rollback()
             else:
                 writer.commit()
             writer.settle()  # ran, or blocked by another writer's lock
@@ -193,15 +203,38 @@ def run_schedule(engine: Engine, schedule: list[tuple[int, str]]) -> None:
         assert list(ordered) == reader.signal_ids  # the same order for every reader
 
 
-@settings(
-    max_examples=25,
+# Schedules every run tries, whatever hypothesis draws: a read transaction held open
+# across later commits that then writes; writers blocked behind another's uncommitted
+# insert; a blocking insert rolled back (its position taken by the next writer, no gap).
+HELD = [(0, "begin_and_read"), (1, "insert"), (1, "commit"), (2, "insert_batch")]
+HELD += [(2, "commit"), (0, "insert"), (0, "commit"), (1, "insert")]
+BLOCKED = [(0, "insert"), (1, "insert"), (2, "insert_batch"), (1, "commit"), (0, "commit")]
+ROLLED_BACK = [(0, "begin_and_read"), (0, "insert_batch"), (1, "insert"), (2, "insert")]
+ROLLED_BACK += [(0, "rollback"), (1, "commit"), (0, "insert"), (2, "rollback"), (0, "commit")]
+_SETTINGS = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+
+
+@settings(_SETTINGS, max_examples=8)
 @given(schedule=SCHEDULES)
+@example(schedule=HELD)
+@example(schedule=BLOCKED)
+@example(schedule=ROLLED_BACK)
 def test_any_interleaving_gives_one_order_without_skips(
     engine: Engine, schedule: list[tuple[int, str]]
 ) -> None:
+    run_schedule(engine, schedule)
+
+
+@pytest.mark.stress
+@settings(_SETTINGS, max_examples=25)
+@given(schedule=SCHEDULES)
+def test_any_interleaving_gives_one_order_without_skips_at_full_count(
+    engine: Engine, schedule: list[tuple[int, str]]
+) -> None:
+    """The same with the full count of drawn schedules (`pytest -m stress`)."""
     run_schedule(engine, schedule)
 
 

@@ -9,7 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.support import ROOT, child_env, cli, start_alpine, stop
+from alpine.migrations import upgrade
+from alpine.store import make_engine
+from tests.kit.alpine import served_alpine
+from tests.support import ROOT, child_env, cli
 
 
 def _argo_env(tmp_path: Path) -> dict[str, str]:
@@ -62,8 +65,12 @@ def test_verify_ends_with_a_count_line_and_draws_only_on_a_terminal(tmp_path: Pa
     env = _argo_env(tmp_path)
     assert cli("argo", "generate", "--count", "5", env=env).returncode == 0
     url = f"sqlite:///{tmp_path / 'alpine.db'}"
-    assert cli("alpine", "db", "upgrade", env={"ALPINE_DATABASE_URL": url}).returncode == 0
-    alpine = start_alpine(url, tmp_path)
+    engine = make_engine(url)  # what `alpine db upgrade` does
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    alpine = served_alpine(url)
     try:
         env |= {"ALPINE_API_URL": alpine.url, "ARGO_API_KEY": alpine.api_key}
         assert cli("relay", "run", "--once", env=env).returncode == 0
@@ -74,4 +81,4 @@ def test_verify_ends_with_a_count_line_and_draws_only_on_a_terminal(tmp_path: Pa
         code, _, err = _on_a_terminal(env, "verify", "--since", "7d")
         assert code == 0 and "reading Alpine's list: 5" in err and "read 5 entries" in err
     finally:
-        stop(alpine.process)
+        alpine.close()

@@ -20,10 +20,11 @@ from argo.signals import open_signals, open_signals_readonly
 from argo.signals.inventory import Delivery
 from argo.timeutil import to_text, utc_now
 from argo.trades import Fill
+from tests.kit.alpine import served_alpine
 from tests.kit.factories import make_signals
 from tests.kit.pgdb import conninfo
 from tests.kit.relay import STORES, outbox_location, outbox_rows
-from tests.support import cli, start_alpine, stop
+from tests.support import cli
 
 EVER = "2000-01-01T00:00:00Z"
 
@@ -69,7 +70,7 @@ def traded_and_closed(db: Path) -> tuple[Signal, Fill, Outcome]:
 
 
 def test_replay_enqueues_creation_execution_outcome_and_alpine_gets_them_in_order(
-    db: Path, pg_url: str, tmp_path: Path
+    db: Path, pg_url: str
 ) -> None:
     signal, _, _ = traded_and_closed(db)
     # The old events are dead letters: the replayed ones owe nothing to them.
@@ -84,13 +85,13 @@ def test_replay_enqueues_creation_execution_outcome_and_alpine_gets_them_in_orde
         "signal.executed",
         "signal.outcome",
     ]
-    alpine = start_alpine(pg_url, tmp_path)
+    alpine = served_alpine(pg_url)
     try:
         env |= {"ALPINE_API_URL": alpine.url, "ARGO_API_KEY": alpine.api_key}
         run = cli("relay", "run", "--once", env=env)
         assert run.returncode == 0, run.stdout + run.stderr
     finally:
-        stop(alpine.process)
+        alpine.close()
     delivered = [r for r in outbox_rows(db) if r["dead_at"] is None]
     assert all(r["delivered_at"] and r["attempts"] == 0 for r in delivered)  # never a 404
     times = [str(r["delivered_at"]) for r in delivered]

@@ -1,4 +1,7 @@
-"""The subscriber API against a real `alpine serve` on PostgreSQL."""
+"""The subscriber API against Alpine on PostgreSQL, served by uvicorn on a real socket
+from this process (`tests.kit.alpine.served_alpine`: the app and server `alpine serve`
+runs, without its interpreter start); subscribers are added with the store the
+`alpine subscribers` commands use, whose own test runs the real commands."""
 
 from __future__ import annotations
 
@@ -8,21 +11,21 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from argo.signal import AssetType
-from tests.support import AlpineServer, cli, signal_payload, start_alpine, stop, wait_for
+from tests.kit.alpine import Alpine, add_subscribers, in_process_alpine, served_alpine
+from tests.support import cli, signal_payload, wait_for
 
 TIERS = ("starter", "pro", "elite")
 
 
 @dataclass
 class Service:
-    server: AlpineServer
+    server: Alpine
     tokens: dict[str, str]
     env: dict[str, str]
 
@@ -34,12 +37,13 @@ def add_subscriber(env: dict[str, str], name: str, tier: str) -> str:
 
 
 @pytest.fixture
-def service(pg_url: str, tmp_path: Path) -> Iterator[Service]:
+def service(pg_url: str) -> Iterator[Service]:
     env = {"ALPINE_DATABASE_URL": pg_url}
-    tokens = {tier: add_subscriber(env, f"{tier}-co", tier) for tier in TIERS}
-    server = start_alpine(pg_url, tmp_path, extra_env={"ALPINE_STREAM_HEARTBEAT_SECONDS": "1"})
+    added = add_subscribers(pg_url, {f"{tier}-co": tier for tier in TIERS})
+    tokens = {tier: added[f"{tier}-co"] for tier in TIERS}
+    server = served_alpine(pg_url, extra_env={"ALPINE_STREAM_HEARTBEAT_SECONDS": "1"})
     yield Service(server, tokens, env)
-    stop(server.process)
+    server.close()
 
 
 def stamp(moment: datetime) -> str:
@@ -263,12 +267,11 @@ def test_tokens_and_keys_are_not_interchangeable(service: Service) -> None:
     assert get(service, "pro", "/api/v1/signals/subscribed").status_code == 401
 
 
-def test_per_token_rate_limit(pg_url: str, tmp_path: Path) -> None:
-    env = {"ALPINE_DATABASE_URL": pg_url}
-    token = add_subscriber(env, "eager", "elite")
-    server = start_alpine(
+def test_per_token_rate_limit(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    token = add_subscribers(pg_url, {"eager": "elite"})["eager"]
+    server = in_process_alpine(
         pg_url,
-        tmp_path,
+        monkeypatch,
         extra_env={"ALPINE_SUBSCRIBER_RATE_LIMIT": "0.5", "ALPINE_SUBSCRIBER_RATE_BURST": "2"},
     )
     try:
@@ -282,7 +285,7 @@ def test_per_token_rate_limit(pg_url: str, tmp_path: Path) -> None:
         assert [c.status_code for c in codes] == [200, 200, 429]
         assert int(codes[2].headers["Retry-After"]) >= 1
     finally:
-        stop(server.process)
+        server.close()
 
 
 def test_subscriber_cli_rejects_bad_input(pg_url: str) -> None:

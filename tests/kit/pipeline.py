@@ -9,10 +9,11 @@ from pathlib import Path
 import psycopg
 from sqlalchemy.engine import make_url
 
-from tests.support import AlpineServer, cli, wait_for
+from tests.kit.alpine import Alpine
+from tests.support import cli, wait_for
 
 
-def relay_env(alpine: AlpineServer, workdir: Path, **overrides: str) -> dict[str, str]:
+def relay_env(alpine: Alpine, workdir: Path, **overrides: str) -> dict[str, str]:
     """Environment for argo and relay children talking to `alpine`."""
     env = {
         "ARGO_DB": str(workdir / "signals.db"),
