@@ -7,6 +7,8 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -188,8 +190,14 @@ def subscribers() -> None:
     """Manage subscribers and their bearer tokens."""
 
 
-def _subscriber_store() -> SubscriberStore:
-    return SubscriberStore(make_engine(_settings().database_url))
+@contextmanager
+def _subscriber_store() -> Iterator[SubscriberStore]:
+    """The subscriber store on the configured database; its engine disposed after."""
+    engine = make_engine(_settings().database_url)
+    try:
+        yield SubscriberStore(engine)
+    finally:
+        engine.dispose()
 
 
 @subscribers.command(name="add")
@@ -200,7 +208,8 @@ def _subscriber_store() -> SubscriberStore:
 def subscribers_add(name: str, tier: str) -> None:
     """Create subscriber NAME; the bearer token is printed once, on the last line."""
     try:
-        token = _subscriber_store().add(name, tier)
+        with _subscriber_store() as store:
+            token = store.add(name, tier)
     except SubscriberError as exc:
         raise click.UsageError(str(exc)) from exc
     click.echo(f"added {name} ({tier}); keep this token, it is not shown again:")
@@ -210,7 +219,9 @@ def subscribers_add(name: str, tier: str) -> None:
 @subscribers.command(name="list")
 def subscribers_list() -> None:
     """List subscribers, their tier and whether they are revoked."""
-    for sub in _subscriber_store().list():
+    with _subscriber_store() as store:
+        found = store.list()
+    for sub in found:
         state = f"revoked {sub.revoked_at:%Y-%m-%d %H:%M}" if sub.revoked_at else "active"
         click.echo(f"{sub.name:<32} {sub.tier:<8} {state}")
 
@@ -220,7 +231,8 @@ def subscribers_list() -> None:
 def subscribers_revoke(name: str) -> None:
     """Revoke NAME's token (effective immediately)."""
     try:
-        _subscriber_store().revoke(name)
+        with _subscriber_store() as store:
+            store.revoke(name)
     except SubscriberError as exc:
         click.echo(f"alpine: {exc}", err=True)
         sys.exit(1)

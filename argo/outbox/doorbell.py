@@ -11,6 +11,7 @@ hint is LISTEN/NOTIFY instead (`argo.db.postgres.PgDoorbell`); each outbox store
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import select
 import socket
@@ -32,6 +33,7 @@ def _sending_socket() -> socket.socket:
     if _sender is None:
         _sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         _sender.setblocking(False)
+        atexit.register(_sender.close)  # closed, not left to the interpreter's teardown
     return _sender
 
 

@@ -17,11 +17,12 @@ from typing import Any
 import httpx
 
 from argo.db.postgres import database_url, is_postgres
+from argo.outbox.pg_store import HORIZON
 from argo.timeutil import to_text
 from relay.app import RelayApp, relay_app
 from relay.config import RelayConfig
 from tests.kit.pgdb import argo_database, argo_rows
-from tests.support import new_signing_secret
+from tests.support import new_signing_secret, wait_for
 
 Handler = Callable[[httpx.Request], httpx.Response]
 ItemAnswer = Callable[[dict[str, Any]], int]
@@ -131,13 +132,30 @@ def relay_config(db: Path, **overrides: Any) -> RelayConfig:
 
 @contextmanager
 def relay_for(db: Path, handler: Handler, **overrides: Any) -> Iterator[RelayApp]:
-    """A relay on `db` talking to `handler`; deterministic jitter (the full ceiling)."""
+    """A relay on `db` talking to `handler`; deterministic jitter (the full ceiling).
+
+    On PostgreSQL it first waits until the rows already committed lie below the drain
+    horizon: a transaction of another database on the cluster (another test worker's) that
+    is in the snapshot but has just left pg_stat_activity holds the horizon back for an
+    instant (by design it errs towards waiting), and a test's single `run_once` would then
+    find nothing due."""
+    if is_postgres(db):
+        wait_for(lambda: not _above_horizon(db), timeout=10, what="the drain horizon")
     with relay_app(
         relay_config(db, **overrides),
         transport=httpx.MockTransport(handler),
         jitter=lambda ceiling: ceiling,
     ) as app:
         yield app
+
+
+def _above_horizon(db: Path) -> int:
+    rows = argo_rows(
+        str(database_url(db)),
+        "SELECT count(*) AS n FROM sync_outbox AS o WHERE o.delivered_at IS NULL"
+        f" AND o.dead_at IS NULL AND NOT (o.txid < {HORIZON})",
+    )
+    return int(rows[0]["n"])
 
 
 STORES = ["sqlite", "postgresql"]
