@@ -93,6 +93,7 @@ def create_app(settings: AlpineSettings, store: SignalStore | None = None) -> Fa
         settings, metrics, make_limiter(store.engine, settings.rate_limit, settings.rate_burst)
     )
     sealer = RecordSealer(store.engine, settings.receipt_key) if settings.receipt_key else None
+    app.state.sealer = sealer  # None without a receipt key; close() it before disposing
     receipts = ReceiptIssuer(
         store.engine, settings.receipt_key, settings.receipt_retired_keys, sealer
     )

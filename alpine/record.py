@@ -70,6 +70,7 @@ class RecordSealer:
         self._poked = threading.Event()
         self._thread: threading.Thread | None = None
         self._started = threading.Lock()
+        self._closing = False
 
     def poke(self) -> None:
         """Have this process's sealing thread seal what has committed (called after each
@@ -77,18 +78,29 @@ class RecordSealer:
         it). Readers seal too, so nothing is served unsealed if the thread lags or dies."""
         if self._thread is None:
             with self._started:
-                if self._thread is None:
+                if self._thread is None and not self._closing:
                     self._thread = threading.Thread(
                         target=self._run, name="record-sealer", daemon=True
                     )
                     self._thread.start()
         self._poked.set()
 
+    def close(self) -> None:
+        """Stop the sealing thread once what it is sealing is done (readers still seal).
+        The thread holds a pooled connection while it seals: close it before disposing
+        the engine."""
+        with self._started:
+            self._closing = True
+        self._poked.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
     def _run(self) -> None:
-        while True:
+        while not self._closing:
             self._poked.wait()
             self._poked.clear()
-            self.seal_now()
+            if not self._closing:
+                self.seal_now()
 
     def seal_now(self) -> None:
         """Seal what has committed; a failure is logged, and the next reader seals."""

@@ -23,11 +23,16 @@ from tests.support import new_api_key, signal_payload
 
 KEY = new_api_key()
 ENGINES: list[Engine] = []
+APPS: list[FastAPI] = []
 
 
 @pytest.fixture(autouse=True)
 def _dispose_engines() -> Iterator[None]:
     yield
+    while APPS:  # their sealing threads first: one may hold a pooled connection
+        sealer = APPS.pop().state.sealer
+        if sealer is not None:
+            sealer.close()
     while ENGINES:
         ENGINES.pop().dispose()
 
@@ -46,7 +51,8 @@ def make_app(url: str, key: SigningKey | None, retired: tuple[PublicKey, ...] = 
         receipt_key=key,
         receipt_retired_keys=retired,
     )
-    return create_app(settings, SignalStore(engine_for(url)))
+    APPS.append(create_app(settings, SignalStore(engine_for(url))))
+    return APPS[-1]
 
 
 def call(app: FastAPI, method: str, path: str, body: Any = None) -> httpx.Response:

@@ -20,6 +20,7 @@ from alpine.record_check import GENESIS, ChainCheck, RecordBroken, RecordKeys, l
 from alpine.validation import OutcomeIn
 from argo.signal import AssetType
 from tests.kit.feedsite import Site, read_all, stamp
+from tests.support import wait_for
 
 
 @pytest.fixture
@@ -215,3 +216,23 @@ def test_the_chain_head_is_served_signed(site: Site) -> None:
     assert head["seq"] == 19
     assert keys_of(site).verify(head["seq"], head["hash"], head["kid"], head["sig"]) is None
     assert read_all(site, "elite", limit=50)[-1]["record"]["hash"] == head["hash"]
+
+
+def test_the_sealing_thread_seals_after_a_poke_and_stops_on_close(
+    site: Site, key: SigningKey
+) -> None:
+    def sealing_threads() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name == "record-sealer" and t.is_alive()}
+
+    before = sealing_threads()
+    fill(site, 3)
+    sealer = RecordSealer(site.engine, key)
+    sealer.poke()
+    assert len(sealing_threads() - before) == 1
+    with site.engine.connect() as conn:
+        query = text("SELECT f.seq = r.seq FROM feed_head f, record_head r")
+        wait_for(lambda: conn.execute(query).scalar() is True, what="the record sealed")
+        conn.commit()
+    sealer.close()
+    sealer.poke()  # after close: no new thread
+    assert sealing_threads() - before == set()
