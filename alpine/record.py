@@ -10,6 +10,7 @@ carry no record.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 import threading
@@ -180,22 +181,11 @@ _PG_INSERT = text(
 
 def _insert(tx: Connection, entries: list[Entry]) -> None:
     """One statement on PostgreSQL (arrays), executemany on SQLite (both cheap per row)."""
+    rows = [dataclasses.asdict(e) for e in entries]
     if tx.dialect.name == "postgresql":
-        columns = ("seq", "commitment", "nonce", "hash", "kid", "sig")
-        tx.execute(_PG_INSERT, {c: [getattr(e, c) for e in entries] for c in columns})
+        tx.execute(_PG_INSERT, {c: [row[c] for row in rows] for c in rows[0]})
     else:
-        tx.execute(insert(record_entries), [vars_of(e) for e in entries])
-
-
-def vars_of(entry: Entry) -> dict[str, Any]:
-    return {
-        "seq": entry.seq,
-        "commitment": entry.commitment,
-        "nonce": entry.nonce,
-        "hash": entry.hash,
-        "kid": entry.kid,
-        "sig": entry.sig,
-    }
+        tx.execute(insert(record_entries), rows)
 
 
 def read_entries(conn: Connection, low: int, high: int) -> dict[int, Entry]:

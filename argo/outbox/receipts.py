@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from argo.db.seam import Db, as_time
+from argo.timeutil import to_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +44,7 @@ class KeptReceipt:
             "event_id": self.event_id,
             "signal_id": self.signal_id,
             "event_type": self.event_type,
-            "received_at": self.received_at.isoformat().replace("+00:00", "Z"),
+            "received_at": to_text(self.received_at),
             "verified_on_receipt": self.verified,
             "receipt": self.receipt,
         }
