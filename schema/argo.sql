@@ -1,6 +1,6 @@
 -- Argo's SQLite database: signals and the transactional outbox.
 -- The complete current schema, applied by argo.outbox.schema to a new database, which is then
--- marked with PRAGMA user_version = 5. An older database is brought up to date by the files in
+-- marked with PRAGMA user_version = 6. An older database is brought up to date by the files in
 -- schema/argo-migrations/ instead (NNNN_name.sql upgrades version NNNN-1 to NNNN).
 -- Times are UTC text in one fixed-width form, YYYY-MM-DDTHH:MM:SS.ffffffZ, so they sort as text.
 
@@ -57,6 +57,7 @@ CREATE TABLE IF NOT EXISTS sync_outbox (
     lease_epoch     TEXT,                               -- boot id that clock belongs to
     first_failed_at TEXT,                               -- first failure charged to the row
     discarded_at    TEXT,                               -- an operator gave the dead letter up
+    traceparent     TEXT,                               -- W3C trace context of Argo's span (tracing on)
     CHECK (delivered_at IS NULL OR dead_at IS NULL)
 );
 

@@ -31,6 +31,7 @@ class OutboxEvent:
     signal_id: str
     payload: str
     created_at: str
+    traceparent: str | None = None  # the writing span's W3C trace context (tracing on)
 
 
 def encode_payload(body: dict[str, Any]) -> str:
@@ -44,7 +45,11 @@ def new_event_id() -> str:
 
 
 def _event(
-    event_type: EventType, signal_id: str, body: dict[str, Any], now: datetime
+    event_type: EventType,
+    signal_id: str,
+    body: dict[str, Any],
+    now: datetime,
+    traceparent: str | None = None,
 ) -> OutboxEvent:
     return OutboxEvent(
         event_id=new_event_id(),
@@ -52,6 +57,7 @@ def _event(
         signal_id=signal_id,
         payload=encode_payload(body),
         created_at=to_text(now),
+        traceparent=traceparent,
     )
 
 
@@ -62,6 +68,7 @@ def outcome_event(
     profit_loss_pct: float,
     closed_at: datetime,
     now: datetime,
+    traceparent: str | None = None,
 ) -> OutboxEvent:
     """The `signal.outcome` event announcing a closed signal (Alpine's OutcomeIn)."""
     body = {
@@ -71,7 +78,7 @@ def outcome_event(
         "profit_loss_pct": float(profit_loss_pct),
         "closed_at": to_text(closed_at),
     }
-    return _event(EventType.SIGNAL_OUTCOME, signal_id, body, now)
+    return _event(EventType.SIGNAL_OUTCOME, signal_id, body, now, traceparent)
 
 
 def executed_event(
@@ -88,6 +95,8 @@ def executed_event(
     return _event(EventType.SIGNAL_EXECUTED, signal_id, body, now)
 
 
-def created_event(signal: Signal, now: datetime) -> OutboxEvent:
-    """The `signal.created` event announcing `signal`."""
-    return _event(EventType.SIGNAL_CREATED, signal.signal_id, signal.to_payload(), now)
+def created_event(signal: Signal, now: datetime, traceparent: str | None = None) -> OutboxEvent:
+    """The `signal.created` event announcing `signal` (`traceparent`: the span that made it)."""
+    return _event(
+        EventType.SIGNAL_CREATED, signal.signal_id, signal.to_payload(), now, traceparent
+    )

@@ -56,7 +56,10 @@ _TIME_HAS_COME = (
 DUE = f"{_PENDING} AND {_TIME_HAS_COME} AND {_HORIZON} AND {_UNLEASED} AND {_IN_ORDER}"
 """The due predicate over `sync_outbox AS o` (parameter %(now)s), as on SQLite."""
 
-_RETURNING = "id, event_id, event_type, signal_id, payload, created_at, attempts, first_failed_at"
+_RETURNING = (
+    "id, event_id, event_type, signal_id, payload, created_at, attempts, first_failed_at,"
+    " traceparent"
+)
 CLAIM = f"""
 WITH due AS (
     SELECT o.id FROM sync_outbox AS o WHERE {DUE}

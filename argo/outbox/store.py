@@ -63,7 +63,8 @@ CLAIM = f"""
 UPDATE sync_outbox SET claimed_by = :worker, claimed_until = :until, claim_token = :token,
     lease_expires = :expires, lease_epoch = :epoch
 WHERE id IN ({DUE_ROWS} ORDER BY o.id LIMIT :limit)
-RETURNING id, event_id, event_type, signal_id, payload, created_at, attempts, first_failed_at
+RETURNING id, event_id, event_type, signal_id, payload, created_at, attempts, first_failed_at,
+    traceparent
 """
 PARKED = f"""
 SELECT count(*) AS n FROM sync_outbox AS o INDEXED BY idx_outbox_pending

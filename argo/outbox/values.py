@@ -24,6 +24,7 @@ class OutboxRow:
     created_at: datetime
     attempts: int
     first_failed_at: datetime | None = None
+    traceparent: str | None = None  # the span that wrote it (Argo with tracing on)
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> OutboxRow:
@@ -37,6 +38,7 @@ class OutboxRow:
             created_at=as_time(row["created_at"]),
             attempts=row["attempts"],
             first_failed_at=as_optional_time(row["first_failed_at"]),
+            traceparent=row["traceparent"],
         )
 
 

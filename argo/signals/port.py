@@ -4,7 +4,7 @@ siblings; `argo.signals.open_signals` picks one from ARGO_DB."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -23,9 +23,13 @@ class SignalStore(Protocol):
 
     def add(self, signal: Signal, now: datetime) -> bool: ...
 
-    def add_many(self, signals: Sequence[Signal], now: datetime) -> list[Signal]: ...
+    def add_many(
+        self, signals: Sequence[Signal], now: datetime, traces: Mapping[str, str] | None = None
+    ) -> list[Signal]: ...
 
-    def record_outcomes(self, outcomes: Sequence[Outcome], now: datetime) -> list[Outcome]: ...
+    def record_outcomes(
+        self, outcomes: Sequence[Outcome], now: datetime, traces: Mapping[str, str] | None = None
+    ) -> list[Outcome]: ...
 
     def record_executions(self, fills: Sequence[Fill], now: datetime) -> list[Fill]: ...
 

@@ -35,7 +35,8 @@ class WriteQueries:
 
     mark: str  # the placeholder: ? or %s
     insert_signal: str  # the 15 values of `signal_params`; touches 0 rows for a known id
-    insert_event: str  # event_id, event_type, signal_id, payload, created_at, next_attempt_at
+    insert_event: str  # event_id, event_type, signal_id, payload, created_at, next_attempt_at,
+    # traceparent
     record_outcome: str  # outcome, exit_price, profit_loss_pct, closed_at, signal_id
     record_execution: str  # order_id, fill_price, executed_at, signal_id
     signals_with_ids: str  # [ids]
@@ -74,8 +75,9 @@ ON CONFLICT (signal_id) DO NOTHING
 """,
         insert_event=(
             "INSERT INTO sync_outbox"
-            " (event_id, event_type, signal_id, payload, created_at, next_attempt_at)"
-            f" VALUES ({', '.join([mark] * 6)})"
+            " (event_id, event_type, signal_id, payload, created_at, next_attempt_at,"
+            " traceparent)"
+            f" VALUES ({', '.join([mark] * 7)})"
         ),
         record_outcome=(
             f"UPDATE signals SET outcome = {mark}, exit_price = {mark},"

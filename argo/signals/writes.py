@@ -109,26 +109,34 @@ class SignalWrites(SignalReads):
         """Commit `signal` with its `signal.created` event; False if it was already stored."""
         return bool(self.add_many([signal], now))
 
-    def add_many(self, signals: Sequence[Signal], now: datetime) -> list[Signal]:
-        """Commit several signals, each with its event, in one transaction.
+    def add_many(
+        self, signals: Sequence[Signal], now: datetime, traces: Mapping[str, str] | None = None
+    ) -> list[Signal]:
+        """Commit several signals, each with its event, in one transaction; `traces`
+        (signal id -> traceparent of the span that made it) goes into each event's row.
 
         Returns the signals that were new; an already stored `signal_id` is skipped
         together with its event.
         """
         created_at = to_text(now)
+        traces = traces or {}
 
         def insert(signal: Signal) -> OutboxEvent | None:
             if self._db.run(self._writes.insert_signal, signal_params(signal, created_at)) == 0:
                 return None
-            return created_event(signal, now)
+            return created_event(signal, now, traces.get(signal.signal_id))
 
         return self._commit_each(signals, insert)
 
-    def record_outcomes(self, outcomes: Sequence[Outcome], now: datetime) -> list[Outcome]:
-        """Write each outcome with its `signal.outcome` event, all in one transaction.
+    def record_outcomes(
+        self, outcomes: Sequence[Outcome], now: datetime, traces: Mapping[str, str] | None = None
+    ) -> list[Outcome]:
+        """Write each outcome with its `signal.outcome` event, all in one transaction
+        (`traces`: signal id -> traceparent for the event's row, as in `add_many`).
 
         Returns the outcomes applied; one already recorded is skipped with its event.
         """
+        traces = traces or {}
 
         def record(o: Outcome) -> OutboxEvent | None:
             values = (
@@ -141,7 +149,13 @@ class SignalWrites(SignalReads):
             if self._db.run(self._writes.record_outcome, values) == 0:
                 return None
             return outcome_event(
-                o.signal_id, o.outcome.value, o.exit_price, o.profit_loss_pct, o.closed_at, now
+                o.signal_id,
+                o.outcome.value,
+                o.exit_price,
+                o.profit_loss_pct,
+                o.closed_at,
+                now,
+                traces.get(o.signal_id),
             )
 
         return self._commit_each(outcomes, record)
@@ -215,6 +229,7 @@ def _insert_event(store: SignalWrites, event: OutboxEvent) -> None:
             event.payload,
             event.created_at,
             event.created_at,
+            event.traceparent,
         ),
     )
 
