@@ -19,6 +19,8 @@ from argo.execution.executor import Executor
 from argo.metrics import GeneratorMetrics
 from argo.prices.sources import Bar, PriceSource
 from argo.process.sdnotify import SystemdNotifier
+from argo.process.trace_book import TraceBook
+from argo.process.tracing import OFF, Tracing
 from argo.signal import Outcome, Signal
 from argo.signals.port import SignalStore
 from argo.timeutil import utc_now
@@ -68,6 +70,8 @@ class SignalFactory:
         self._source = source
         self._engine = SignalEngine(config)
         self._clock = clock or UniqueClock()
+        self.timed = False  # note `read_ns` at each step (tracing on)
+        self.read_ns = 0  # when the last step's bar arrived (ns since the epoch)
 
     @property
     def live(self) -> bool:
@@ -88,6 +92,8 @@ class SignalFactory:
         The bar is None when the source is exhausted.
         """
         bar = self._source.next_bar(symbol)
+        if self.timed:
+            self.read_ns = time.time_ns()
         if bar is None:
             return None, None
         decision = self._engine.observe(bar)
@@ -117,6 +123,7 @@ class Generator:
         metrics: GeneratorMetrics,
         tracker: OutcomeTracker | None = None,
         executor: Executor | None = None,
+        tracing: Tracing = OFF,
     ) -> None:
         self._store = store
         self._audit = audit
@@ -131,20 +138,45 @@ class Generator:
         self._unsaved_outcomes: list[Outcome] = []
         self._unsaved_signals: list[Signal] = []
         self._unsaved_fills: list[Fill] = []
+        # Tracing on: each signal's span from its bar to its commit (argo.process.tracing).
+        self._tracing = tracing
+        self._spans = TraceBook(tracing)
+        self._outcome_spans = TraceBook(tracing)
+        factory.timed = tracing.on
 
     def _step(self, symbol: str) -> tuple[Signal | None, Bar | None]:
         """The factory's step, noting when the bar of a new signal was asked for."""
         asked = time.perf_counter()
+        asked_ns = time.time_ns() if self._tracing.on else 0
         signal, bar = self._factory.step(symbol)
         if signal is not None:
             self._read_at[signal.signal_id] = asked
+            if self._tracing.on:
+                self._begin_span(signal, asked_ns)
         return signal, bar
+
+    def _begin_span(self, signal: Signal, asked_ns: int) -> None:
+        """The signal's span (ended by its commit): bar read, then consensus."""
+        read_ns = self._factory.read_ns
+        attributes = {
+            "argo.signal_id": signal.signal_id,
+            "argo.symbol": signal.symbol,
+            "argo.action": signal.action.value,
+            "argo.confidence": signal.confidence,
+        }
+        phases = (("bar read", asked_ns, read_ns), ("consensus", read_ns, time.time_ns()))
+        self._spans.begin(signal.signal_id, "argo signal", asked_ns, attributes, phases)
 
     def store(self, signals: Sequence[Signal]) -> list[Signal]:
         """Commit `signals` in one transaction, then write their audit lines."""
+        ids = [signal.signal_id for signal in signals]
+        traces = self._spans.traces(ids) if self._tracing.on else None
+        started_ns = time.time_ns() if traces else 0
         started = time.perf_counter()
-        stored = self._store.add_many(signals, utc_now())
+        stored = self._store.add_many(signals, utc_now(), traces)
         committed = time.perf_counter()
+        if traces:
+            self._spans.committed(ids, started_ns, {signal.signal_id for signal in stored})
         self._metrics.store_seconds.observe(committed - started)
         new = {signal.signal_id for signal in stored}
         for signal in signals:
@@ -211,7 +243,7 @@ class Generator:
         try:
             if self._executor is not None:
                 self._executor.commit(fills, now)
-            recorded = self._store.record_outcomes(outcomes, now) if outcomes else []
+            recorded = self._record_outcomes(outcomes, now) if outcomes else []
         except STORE_FAILURES as exc:
             # All kept for the next cycle; fills and outcomes that did commit are skipped then.
             self._unsaved_fills, self._unsaved_outcomes = fills, outcomes
@@ -233,6 +265,19 @@ class Generator:
         if self._executor is not None:
             self._executor.consider(stored, now)
         return stored, recorded, done
+
+    def _record_outcomes(self, outcomes: list[Outcome], now: datetime) -> list[Outcome]:
+        """Commit `outcomes`; tracing on, each in a span of its own (a new trace)."""
+        if not self._tracing.on:
+            return self._store.record_outcomes(outcomes, now)
+        started_ns = time.time_ns()
+        ids = [o.signal_id for o in outcomes]
+        for o in outcomes:
+            attributes = {"argo.signal_id": o.signal_id, "argo.outcome": o.outcome.value}
+            self._outcome_spans.begin(o.signal_id, "argo outcome", started_ns, attributes)
+        recorded = self._store.record_outcomes(outcomes, now, self._outcome_spans.traces(ids))
+        self._outcome_spans.committed(ids, started_ns, {o.signal_id for o in recorded})
+        return recorded
 
     def _read(
         self, symbols: Sequence[str], now: datetime

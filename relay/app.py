@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ import httpx
 import argo.outbox
 from argo.outbox import LeaseClock, OutboxStore, boot_clock, steady_seconds
 from argo.process.sdnotify import SystemdNotifier
+from argo.process.tracing import OFF, Tracing
+from argo.process.tracing import configure as configure_tracing
 from argo.timeutil import utc_now
 from relay.config import RelayConfig, signing_secrets
 from relay.deadline import deadline_transport
@@ -57,17 +60,29 @@ def relay_app(
     lease_clock: LeaseClock = boot_clock,
     listen_for_doorbell: bool = True,
     reread_credentials: Callable[[], tuple[str | None, str | None]] | None = None,
+    tracing: Tracing | None = None,
 ) -> Iterator[RelayApp]:
-    """Everything `relay run` needs, closed in reverse order on exit."""
+    """Everything `relay run` needs, closed in reverse order on exit. `tracing`: by
+    default OFF unless the OTEL_* variables ask for OTLP (argo.process.tracing)."""
     config.check_for_delivery()
     with ExitStack() as stack:
         outbox = open_outbox(config, lease_clock)
         stack.callback(outbox.close)
         if config.worker_id is None:
             config = _in_own_slot(config, outbox)
+        if tracing is None:
+            tracing = configure_tracing("relay", os.environ)
+        stack.callback(tracing.shutdown)  # the last spans exported, SIGTERM or not
         yield stack.enter_context(
             _parts(
-                config, outbox, notifier, transport, jitter, listen_for_doorbell, reread_credentials
+                config,
+                outbox,
+                notifier,
+                transport,
+                jitter,
+                listen_for_doorbell,
+                reread_credentials,
+                tracing,
             )
         )
 
@@ -97,7 +112,9 @@ def alpine_client(
     )
 
 
-def _deliverer(config: RelayConfig, client: httpx.Client, metrics: RelayMetrics) -> Deliverer:
+def _deliverer(
+    config: RelayConfig, client: httpx.Client, metrics: RelayMetrics, tracing: Tracing
+) -> Deliverer:
     return Deliverer(
         client,
         api_key=config.api_key or "",
@@ -106,6 +123,8 @@ def _deliverer(config: RelayConfig, client: httpx.Client, metrics: RelayMetrics)
         max_tries=config.post_tries,
         deadline_seconds=config.post_deadline_seconds,
         receipt_keys=config.receipt_keys(),
+        tracing=tracing,
+        relay_id=config.worker_id or "",
     )
 
 
@@ -134,7 +153,7 @@ def verifier(config: RelayConfig) -> Iterator[tuple[OutboxStore, Deliverer]]:
     outbox = open_outbox(config)
     try:
         with alpine_client(config) as client:
-            yield outbox, _deliverer(config, client, RelayMetrics())
+            yield outbox, _deliverer(config, client, RelayMetrics(), OFF)
     finally:
         outbox.close()
 
@@ -148,11 +167,12 @@ def _parts(
     jitter: Jitter,
     listen_for_doorbell: bool,
     reread_credentials: Callable[[], tuple[str | None, str | None]] | None,
+    tracing: Tracing,
 ) -> Iterator[RelayApp]:
     assert config.worker_id is not None
     metrics = RelayMetrics()
     client = alpine_client(config, transport)
-    deliverer = _deliverer(config, client, metrics)
+    deliverer = _deliverer(config, client, metrics, tracing)
     sender = WindowSender(
         deliverer,
         use_batch_endpoint=config.use_batch_endpoint,

@@ -9,6 +9,7 @@ dedupes); lasting retries are the outbox row's business (relay.fate).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from standardwebhooks import Webhook
 
 from argo.outbox import EventType, OutboxRow, steady_seconds
 from argo.process.crashpoints import crash_point
+from argo.process.tracing import OFF, Kind, Span, Tracing
 from relay.classify import from_batch_response, from_exception, from_response, json_body
 from relay.deadline import under_deadline
 from relay.errors import ConfigError, ListingError
@@ -67,8 +69,12 @@ class Deliverer:
         max_tries: int = 2,
         deadline_seconds: float = 15.0,
         receipt_keys: ReceiptKeys | None = None,
+        tracing: Tracing = OFF,
+        relay_id: str = "",
     ) -> None:
         self._client = client
+        self._tracing = tracing
+        self._relay_id = relay_id
         self._receipt_keys = receipt_keys
         self._api_key = api_key
         self._webhooks = [Webhook(secret) for secret in signing_secrets]
@@ -96,16 +102,46 @@ class Deliverer:
         return changed
 
     def send(self, row: OutboxRow) -> Reply:
-        """POST one row; its reply (never raises)."""
-        reply: Reply = self._send(row)
+        """POST one row; its reply (never raises). Tracing on, inside a send span that is
+        a child of the row's `traceparent` and whose own goes to Alpine in the header."""
+        if not self._tracing.on:
+            reply: Reply = self._send(row)
+            return reply
+        span = self._send_span(row)
+        with self._tracing.current(span):
+            reply = self._send(row)
+            _ended(span, reply)
         return reply
 
     def send_batch(self, rows: Sequence[OutboxRow]) -> list[Reply]:
-        """POST `signal.created` rows to the batch endpoint; one reply per row, in order."""
+        """POST `signal.created` rows to the batch endpoint; one reply per row, in order.
+        Tracing on, each row in a send span of its own, named to Alpine in the body's
+        `traceparents` (one per item: each signal's ingest joins its own trace)."""
         if not rows or len(rows) > MAX_BATCH or any(r.event_type != BATCHABLE for r in rows):
             raise ValueError(f"a batch holds 1 to {MAX_BATCH} {BATCHABLE} rows")
-        replies: list[Reply] = self._send_batch(list(rows))
+        if not self._tracing.on:
+            replies: list[Reply] = self._send_batch(list(rows), None)
+            return replies
+        spans = [self._send_span(row) for row in rows]
+        replies = self._send_batch(list(rows), [span.traceparent for span in spans])
+        for span, reply in zip(spans, replies, strict=True):
+            span.set("relay.batch_size", len(rows))
+            _ended(span, reply)
         return replies
+
+    def _send_span(self, row: OutboxRow) -> Span:
+        return self._tracing.start(
+            f"relay send {row.event_type}",
+            parent=row.traceparent,
+            kind=Kind.CLIENT,
+            attributes={
+                "relay.event_id": row.event_id,
+                "relay.event_type": row.event_type,
+                "relay.signal_id": row.signal_id,
+                "relay.id": self._relay_id,
+                "relay.attempt": row.attempts + 1,
+            },
+        )
 
     def health(self) -> tuple[bool, str]:
         """Whether Alpine's health endpoint answers as a healthy Alpine, and what it said."""
@@ -175,8 +211,11 @@ class Deliverer:
         self._count(reply)
         return reply
 
-    def _send_batch_once(self, rows: list[OutboxRow]) -> list[Reply]:
-        body = b'{"signals":[' + b",".join(r.payload.encode("utf-8") for r in rows) + b"]}"
+    def _send_batch_once(self, rows: list[OutboxRow], traces: list[str] | None) -> list[Reply]:
+        body = b'{"signals":[' + b",".join(r.payload.encode("utf-8") for r in rows) + b"]"
+        if traces is not None:
+            body += b',"traceparents":' + json.dumps(traces, separators=(",", ":")).encode()
+        body += b"}"
         batch_id = (
             "batch_" + hashlib.sha256("|".join(r.event_id for r in rows).encode()).hexdigest()[:32]
         )
@@ -200,6 +239,10 @@ class Deliverer:
 
     def _headers(self, message_id: str, body: bytes) -> dict[str, str]:
         headers = {"X-API-Key": self._api_key, "Content-Type": "application/json"}
+        if self._tracing.on:
+            traceparent = self._tracing.current_traceparent()
+            if traceparent:
+                headers["traceparent"] = traceparent
         if self._webhooks:
             now = datetime.now(UTC)
             text = body.decode()
@@ -268,6 +311,15 @@ def _result_label(reply: Reply) -> str:
     if reply.status:
         return f"http_{reply.status}"
     return _LABELS.get(reply.answer, reply.answer.value)
+
+
+def _ended(span: Span, reply: Reply) -> None:
+    """End a send span with what its POST came to."""
+    span.set("relay.answer", reply.answer.value)
+    span.set("relay.detail", reply.detail[:200])
+    if reply.status:
+        span.set("http.response.status_code", reply.status)
+    span.end()
 
 
 def _held_hash(item: dict[str, Any]) -> str:

@@ -6,6 +6,7 @@ enters one of these and calls one function, as `relay run` does with `relay.app.
 
 from __future__ import annotations
 
+import os
 import signal as signals_module
 import threading
 from collections.abc import Iterator, Mapping
@@ -30,6 +31,7 @@ from argo.execution.options import build_executor
 from argo.generator import Generator, SignalFactory
 from argo.metrics import GeneratorMetrics
 from argo.process.redact import redact_dsn
+from argo.process.tracing import configure as configure_tracing
 from argo.signals import SignalStore, open_signals, open_signals_readonly
 
 
@@ -65,7 +67,8 @@ def long_run(
 ) -> Iterator[Generator]:
     """The generator of `argo run`: with `--auto-execute` the database's executor lock
     first (ExecutionLockedError when another process trades on it), then the store, the
-    metrics endpoint, the audit log and the executor; all released on exit."""
+    metrics endpoint, the audit log, the executor and tracing (flushed at the end); all
+    released on exit."""
     with ExitStack() as stack:
         if settings.execution["auto_execute"]:
             stack.enter_context(execution_lock(storage.db_path))
@@ -78,7 +81,10 @@ def long_run(
         stack.callback(audit.close)
         held = HeldFills(held_fills_path(storage.db_path, storage.audit_log))
         executor = build_executor(settings.execution, store, audit, metrics, held)
-        yield Generator(store, audit, factory, metrics, OutcomeTracker(settings.expiry), executor)
+        tracing = configure_tracing("argo", os.environ)  # OFF unless OTEL_* ask for OTLP
+        stack.callback(tracing.shutdown)
+        tracker = OutcomeTracker(settings.expiry)
+        yield Generator(store, audit, factory, metrics, tracker, executor, tracing)
 
 
 @contextmanager

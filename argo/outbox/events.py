@@ -97,6 +97,4 @@ def executed_event(
 
 def created_event(signal: Signal, now: datetime, traceparent: str | None = None) -> OutboxEvent:
     """The `signal.created` event announcing `signal` (`traceparent`: the span that made it)."""
-    return _event(
-        EventType.SIGNAL_CREATED, signal.signal_id, signal.to_payload(), now, traceparent
-    )
+    return _event(EventType.SIGNAL_CREATED, signal.signal_id, signal.to_payload(), now, traceparent)

@@ -71,6 +71,7 @@ class OtelTracing(Tracing):
         self._provider = TracerProvider(resource=resource)
         self._provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
         self._tracer = self._provider.get_tracer("argo-alpine")
+        self._closed = False
 
     def start(
         self,
@@ -108,8 +109,14 @@ class OtelTracing(Tracing):
             return None
         return f"{context.trace_id:032x}", f"{context.span_id:016x}"
 
+    def current_traceparent(self) -> str:
+        context = trace.get_current_span().get_span_context()
+        return traceparent_of(context) if context.is_valid else ""
+
     def shutdown(self) -> None:
-        self._provider.shutdown()
+        if not self._closed:
+            self._closed = True
+            self._provider.shutdown()
 
 
 @contextmanager

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from enum import Enum
-from types import TracebackType
 from typing import Protocol
 
 AttributeValue = str | int | float | bool
@@ -61,36 +61,11 @@ Parent = str | Span | None
 """A span's parent: a `traceparent`, a span of this process, or None (a new trace)."""
 
 
-class Current(Protocol):
-    """`Tracing.current(span)`: a context manager that makes `span` this thread's current
-    span (log lines written meanwhile carry its ids)."""
+Current = AbstractContextManager[None]
+"""`Tracing.current(span)`: makes `span` this thread's current span within a `with` block
+(log lines written meanwhile carry its ids)."""
 
-    def __enter__(self) -> None: ...
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-
-class _NoCurrent:
-    __slots__ = ()
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        return None
-
-
-_NO_CURRENT = _NoCurrent()
+_NO_CURRENT: Current = nullcontext()
 
 
 class Tracing:
@@ -115,6 +90,10 @@ class Tracing:
     def current(self, span: Span) -> Current:
         """Make `span` current within a `with` block (for log lines and child spans)."""
         return _NO_CURRENT
+
+    def current_traceparent(self) -> str:
+        """The `traceparent` of this thread's current span ("" when there is none)."""
+        return ""
 
     def shutdown(self) -> None:
         """Export what is still buffered and stop the exporter (idempotent)."""
