@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import secrets
 
 from fastapi import FastAPI, Request
@@ -36,6 +37,7 @@ from alpine.store import SignalStore, make_engine
 from alpine.subscriber_api import SubscriberApi
 from alpine.subscriber_store import SubscriberStore
 from alpine.tiers import load_tiers
+from alpine.tracing import configure as configure_tracing
 from alpine.webapp import mount_webapp
 
 log = logging.getLogger("alpine")
@@ -97,7 +99,8 @@ def create_app(settings: AlpineSettings, store: SignalStore | None = None) -> Fa
     receipts = ReceiptIssuer(
         store.engine, settings.receipt_key, settings.receipt_retired_keys, sealer
     )
-    IngestApi(store, guard, metrics, receipts).register(app)
+    tracing = configure_tracing("alpine", os.environ)  # OFF unless OTEL_* ask for OTLP
+    IngestApi(store, guard, metrics, receipts, tracing).register(app)
     ExecutionApi(ExecutionStore(store.engine), guard, metrics, receipts).register(app)
     register_keys(app, receipts)
     register_head(app, store.engine, sealer)
@@ -110,6 +113,7 @@ def create_app(settings: AlpineSettings, store: SignalStore | None = None) -> Fa
             tiers,
             store.engine.url if postgres else None,
             settings.stream_heartbeat_seconds,
+            tracing=tracing,
         ),
         SubscriberStore(store.engine),
         tiers,

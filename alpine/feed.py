@@ -74,6 +74,7 @@ class FeedEvent:
     seq: int
     kind: str  # signal | outcome | execution
     body: dict[str, Any]
+    trace: str | None = None  # a signal's ingest span (traceparent), when tracing stored one
 
     def item(
         self, prev_seq: int, epoch: str, record: dict[str, Any] | None = None
@@ -240,7 +241,15 @@ class Feed:
         )
         with self._connect() as conn:
             rows = conn.execute(query).all()
-        return [FeedEvent(int(r.seq), r.kind, event_body(r.kind, r, tier)) for r in rows]
+        return [
+            FeedEvent(
+                int(r.seq),
+                r.kind,
+                event_body(r.kind, r, tier),
+                r.ingest_traceparent if r.kind == "signal" else None,
+            )
+            for r in rows
+        ]
 
     def previous(self, tier: Tier, seq: int) -> int:
         """The position of the tier's last event at or before `seq` (0 if none)."""

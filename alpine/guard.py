@@ -15,7 +15,13 @@ from alpine.keyring import KeyRing
 from alpine.metrics import AlpineMetrics
 from alpine.ratelimit import Limiter
 from alpine.settings import AlpineSettings
-from alpine.validation import MAX_BATCH, SignalBatchIn, SignalIn, describe
+from alpine.validation import (
+    MAX_BATCH,
+    MAX_TRACEPARENT_CHARS,
+    SignalBatchIn,
+    SignalIn,
+    describe,
+)
 
 log = logging.getLogger("alpine.auth")
 
@@ -98,22 +104,27 @@ class IngestGuard:
             raise HTTPException(400, "sha256 does not match the signal's fields")
         return signal
 
-    def parse_batch(self, body: bytes) -> list[SignalIn | str]:
-        """Each item validated on its own: a SignalIn, or the reason it is invalid.
+    def parse_batch(self, body: bytes) -> tuple[list[SignalIn | str], list[str]]:
+        """Each item validated on its own: a SignalIn, or the reason it is invalid; and
+        the items' `traceparents` (empty when absent or not one per item).
 
         The whole batch is validated in one pass first (the common, all-valid case);
         only a batch with a bad item is examined item by item.
         """
         try:
-            items: list[SignalIn | str] = list(SignalBatchIn.model_validate_json(body).signals)
+            batch = SignalBatchIn.model_validate_json(body)
+            items: list[SignalIn | str] = list(batch.signals)
+            traces = batch.traceparents or []
         except ValidationError:
-            items = [_validate_item(raw) for raw in _batch_items(body)]
-        return [
+            raw_items, traces = _batch_items(body)
+            items = [_validate_item(raw) for raw in raw_items]
+        checked = [
             "sha256 does not match the signal's fields"
             if isinstance(item, SignalIn) and not hash_matches(item)
             else item
             for item in items
         ]
+        return checked, traces if len(traces) == len(items) else []
 
 
 def hash_matches(signal: SignalIn) -> bool:
@@ -121,17 +132,27 @@ def hash_matches(signal: SignalIn) -> bool:
     return verification_hash(vars(signal)) == signal.sha256  # the field values, undumped
 
 
-def _batch_items(body: bytes) -> list[Any]:
+def _batch_items(body: bytes) -> tuple[list[Any], list[str]]:
+    """The raw items of a batch that did not validate whole, and its traceparents."""
     try:
         doc = json.loads(body)
     except (ValueError, RecursionError) as exc:
         raise HTTPException(422, "body is not valid JSON") from exc
-    if not isinstance(doc, dict) or set(doc) != {"signals"} or not isinstance(doc["signals"], list):
+    if (
+        not isinstance(doc, dict)
+        or not set(doc) <= {"signals", "traceparents"}
+        or not isinstance(doc.get("signals"), list)
+    ):
         raise HTTPException(422, 'body must be {"signals": [...]}')
     items: list[Any] = doc["signals"]
     if not 1 <= len(items) <= MAX_BATCH:
         raise HTTPException(422, f"signals must hold 1 to {MAX_BATCH} items, got {len(items)}")
-    return items
+    traces: Any = doc.get("traceparents")
+    if not isinstance(traces, list) or not all(
+        isinstance(t, str) and len(t) <= MAX_TRACEPARENT_CHARS for t in traces
+    ):
+        return items, []
+    return items, traces
 
 
 def _validate_item(raw: Any) -> SignalIn | str:

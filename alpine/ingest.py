@@ -19,6 +19,7 @@ from alpine.openapi import INGEST_RESPONSES, request_body
 from alpine.receipt_issuer import ReceiptIssuer
 from alpine.store import InsertResult, InsertStatus, OutcomeStatus, SignalStore
 from alpine.timestamps import parse_timestamp
+from alpine.tracing import OFF, Kind, Span, Tracing
 from alpine.validation import OutcomeIn, SignalIn, describe
 
 log = logging.getLogger("alpine.ingest")
@@ -47,7 +48,9 @@ class IngestApi:
         guard: IngestGuard,
         metrics: AlpineMetrics,
         receipts: ReceiptIssuer,
+        tracing: Tracing = OFF,
     ) -> None:
+        self._tracing = tracing
         self._store = store
         self._guard = guard
         self._metrics = metrics
@@ -103,7 +106,34 @@ class IngestApi:
         """Store one signal idempotently (see the responses for each outcome)."""
         key_id, body = await self._guard.admit(request)
         signal = self._guard.parse_signal(body)
-        result = await run_in_threadpool(self._store.insert, signal, key_id)
+        if not self._tracing.on:
+            return await self._store_signal(signal, key_id, None)
+        span = self._ingest_span(signal, key_id, request.headers.get("traceparent"))
+        status = 500
+        try:
+            with self._tracing.current(span):
+                response = await self._store_signal(signal, key_id, span)
+            status = response.status_code
+            return response
+        except HTTPException as exc:
+            status = exc.status_code
+            raise
+        finally:
+            span.set("http.response.status_code", status)
+            span.end()
+
+    def _ingest_span(self, signal: SignalIn, key_id: str, parent: str | None) -> Span:
+        """The span of one signal's ingest: a child of the relay's send span."""
+        return self._tracing.start(
+            "alpine ingest signal",
+            parent=parent,
+            kind=Kind.SERVER,
+            attributes={"alpine.signal_id": signal.signal_id, "alpine.key_id": key_id},
+        )
+
+    async def _store_signal(self, signal: SignalIn, key_id: str, span: Span | None) -> JSONResponse:
+        traces = {signal.signal_id: span.traceparent} if span is not None else None
+        result = await run_in_threadpool(self._store.insert, signal, key_id, traces)
         self._metrics.signals_received.labels(result.status.value).inc()
         if result.late:
             self._metrics.signals_late.inc()
@@ -135,14 +165,31 @@ class IngestApi:
     async def ingest_batch(self, request: Request) -> JSONResponse:
         """Store up to 500 signals; one result per item, in order, each item on its own."""
         key_id, body = await self._guard.admit(request)
-        items = self._guard.parse_batch(body)
+        items, parents = self._guard.parse_batch(body)
         valid = [item for item in items if isinstance(item, SignalIn)]
-        stored = await run_in_threadpool(self._store.insert_many, valid, key_id) if valid else []
+        spans = self._item_spans(items, parents, key_id) if self._tracing.on else {}
+        traces = {signal_id: span.traceparent for signal_id, span in spans.items()} or None
+        try:
+            stored = (
+                await run_in_threadpool(self._store.insert_many, valid, key_id, traces)
+                if valid
+                else []
+            )
+        except Exception:
+            for failed in spans.values():
+                failed.set("alpine.status", "error")
+                failed.end()
+            raise
         log.info("batch of %d", len(items), extra={"event": "ingest_batch", "key_id": key_id})
         outcomes = iter(stored)
         results = [
             _item_result(item, None if isinstance(item, str) else next(outcomes)) for item in items
         ]
+        for entry in results:
+            done = spans.pop(entry.get("argo_signal_id", ""), None)
+            if done is not None:
+                done.set("alpine.status", entry["status"])
+                done.end()
         if self._receipts.enabled:
             accepted = [r.alpine_signal_id for r in stored if r.status in _STATUS_CODES]
             receipts = await run_in_threadpool(
@@ -158,6 +205,18 @@ class IngestApi:
         if late:
             self._metrics.signals_late.inc(late)
         return JSONResponse({"results": results}, background=self._receipts.after_answer())
+
+    def _item_spans(
+        self, items: list[SignalIn | str], parents: list[str], key_id: str
+    ) -> dict[str, Span]:
+        """An ingest span per valid item of a batch, each a child of its own send span."""
+        spans: dict[str, Span] = {}
+        for index, item in enumerate(items):
+            if isinstance(item, SignalIn):
+                span = self._ingest_span(item, key_id, parents[index] if parents else None)
+                span.set("alpine.batch_size", len(items))
+                spans[item.signal_id] = span
+        return spans
 
     async def ingest_outcome(self, request: Request) -> JSONResponse:
         """Record the outcome of a stored signal."""

@@ -36,6 +36,7 @@ from sqlalchemy.engine import URL
 from alpine.feed import Feed, FeedEvent
 from alpine.listener import NotifyListener
 from alpine.tiers import Tier
+from alpine.tracing import OFF, Kind, Tracing
 
 log = logging.getLogger("alpine.livefeed")
 
@@ -50,6 +51,7 @@ class Batch:
     """Events of one pass for one tier, each rendered once for all its streams."""
 
     events: tuple[tuple[int, str], ...]  # (seq, SSE text)
+    links: tuple[str, ...] = field(default=(), compare=False)  # their ingest spans (tracing)
     data: bytes = field(init=False, repr=False, compare=False)  # all of them, UTF-8
 
     def __post_init__(self) -> None:
@@ -123,8 +125,12 @@ class LiveFeed:
         heartbeat_seconds: float,
         poll_seconds: float = 0.25,
         fallback_seconds: float = 1.0,
+        tracing: Tracing = OFF,
     ) -> None:
-        """`listen_url`: the PostgreSQL database to LISTEN on; None polls (SQLite)."""
+        """`listen_url`: the PostgreSQL database to LISTEN on; None polls (SQLite).
+        `tracing` on: each batch a tier's streams are handed is a span linked to the
+        ingest span of each signal in it."""
+        self._tracing = tracing
         self._feed = feed
         self._heartbeat = heartbeat_seconds
         self._tiers = dict(tiers)
@@ -251,17 +257,40 @@ class LiveFeed:
                     read_events(self._feed, tier, position.seq, until), position.last_event
                 )
                 last = events[-1][0].seq if events else position.last_event
+                links = tuple(e.trace for e, _, _ in events if e.trace) if self._tracing.on else ()
                 batch = Batch(
-                    tuple((e.seq, event_text(e, prev, epoch, rec)) for e, prev, rec in events)
+                    tuple((e.seq, event_text(e, prev, epoch, rec)) for e, prev, rec in events),
+                    links,
                 )
                 published[name] = (TierPosition(until, last), batch)
         self._due = due
         return published
 
     def _publish(self, tier_name: str, batch: Batch) -> None:
+        if batch.links:
+            self._publish_traced(tier_name, batch)
+            return
         subs = self._subs[tier_name]
         dropped = [s for s in list(subs) if not s.deliver(batch)]
         subs.difference_update(dropped)
+
+    def _publish_traced(self, tier_name: str, batch: Batch) -> None:
+        """`_publish` inside a span linked to the ingest span of each signal in `batch`."""
+        subs = self._subs[tier_name]
+        span = self._tracing.start(
+            "alpine stream deliver",
+            kind=Kind.PRODUCER,
+            links=batch.links,
+            attributes={
+                "alpine.tier": tier_name,
+                "alpine.events": len(batch.events),
+                "alpine.streams": len(subs),
+            },
+        )
+        dropped = [s for s in list(subs) if not s.deliver(batch)]
+        subs.difference_update(dropped)
+        span.set("alpine.streams_dropped", len(dropped))
+        span.end()
 
     def _until_release(self) -> float:
         """Seconds to sleep: until a delayed tier's next signal is due, or the poll."""

@@ -4,7 +4,7 @@ itself (SQLAlchemy's execution layer cost more CPU than the rest of a request)."
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -21,7 +21,8 @@ _LOST = (psycopg.OperationalError, psycopg.InterfaceError)
 
 _COLUMNS = (
     "signal_id, verification_hash, symbol, action, entry_price, target_price, stop_price,"
-    " confidence, strategy, asset_type, data_source, timestamp, reasoning, regime, api_key_id"
+    " confidence, strategy, asset_type, data_source, timestamp, reasoning, regime, api_key_id,"
+    " ingest_traceparent"
 )
 # PostgreSQL: the whole batch is one JSON parameter, expanded server-side. One
 # statement, so in autocommit it is its own transaction: one round trip per batch.
@@ -33,8 +34,11 @@ _PG_BATCH_INSERT = (
 )
 
 
-def _json_rows(batch: Sequence[SignalIn], api_key_id: str) -> str:
-    """The batch as the JSON parameter of _PG_BATCH_INSERT (keys are column names).
+def _json_rows(
+    batch: Sequence[SignalIn], api_key_id: str, traces: Mapping[str, str] | None = None
+) -> str:
+    """The batch as the JSON parameter of _PG_BATCH_INSERT (keys are column names; a
+    missing one is NULL, as `ingest_traceparent` is without `traces`).
 
     orjson: several times faster than json.dumps here, and it writes the aware UTC
     datetime as RFC 3339; floats in shortest round-trip form, so PostgreSQL reads back
@@ -59,13 +63,18 @@ def _json_rows(batch: Sequence[SignalIn], api_key_id: str) -> str:
                 "regime": s.regime,
                 "api_key_id": api_key_id,
             }
+            | ({"ingest_traceparent": traces.get(s.signal_id)} if traces else {})
             for s in batch
         ]
     ).decode()
 
 
 def insert_batch(
-    engine: Engine, batch: Sequence[SignalIn], api_key_id: str, late_after: float
+    engine: Engine,
+    batch: Sequence[SignalIn],
+    api_key_id: str,
+    late_after: float,
+    traces: Mapping[str, str] | None = None,
 ) -> dict[str, tuple[int, bool]]:
     """INSERT ... ON CONFLICT DO NOTHING of the whole batch in one autocommit statement:
     one round trip, the commit included. Rows inserted: signal_id -> (id, late).
@@ -74,7 +83,7 @@ def insert_batch(
     more CPU than the rest of a single-signal request. The statement is still counted
     by the engine's `before_cursor_execute` listeners (alpine_db_queries_total).
     """
-    params = {"rows": _json_rows(batch, api_key_id), "late_after": late_after}
+    params = {"rows": _json_rows(batch, api_key_id, traces), "late_after": late_after}
     try:
         pooled = engine.raw_connection()
     except DBAPIError as exc:

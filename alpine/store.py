@@ -156,35 +156,47 @@ class SignalStore:
                 raise StoreUnavailableError(str(exc.orig)) from exc
             raise
 
-    def insert(self, signal: SignalIn, api_key_id: str) -> InsertResult:
+    def insert(
+        self, signal: SignalIn, api_key_id: str, traces: Mapping[str, str] | None = None
+    ) -> InsertResult:
         """Store `signal` once; report created, duplicate (all fields equal) or conflict."""
-        return self.insert_many([signal], api_key_id)[0]
+        return self.insert_many([signal], api_key_id, traces)[0]
 
-    def insert_many(self, batch: Sequence[SignalIn], api_key_id: str) -> list[InsertResult]:
+    def insert_many(
+        self,
+        batch: Sequence[SignalIn],
+        api_key_id: str,
+        traces: Mapping[str, str] | None = None,
+    ) -> list[InsertResult]:
         """Store each signal once, in one transaction; one result per item, in order.
+        `traces`: signal id -> its ingest span's traceparent, stored with a new signal.
 
         If the database refuses the batch as a whole, each item is retried in its own
         transaction so that one bad item cannot sink the others.
         """
         try:
-            results = self._insert_batch(batch, api_key_id)
+            results = self._insert_batch(batch, api_key_id, traces)
         except _REFUSED:
             if len(batch) == 1:
                 return [_refused(batch[0])]
-            results = [self._insert_alone(signal, api_key_id) for signal in batch]
+            results = [self._insert_alone(signal, api_key_id, traces) for signal in batch]
         crash_point("after_commit")  # test-only (tests/faults F4): committed, not answered
         return results
 
-    def _insert_alone(self, signal: SignalIn, api_key_id: str) -> InsertResult:
+    def _insert_alone(
+        self, signal: SignalIn, api_key_id: str, traces: Mapping[str, str] | None
+    ) -> InsertResult:
         try:
-            return self._insert_batch([signal], api_key_id)[0]
+            return self._insert_batch([signal], api_key_id, traces)[0]
         except _REFUSED:
             return _refused(signal)
 
-    def _insert_batch(self, batch: Sequence[SignalIn], api_key_id: str) -> list[InsertResult]:
+    def _insert_batch(
+        self, batch: Sequence[SignalIn], api_key_id: str, traces: Mapping[str, str] | None
+    ) -> list[InsertResult]:
         """Insert the new signals, then judge the others against the rows they met."""
         if self._postgres:
-            inserted = insert_batch(self._engine, batch, api_key_id, self._late_after)
+            inserted = insert_batch(self._engine, batch, api_key_id, self._late_after, traces)
             results = _created(batch, inserted)
             pending = [s for s, r in zip(batch, results, strict=True) if r is None]
             if not pending:
@@ -199,6 +211,7 @@ class SignalStore:
                 | {
                     "received_at": received,
                     "late": (received - s.moment).total_seconds() > self._late_after,
+                    "ingest_traceparent": traces.get(s.signal_id) if traces else None,
                 }
                 for s in batch
             ]

@@ -77,6 +77,8 @@ signals = Table(
     Column("received_at", UtcTimestamp),
     # received more than late_after_seconds after its timestamp (decided at ingest)
     Column("late", Boolean, nullable=False, default=False),
+    # the W3C trace context of the ingest span that stored it (OTEL_* tracing on)
+    Column("ingest_traceparent", Text),
 )
 
 # The feed (schema/alpine/*/..._feed.sql): one event per stored signal, outcome and

@@ -26,6 +26,7 @@ SYMBOL_PATTERN = r"^[A-Z0-9]{1,10}([.\-/][A-Z0-9]{1,10})?$"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 _.:/+\-]{0,63}$"
 MAX_REASONING_CHARS = 2000
 MAX_BATCH = 500
+MAX_TRACEPARENT_CHARS = 64  # `00-` + 32 + `-` + 16 + `-` + 2 is 55
 
 Price = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NAME_PATTERN)]
@@ -92,12 +93,18 @@ class SignalIn(BaseModel):
         return parse_timestamp(self.timestamp)
 
 
+TraceParent = Annotated[str, StringConstraints(max_length=MAX_TRACEPARENT_CHARS)]
+
+
 class SignalBatchIn(BaseModel):
-    """`{"signals": [...]}`, at most 500 items: the fast path when every item is valid."""
+    """`{"signals": [...]}`, at most 500 items: the fast path when every item is valid.
+    `traceparents` (optional, tracing on): each item's W3C trace context, in item order;
+    outside the signals, so nothing hashed or compared depends on it."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     signals: Annotated[list[SignalIn], Field(min_length=1, max_length=MAX_BATCH)]
+    traceparents: Annotated[list[TraceParent], Field(max_length=MAX_BATCH)] | None = None
 
 
 class OutcomeIn(BaseModel):
