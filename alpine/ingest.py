@@ -17,9 +17,9 @@ from alpine.guard import IngestGuard
 from alpine.metrics import AlpineMetrics
 from alpine.openapi import INGEST_RESPONSES, request_body
 from alpine.receipt_issuer import ReceiptIssuer
+from alpine.spans import OFF, Kind, Span, Tracing
 from alpine.store import InsertResult, InsertStatus, OutcomeStatus, SignalStore
 from alpine.timestamps import parse_timestamp
-from alpine.tracing import OFF, Kind, Span, Tracing
 from alpine.validation import OutcomeIn, SignalIn, describe
 
 log = logging.getLogger("alpine.ingest")

@@ -35,8 +35,8 @@ from sqlalchemy.engine import URL
 
 from alpine.feed import Feed, FeedEvent
 from alpine.listener import NotifyListener
+from alpine.spans import OFF, Kind, Tracing
 from alpine.tiers import Tier
-from alpine.tracing import OFF, Kind, Tracing
 
 log = logging.getLogger("alpine.livefeed")
 

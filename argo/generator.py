@@ -19,8 +19,8 @@ from argo.execution.executor import Executor
 from argo.metrics import GeneratorMetrics
 from argo.prices.sources import Bar, PriceSource
 from argo.process.sdnotify import SystemdNotifier
+from argo.process.spans import OFF, Tracing
 from argo.process.trace_book import TraceBook
-from argo.process.tracing import OFF, Tracing
 from argo.signal import Outcome, Signal
 from argo.signals.port import SignalStore
 from argo.timeutil import utc_now

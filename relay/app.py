@@ -16,7 +16,7 @@ import httpx
 import argo.outbox
 from argo.outbox import LeaseClock, OutboxStore, boot_clock, steady_seconds
 from argo.process.sdnotify import SystemdNotifier
-from argo.process.tracing import OFF, Tracing
+from argo.process.spans import OFF, Tracing
 from argo.process.tracing import configure as configure_tracing
 from argo.timeutil import utc_now
 from relay.config import RelayConfig, signing_secrets

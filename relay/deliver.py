@@ -21,7 +21,7 @@ from standardwebhooks import Webhook
 
 from argo.outbox import EventType, OutboxRow, steady_seconds
 from argo.process.crashpoints import crash_point
-from argo.process.tracing import OFF, Kind, Span, Tracing
+from argo.process.spans import OFF, Kind, Span, Tracing
 from relay.classify import from_batch_response, from_exception, from_response, json_body
 from relay.deadline import under_deadline
 from relay.errors import ConfigError, ListingError

@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from argo.process.tracing import AttributeValue, Current, Kind, Parent, Span, Tracing
+from argo.process.spans import AttributeValue, Current, Kind, Parent, Span, Tracing
 
 _KINDS = {
     Kind.INTERNAL: trace.SpanKind.INTERNAL,

@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
-from argo.process.tracing import AttributeValue, Span, Tracing
+from argo.process.spans import AttributeValue, Span, Tracing
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 `configure` looks at the standard variables only (`OTEL_SDK_DISABLED`,
 `OTEL_TRACES_EXPORTER`, `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`).
-Off (the default) it returns `OFF`, whose methods do nothing and return `NO_SPAN`:
+Off (the default) it returns `OFF` (`argo.process.spans`), whose methods do nothing:
 nothing of opentelemetry is imported, so tracing off costs an attribute test per signal
 or POST. On, it returns the SDK-backed `argo.process.otel.OtelTracing` (imported here
 lazily), exporting over OTLP/HTTP in batches; the SDK flushes them at exit, and the
@@ -15,91 +15,9 @@ is what crosses a process (an outbox row's column, an HTTP header).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
-from enum import Enum
-from typing import Protocol
+from collections.abc import Callable, Mapping
 
-AttributeValue = str | int | float | bool
-RecordFactory = Callable[..., logging.LogRecord]
-
-
-class Kind(Enum):
-    INTERNAL = "internal"
-    CLIENT = "client"
-    SERVER = "server"
-    PRODUCER = "producer"
-
-
-class Span(Protocol):
-    """One started span: set attributes, end it; `traceparent` names it ("" when off)."""
-
-    @property
-    def traceparent(self) -> str: ...
-
-    def set(self, key: str, value: AttributeValue) -> None: ...
-
-    def end(self, end_ns: int | None = None) -> None: ...
-
-
-class _NoSpan:
-    """The span of tracing off: nothing recorded, no context."""
-
-    __slots__ = ()
-    traceparent = ""
-
-    def set(self, key: str, value: AttributeValue) -> None:
-        pass
-
-    def end(self, end_ns: int | None = None) -> None:
-        pass
-
-
-NO_SPAN: Span = _NoSpan()
-
-Parent = str | Span | None
-"""A span's parent: a `traceparent`, a span of this process, or None (a new trace)."""
-
-
-Current = AbstractContextManager[None]
-"""`Tracing.current(span)`: makes `span` this thread's current span within a `with` block
-(log lines written meanwhile carry its ids)."""
-
-_NO_CURRENT: Current = nullcontext()
-
-
-class Tracing:
-    """Tracing off: every method a no-op. `on` tells callers whether to bother at all."""
-
-    on = False
-
-    def start(
-        self,
-        name: str,
-        *,
-        parent: Parent = None,
-        kind: Kind = Kind.INTERNAL,
-        start_ns: int | None = None,
-        attributes: Mapping[str, AttributeValue] | None = None,
-        links: Sequence[str] = (),
-    ) -> Span:
-        """A started span named `name` under `parent` (None: the root of a new trace),
-        linked to the `traceparent`s in `links`."""
-        return NO_SPAN
-
-    def current(self, span: Span) -> Current:
-        """Make `span` current within a `with` block (for log lines and child spans)."""
-        return _NO_CURRENT
-
-    def current_traceparent(self) -> str:
-        """The `traceparent` of this thread's current span ("" when there is none)."""
-        return ""
-
-    def shutdown(self) -> None:
-        """Export what is still buffered and stop the exporter (idempotent)."""
-
-
-OFF = Tracing()
+from argo.process.spans import OFF, Tracing
 
 
 def wanted(environ: Mapping[str, str]) -> bool:
@@ -119,6 +37,8 @@ def wanted(environ: Mapping[str, str]) -> bool:
         or environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
     )
 
+
+RecordFactory = Callable[..., logging.LogRecord]
 
 _active: Tracing = OFF
 
