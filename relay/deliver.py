@@ -110,7 +110,7 @@ class Deliverer:
         span = self._send_span(row)
         with self._tracing.current(span):
             reply = self._send(row)
-            _ended(span, reply)
+            _ended(span, row, reply)
         return reply
 
     def send_batch(self, rows: Sequence[OutboxRow]) -> list[Reply]:
@@ -124,9 +124,10 @@ class Deliverer:
             return replies
         spans = [self._send_span(row) for row in rows]
         replies = self._send_batch(list(rows), [span.traceparent for span in spans])
-        for span, reply in zip(spans, replies, strict=True):
+        for span, row, reply in zip(spans, rows, replies, strict=True):
             span.set("relay.batch_size", len(rows))
-            _ended(span, reply)
+            with self._tracing.current(span):
+                _ended(span, row, reply)
         return replies
 
     def _send_span(self, row: OutboxRow) -> Span:
@@ -313,8 +314,14 @@ def _result_label(reply: Reply) -> str:
     return _LABELS.get(reply.answer, reply.answer.value)
 
 
-def _ended(span: Span, reply: Reply) -> None:
-    """End a send span with what its POST came to."""
+def _ended(span: Span, row: OutboxRow, reply: Reply) -> None:
+    """End a send span with what its POST came to (a DEBUG line while it is current)."""
+    log.debug(
+        "sent %s: %s",
+        row.event_id,
+        reply.answer.value,
+        extra={"event": "sent", "event_id": row.event_id, "answer": reply.answer.value},
+    )
     span.set("relay.answer", reply.answer.value)
     span.set("relay.detail", reply.detail[:200])
     if reply.status:

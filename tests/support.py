@@ -126,8 +126,10 @@ def start_alpine(
     signing_secret: str | None = None,
     extra_env: Mapping[str, str] | None = None,
     port: int | None = None,
+    verbose: bool = False,
 ) -> AlpineServer:
-    """Start Alpine (on a free port unless given) and wait until its health answers 200."""
+    """Start Alpine (on a free port unless given; `verbose`: INFO lines in its log) and
+    wait until its health answers 200."""
     keys = api_keys or [new_api_key()]
     port = port or free_port()
     env = {"ALPINE_DATABASE_URL": database_url, "ALPINE_API_KEYS": ",".join(keys)}
@@ -135,7 +137,8 @@ def start_alpine(
         env["ALPINE_SIGNING_SECRET"] = signing_secret
     env.update(extra_env or {})
     log = workdir / f"alpine-{port}.log"
-    process = spawn("alpine", "serve", "--port", str(port), env=env, log=log)
+    options = ("-v",) if verbose else ()
+    process = spawn("alpine", *options, "serve", "--port", str(port), env=env, log=log)
     url = f"http://127.0.0.1:{port}"
 
     def healthy() -> bool:
