@@ -32,7 +32,17 @@ import psycopg
 
 from alpine.migrations import upgrade
 from alpine.store import make_engine
-from tests.bench import backlog, engine, latency, limits, pg_outbox, pipeline, signing, stream
+from tests.bench import (
+    backlog,
+    engine,
+    latency,
+    limits,
+    pg_outbox,
+    pipeline,
+    signing,
+    stream,
+    tracing,
+)
 from tests.bench.stats import Figure, ratios
 from tests.kit.pgdb import PG_URL, conninfo, create_database, drop_database, url_for
 from tests.support import ROOT, new_api_key, new_signing_secret, start_alpine, stop
@@ -58,6 +68,8 @@ FULL: dict[str, Any] = {
     "stream_idle": 10000,
     "signing_rounds": 3,
     "signing_batches": 6,
+    "tracing_rounds": 3,
+    "tracing_s": 5.0,
 }
 QUICK_SIZES: dict[str, Any] = {
     "runs": 1,
@@ -80,11 +92,13 @@ QUICK_SIZES: dict[str, Any] = {
     "stream_idle": 1000,
     "signing_rounds": 2,
     "signing_batches": 2,
+    "tracing_rounds": 2,
+    "tracing_s": 2.0,
 }
 SIZES: dict[str, Any] = dict(FULL)
 BACKLOG_KEYS = ("5k", "50k", "200k")
 # "latency" is the pipeline's latency rounds and kills alone (for development).
-PARTS = ("limits", "engine", "pipeline", "latency", "stream", "signing")
+PARTS = ("limits", "engine", "pipeline", "latency", "stream", "signing", "tracing")
 # Wall-time budget of each phase in a full run, seconds (the whole: <= 600). A phase
 # over its budget is reported, not stopped: its own loops are bounded in count and time.
 BUDGET_S = {
@@ -98,6 +112,7 @@ BUDGET_S = {
     "contention": 30,
     "stream": 150,
     "signing": 45,
+    "tracing": 60,
 }
 WALL_BUDGET_S = 600
 
@@ -202,6 +217,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"batched ingest, receipts and record off vs on, {rounds} interleaved rounds",
             ):
                 results["signing"] = signing.measure(rounds, batches, say=CLOCK.say)
+        if "tracing" in parts:
+            rounds, seconds = SIZES["tracing_rounds"], SIZES["tracing_s"]
+            with CLOCK.phase(
+                "tracing",
+                f"100/s commit -> stored, tracing off vs on (OTLP to a loopback sink),"
+                f" {rounds} interleaved rounds of {seconds:g} s",
+            ):
+                results.update(tracing.measure(work, rounds, seconds, SIZES["warmup_s"], CLOCK.say))
     for key, figure in figures.items():
         results[key] = round(figure.median, 1)
         results["spread"][key] = {
@@ -560,6 +583,7 @@ _SHOWN = (
     "stream_",
     "ingest_",
     "outbox_",
+    "tracing_",
 )
 
 
