@@ -68,7 +68,7 @@ FULL: dict[str, Any] = {
     "stream_idle": 10000,
     "signing_rounds": 3,
     "signing_batches": 6,
-    "tracing_rounds": 3,
+    "tracing_rounds": 4,
     "tracing_s": 5.0,
 }
 QUICK_SIZES: dict[str, Any] = {
