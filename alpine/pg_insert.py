@@ -44,29 +44,30 @@ def _json_rows(
     datetime as RFC 3339; floats in shortest round-trip form, so PostgreSQL reads back
     exactly the validated values.
     """
-    return orjson.dumps(
-        [
-            {
-                "signal_id": s.signal_id,
-                "verification_hash": s.sha256,
-                "symbol": s.symbol,
-                "action": s.action,
-                "entry_price": s.entry_price,
-                "target_price": s.target_price,
-                "stop_price": s.stop_price,
-                "confidence": s.confidence,
-                "strategy": s.strategy,
-                "asset_type": s.asset_type,
-                "data_source": s.data_source,
-                "timestamp": s.moment,
-                "reasoning": s.reasoning,
-                "regime": s.regime,
-                "api_key_id": api_key_id,
-            }
-            | ({"ingest_traceparent": traces.get(s.signal_id)} if traces else {})
-            for s in batch
-        ]
-    ).decode()
+    rows = [
+        {
+            "signal_id": s.signal_id,
+            "verification_hash": s.sha256,
+            "symbol": s.symbol,
+            "action": s.action,
+            "entry_price": s.entry_price,
+            "target_price": s.target_price,
+            "stop_price": s.stop_price,
+            "confidence": s.confidence,
+            "strategy": s.strategy,
+            "asset_type": s.asset_type,
+            "data_source": s.data_source,
+            "timestamp": s.moment,
+            "reasoning": s.reasoning,
+            "regime": s.regime,
+            "api_key_id": api_key_id,
+        }
+        for s in batch
+    ]
+    if traces:
+        for row, signal in zip(rows, batch, strict=True):
+            row["ingest_traceparent"] = traces.get(signal.signal_id)
+    return orjson.dumps(rows).decode()
 
 
 def insert_batch(

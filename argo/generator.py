@@ -169,14 +169,13 @@ class Generator:
 
     def store(self, signals: Sequence[Signal]) -> list[Signal]:
         """Commit `signals` in one transaction, then write their audit lines."""
-        ids = [signal.signal_id for signal in signals]
-        traces = self._spans.traces(ids) if self._tracing.on else None
+        traces = self._spans.traces(s.signal_id for s in signals) if self._tracing.on else None
         started_ns = time.time_ns() if traces else 0
         started = time.perf_counter()
         stored = self._store.add_many(signals, utc_now(), traces)
         committed = time.perf_counter()
         if traces:
-            self._spans.committed(ids, started_ns, {signal.signal_id for signal in stored})
+            self._spans.committed(traces, started_ns, {signal.signal_id for signal in stored})
         self._metrics.store_seconds.observe(committed - started)
         new = {signal.signal_id for signal in stored}
         for signal in signals:

@@ -11,12 +11,13 @@ from alpine.migrations import upgrade
 from alpine.store import make_engine
 from tests.kit.pgdb import create_database, drop_database, url_for
 
-_STRIPPED_PREFIXES = ("ARGO_", "RELAY_", "ALPINE_")
+_STRIPPED_PREFIXES = ("ARGO_", "RELAY_", "ALPINE_", "OTEL_")
 
 
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No ARGO_*, RELAY_* or ALPINE_* setting leaks into a test or its children."""
+    """No ARGO_*, RELAY_*, ALPINE_* or OTEL_* setting leaks into a test or its children
+    (tracing is on only where a test turns it on)."""
     for name in list(os.environ):
         if name.startswith(_STRIPPED_PREFIXES) and name != "ALPINE_TEST_DATABASE_URL":
             monkeypatch.delenv(name)
