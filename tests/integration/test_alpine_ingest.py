@@ -189,3 +189,26 @@ def test_health_and_metrics(alpine: Alpine) -> None:
             text = client.get("/metrics").text
         assert 'alpine_signals_received_total{result="created"} 1.0' in text
         assert 'alpine_request_seconds_count{route="/api/v1/argo/sync/signal"} 1.0' in text
+
+
+TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+
+def test_a_batch_with_traceparents_is_taken_with_tracing_off(alpine: Alpine, pg_url: str) -> None:
+    """The relay (tracing on) sends `traceparents` beside the signals; an Alpine with
+    tracing off stores the items all the same, valid ones next to an invalid one."""
+    first, second = signal_payload(symbol="AAPL"), signal_payload(symbol="MSFT")
+    bad = signal_payload(symbol="NVDA") | {"entry_price": -1}
+    for signals in ([first, second], [bad, signal_payload(symbol="TSLA")]):
+        body = {"signals": signals, "traceparents": [TRACEPARENT] * len(signals)}
+        answer = post(alpine, body, path="/api/v1/argo/sync/signals")
+        assert answer.status_code == 200, answer.text
+        statuses = [r["status"] for r in answer.json()["results"]]
+        assert statuses == (
+            ["created", "created"] if signals[0] is first else ["invalid", "created"]
+        )
+    assert count_signals(pg_url) == 3
+    assert (
+        post(alpine, {"signals": [first], "other": 1}, path="/api/v1/argo/sync/signals").status_code
+        == 422
+    )
