@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,10 +21,11 @@ from standardwebhooks import Webhook
 
 from argo.outbox import EventType, OutboxRow, steady_seconds
 from argo.process.crashpoints import crash_point
+from argo.timeutil import utc_now
 from relay.classify import from_batch_response, from_exception, from_response, json_body
 from relay.deadline import under_deadline
 from relay.errors import ConfigError, ListingError
-from relay.fate import Answer, Reply
+from relay.fate import Answer, Reply, Try
 from relay.metrics import RelayMetrics
 from relay.receipt_audit import Held
 from relay.receipts import ReceiptKeys, with_receipt
@@ -43,6 +45,7 @@ BATCHABLE = EventType.SIGNAL_CREATED
 MAX_BATCH = 500
 _ENCODING = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 _TRANSIENT = frozenset({Answer.FAILED, Answer.UNAVAILABLE})
+EXCERPT_BYTES = 300
 
 
 class DeadlineExceeded(httpx.ReadTimeout):
@@ -96,16 +99,23 @@ class Deliverer:
         return changed
 
     def send(self, row: OutboxRow) -> Reply:
-        """POST one row; its reply (never raises)."""
-        reply: Reply = self._send(row)
-        return reply
+        """POST one row; its reply, carrying every POST it took (never raises)."""
+        tries: list[Try] = []
+        reply: Reply = self._send(row, tries)
+        return replace(reply, tries=tuple(tries))
 
     def send_batch(self, rows: Sequence[OutboxRow]) -> list[Reply]:
-        """POST `signal.created` rows to the batch endpoint; one reply per row, in order."""
+        """POST `signal.created` rows to the batch endpoint; one reply per row, in order,
+        each carrying the batch POSTs it took (the last one's answer is the row's own)."""
         if not rows or len(rows) > MAX_BATCH or any(r.event_type != BATCHABLE for r in rows):
             raise ValueError(f"a batch holds 1 to {MAX_BATCH} {BATCHABLE} rows")
-        replies: list[Reply] = self._send_batch(list(rows))
-        return replies
+        tries: list[Try] = []
+        replies: list[Reply] = self._send_batch(list(rows), tries)
+        earlier, last = tuple(tries[:-1]), tries[-1]
+        share = f"batch POST of {len(rows)}: "
+        return [
+            replace(r, tries=(*earlier, replace(last, answer=share + r.detail))) for r in replies
+        ]
 
     def health(self) -> tuple[bool, str]:
         """Whether Alpine's health endpoint answers as a healthy Alpine, and what it said."""
@@ -163,11 +173,11 @@ class Deliverer:
             raise ListingError(f"{what}: HTTP {response.status_code}: {response.text[:200]}")
         return body
 
-    def _send_once(self, row: OutboxRow) -> Reply:
+    def _send_once(self, row: OutboxRow, tries: list[Try]) -> Reply:
         path = ENDPOINTS.get(row.event_type)
         if path is None:
             return Reply(Answer.MISCONFIGURED, f"no endpoint for event type {row.event_type!r}")
-        outcome = self._post(path, row.payload.encode("utf-8"), row.event_id)
+        outcome = self._post(path, row.payload.encode("utf-8"), row.event_id, tries)
         if isinstance(outcome, Reply):
             self._count(outcome)
             return outcome
@@ -175,12 +185,12 @@ class Deliverer:
         self._count(reply)
         return reply
 
-    def _send_batch_once(self, rows: list[OutboxRow]) -> list[Reply]:
+    def _send_batch_once(self, rows: list[OutboxRow], tries: list[Try]) -> list[Reply]:
         body = b'{"signals":[' + b",".join(r.payload.encode("utf-8") for r in rows) + b"]}"
         batch_id = (
             "batch_" + hashlib.sha256("|".join(r.event_id for r in rows).encode()).hexdigest()[:32]
         )
-        outcome = self._post(BATCH_ENDPOINT, body, batch_id)
+        outcome = self._post(BATCH_ENDPOINT, body, batch_id, tries)
         if isinstance(outcome, Reply):
             replies = [outcome] * len(rows)
         else:
@@ -210,17 +220,35 @@ class Deliverer:
             )
         return headers
 
-    def _post(self, path: str, body: bytes, message_id: str) -> httpx.Response | Reply:
+    def _post(
+        self, path: str, body: bytes, message_id: str, tries: list[Try]
+    ) -> httpx.Response | Reply:
         """One POST read to the end within the deadline; the response, or the Reply for
-        the exception that stopped it."""
-        started = steady_seconds()
+        the exception that stopped it. Appends the POST to `tries`."""
+        started_at, started = utc_now(), steady_seconds()
+        outcome: httpx.Response | Reply
         try:
             with under_deadline(self._deadline):
-                return self._exchange(path, body, message_id, started)
+                outcome = self._exchange(path, body, message_id, started)
         except Exception as exc:
-            return from_exception(exc)
-        finally:
-            self._metrics.delivery_seconds.observe(steady_seconds() - started)
+            outcome = from_exception(exc)
+            tries.append(
+                Try(
+                    started_at, steady_seconds() - started, None, type(exc).__name__, outcome.detail
+                )
+            )
+        else:
+            tries.append(
+                Try(
+                    started_at,
+                    steady_seconds() - started,
+                    outcome.status_code,
+                    None,
+                    _excerpt(outcome),
+                )
+            )
+        self._metrics.delivery_seconds.observe(steady_seconds() - started)
+        return outcome
 
     def _exchange(self, path: str, body: bytes, message_id: str, started: float) -> httpx.Response:
         """Send, then read the answer to its end. Every socket operation honours the
@@ -268,6 +296,11 @@ def _result_label(reply: Reply) -> str:
     if reply.status:
         return f"http_{reply.status}"
     return _LABELS.get(reply.answer, reply.answer.value)
+
+
+def _excerpt(response: httpx.Response) -> str:
+    """The start of Alpine's answer, for the attempt log (the log caps it)."""
+    return response.content[:EXCERPT_BYTES].decode("utf-8", errors="replace")
 
 
 def _held_hash(item: dict[str, Any]) -> str:

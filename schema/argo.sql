@@ -1,6 +1,6 @@
 -- Argo's SQLite database: signals and the transactional outbox.
 -- The complete current schema, applied by argo.outbox.schema to a new database, which is then
--- marked with PRAGMA user_version = 5. An older database is brought up to date by the files in
+-- marked with the latest version (PRAGMA user_version). An older database is brought up to date by the files in
 -- schema/argo-migrations/ instead (NNNN_name.sql upgrades version NNNN-1 to NNNN).
 -- Times are UTC text in one fixed-width form, YYYY-MM-DDTHH:MM:SS.ffffffZ, so they sort as text.
 
@@ -96,3 +96,23 @@ CREATE TABLE IF NOT EXISTS outbox_receipts (
 );
 CREATE INDEX IF NOT EXISTS idx_receipts_signal ON outbox_receipts (signal_id);
 CREATE INDEX IF NOT EXISTS idx_receipts_received ON outbox_receipts (received_at);
+
+-- The attempt log: one row per POST of an outbox row (its share of a batch POST included):
+-- when, which relay, the window (claim token), HTTP status or transport error class, duration,
+-- a capped excerpt of the answer and the fate it led to. A claim writes 'in flight' rows, the
+-- window's settle replaces them; deleted with the outbox row.
+CREATE TABLE IF NOT EXISTS outbox_attempts (
+    id              INTEGER PRIMARY KEY,
+    outbox_id       INTEGER NOT NULL REFERENCES sync_outbox (id) ON DELETE CASCADE,
+    relay           TEXT    NOT NULL,                   -- the worker id, host:relay-N
+    window_token    TEXT    NOT NULL,                   -- the claim's fencing token
+    started_at      TEXT    NOT NULL,
+    duration_ms     REAL,
+    http_status     INTEGER,
+    error           TEXT,                               -- transport error class, no answer
+    answer          TEXT,                               -- excerpt of the answer or the reason
+    fate            TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idx_attempts_outbox ON outbox_attempts (outbox_id);
+CREATE INDEX IF NOT EXISTS idx_attempts_in_flight
+    ON outbox_attempts (window_token) WHERE fate = 'in flight';

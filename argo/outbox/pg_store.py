@@ -22,12 +22,21 @@ from datetime import datetime, timedelta
 from argo.db.postgres import PgConnection, PgDb, PgDoorbell, connect, require_schema
 from argo.outbox import shared
 from argo.outbox.admin import PRUNE_KEEPS, SQLITE_ADMIN, AdminQueries, SqlOutboxAdmin
+from argo.outbox.attempts import POSTGRES_ATTEMPTS, AttemptLog
 from argo.outbox.doorbell import Wakeup
 from argo.outbox.events import EventType
 from argo.outbox.lease import LeaseTime, steady_seconds
 from argo.outbox.receipts import POSTGRES_RECEIPTS, ReceiptBook
 from argo.outbox.shared import LONGEST_RETRY_WAIT, OutboxQueries
-from argo.outbox.values import Backlog, Claim, OutboxRow, OutboxStatus, Settlement, TableHealth
+from argo.outbox.values import (
+    AttemptFate,
+    Backlog,
+    Claim,
+    OutboxRow,
+    OutboxStatus,
+    Settlement,
+    TableHealth,
+)
 
 _CREATED = EventType.SIGNAL_CREATED.value
 _PENDING = "o.delivered_at IS NULL AND o.dead_at IS NULL"
@@ -57,17 +66,28 @@ DUE = f"{_PENDING} AND {_TIME_HAS_COME} AND {_HORIZON} AND {_UNLEASED} AND {_IN_
 """The due predicate over `sync_outbox AS o` (parameter %(now)s), as on SQLite."""
 
 _RETURNING = "id, event_id, event_type, signal_id, payload, created_at, attempts, first_failed_at"
-CLAIM = f"""
-WITH due AS (
+_LEASE = f"""
+due AS (
     SELECT o.id FROM sync_outbox AS o WHERE {DUE}
     ORDER BY o.txid, o.id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE sync_outbox AS s SET claimed_by = %(worker)s, claim_token = %(token)s,
+        lease_expires = now() + make_interval(secs => %(lease)s),
+        claimed_until = now() + make_interval(secs => %(lease)s)
+    FROM due WHERE s.id = due.id
+    RETURNING {", ".join(f"s.{c}" for c in _RETURNING.split(", "))}, s.lease_expires
+)"""
+# The count reads the snapshot from before this statement: earlier attempts only.
+_CLAIMED = """SELECT c.*, (SELECT count(*) FROM outbox_attempts AS a WHERE a.outbox_id = c.id)
+    AS tried FROM claimed AS c"""
+CLAIM = f"""WITH {_LEASE},
+marked AS (
+    INSERT INTO outbox_attempts (outbox_id, relay, window_token, started_at, fate)
+    SELECT id, %(worker)s, %(token)s, %(now)s, '{AttemptFate.IN_FLIGHT}' FROM claimed
 )
-UPDATE sync_outbox AS s SET claimed_by = %(worker)s, claim_token = %(token)s,
-    lease_expires = now() + make_interval(secs => %(lease)s),
-    claimed_until = now() + make_interval(secs => %(lease)s)
-FROM due WHERE s.id = due.id
-RETURNING {", ".join(f"s.{c}" for c in _RETURNING.split(", "))}, s.lease_expires
+{_CLAIMED}
 """
+CLAIM_UNLOGGED = f"WITH {_LEASE}\n{_CLAIMED}\n"
 PARKED = f"""
 SELECT count(*) AS n FROM sync_outbox AS o
 WHERE {_PENDING} AND o.event_type <> '{_CREATED}'
@@ -122,6 +142,17 @@ POSTGRES = OutboxQueries(
         " FROM unnest(%(ids)s::bigint[], %(texts)s::text[], %(verified)s::boolean[])"
         " AS r (id, receipt, verified) JOIN sync_outbox AS o ON o.id = r.id"
         " ON CONFLICT (event_id) DO NOTHING"
+    ),
+    clear_in_flight=(
+        "DELETE FROM outbox_attempts WHERE window_token = %(token)s"
+        f" AND fate = '{AttemptFate.IN_FLIGHT}'"
+    ),
+    log_attempts=(
+        "INSERT INTO outbox_attempts (outbox_id, relay, window_token, started_at, duration_ms,"
+        " http_status, error, answer, fate)"
+        " SELECT a.id, %(relay)s, %(token)s, a.at, a.ms, a.status, a.error, a.answer, a.fate"
+        " FROM jsonb_to_recordset(%(attempts)s::jsonb) AS a (id bigint, at timestamptz,"
+        " ms double precision, status integer, error text, answer text, fate text)"
     ),
     backlog=BACKLOG,
     dead_count=(
@@ -219,6 +250,10 @@ class PgOutboxStore:
     def admin(self) -> SqlOutboxAdmin:
         return SqlOutboxAdmin(self._db, POSTGRES_ADMIN)
 
+    def attempts(self) -> AttemptLog:
+        """Every POST of every outbox row, as claim and settle logged them."""
+        return AttemptLog(self._db, POSTGRES_ATTEMPTS)
+
     def receipts(self) -> ReceiptBook:
         """Alpine's receipts for delivered events, as kept by settle."""
         return ReceiptBook(self._db, POSTGRES_RECEIPTS)
@@ -272,13 +307,16 @@ class PgOutboxStore:
         lease_seconds: float,
         limit: int,
         longest_wait: float = LONGEST_RETRY_WAIT,
+        *,
+        log_attempts: bool = True,
     ) -> Claim:
-        """Lease up to `limit` due rows to `worker` under a new fencing token."""
+        """Lease up to `limit` due rows to `worker` under a new fencing token; with
+        `log_attempts`, an 'in flight' attempt row for each in the same statement."""
         token = secrets.token_hex(8)
         latest = now + timedelta(seconds=longest_wait)
         params = {"now": now, "latest": latest, "worker": worker, "token": token}
         params["lease"] = lease_seconds
-        rows = self._db.rows(CLAIM, params | {"limit": limit})
+        rows = self._db.rows(CLAIM if log_attempts else CLAIM_UNLOGGED, params | {"limit": limit})
         ordered = sorted((OutboxRow.from_row(r) for r in rows), key=lambda r: r.id)
         ends = max((r["lease_expires"] for r in rows), default=now)
         return Claim(worker, token, tuple(ordered), LeaseTime("server", ends.timestamp()))

@@ -7,14 +7,16 @@ that is where their lease clocks differ (the host's boot clock on SQLite, the se
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from argo.db.seam import Db, Row, as_optional_time, as_time
-from argo.outbox.values import Backlog, Claim, OutboxStatus, Settlement, TableHealth
+from argo.outbox.values import Attempt, Backlog, Claim, OutboxStatus, Settlement, TableHealth
 from argo.process.crashpoints import crash_point
+from argo.timeutil import to_text
 
 LONGEST_RETRY_WAIT = 3600.0  # seconds: the relay's default retry cap
 
@@ -28,6 +30,8 @@ class OutboxQueries:
     settle_dead: str  # :id :token :now :attempts :error
     settle_released: str  # :id :token :error
     keep_receipts: str  # :ids :texts :verified :now → outbox_receipts (first one kept)
+    clear_in_flight: str  # :token → drop the window's 'in flight' attempt rows
+    log_attempts: str  # :relay :token :attempts (a JSON array) → outbox_attempts
     backlog: str  # → pending, in_flight, oldest (may read :epoch :clock)
     dead_count: str  # → n
     parked: str  # → n
@@ -52,8 +56,32 @@ def settle(db: Db, q: OutboxQueries, claim: Claim, settlement: Settlement, now: 
             db.run(q.keep_receipts, _receipt_values(settlement, stamp))
         for sql, values in _fates(db, q, settlement):
             held += db.run(sql, values | {"token": claim.token, "now": stamp})
+        if settlement.attempts is not None:
+            db.run(q.clear_in_flight, {"token": claim.token})
+            if settlement.attempts:
+                db.run(q.log_attempts, _attempt_values(claim, settlement.attempts))
         crash_point("in_settle")
     return held
+
+
+EXCERPT_CHARS = 300
+"""How much of an answer (or an error's text) the attempt log keeps per attempt."""
+
+
+def _attempt_values(claim: Claim, attempts: tuple[Attempt, ...]) -> Row:
+    rows = [
+        {
+            "id": a.row_id,
+            "at": to_text(a.started_at),
+            "ms": round(a.seconds * 1000, 3),
+            "status": a.status,
+            "error": a.error,
+            "answer": a.answer[:EXCERPT_CHARS],
+            "fate": a.fate.value,
+        }
+        for a in attempts
+    ]
+    return {"relay": claim.worker, "token": claim.token, "attempts": json.dumps(rows)}
 
 
 def _receipt_values(settlement: Settlement, stamp: object) -> Row:

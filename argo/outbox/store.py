@@ -28,12 +28,14 @@ from argo.db.sqlite import SqliteDb, connect
 from argo.errors import OutboxMissingError
 from argo.outbox import shared
 from argo.outbox.admin import SQLITE_ADMIN, SqlOutboxAdmin
+from argo.outbox.attempts import SQLITE_ATTEMPTS, AttemptLog
 from argo.outbox.doorbell import Doorbell, Wakeup
 from argo.outbox.events import EventType
 from argo.outbox.lease import LeaseClock, boot_clock
 from argo.outbox.receipts import SQLITE_RECEIPTS, ReceiptBook
 from argo.outbox.shared import LONGEST_RETRY_WAIT, OutboxQueries
 from argo.outbox.values import (
+    AttemptFate,
     Backlog,
     Claim,
     OutboxRow,
@@ -63,8 +65,13 @@ CLAIM = f"""
 UPDATE sync_outbox SET claimed_by = :worker, claimed_until = :until, claim_token = :token,
     lease_expires = :expires, lease_epoch = :epoch
 WHERE id IN ({DUE_ROWS} ORDER BY o.id LIMIT :limit)
-RETURNING id, event_id, event_type, signal_id, payload, created_at, attempts, first_failed_at
+RETURNING id, event_id, event_type, signal_id, payload, created_at, attempts, first_failed_at,
+    (SELECT count(*) FROM outbox_attempts AS a WHERE a.outbox_id = sync_outbox.id) AS tried
 """
+MARK_IN_FLIGHT = (
+    "INSERT INTO outbox_attempts (outbox_id, relay, window_token, started_at, fate)"
+    f" SELECT value, :worker, :token, :now, '{AttemptFate.IN_FLIGHT}' FROM json_each(:ids)"
+)
 PARKED = f"""
 SELECT count(*) AS n FROM sync_outbox AS o INDEXED BY idx_outbox_pending
 WHERE {_PENDING} AND o.event_type <> '{EventType.SIGNAL_CREATED}'
@@ -130,6 +137,17 @@ SQLITE = OutboxQueries(
         " json_extract(:verified, '$[' || r.key || ']'), :now"
         " FROM json_each(:ids) AS r JOIN sync_outbox AS o ON o.id = r.value"
         " WHERE true ON CONFLICT (event_id) DO NOTHING"
+    ),
+    clear_in_flight=(
+        "DELETE FROM outbox_attempts WHERE window_token = :token"
+        f" AND fate = '{AttemptFate.IN_FLIGHT}'"
+    ),
+    log_attempts=(
+        "INSERT INTO outbox_attempts (outbox_id, relay, window_token, started_at, duration_ms,"
+        " http_status, error, answer, fate)"
+        " SELECT a.value ->> 'id', :relay, :token, a.value ->> 'at', a.value ->> 'ms',"
+        " a.value ->> 'status', a.value ->> 'error', a.value ->> 'answer', a.value ->> 'fate'"
+        " FROM json_each(:attempts) AS a"
     ),
     backlog=BACKLOG,
     dead_count=DEAD_COUNT,
@@ -199,6 +217,10 @@ class SqliteOutboxStore:
         """Operator actions (dead letters, pruning, worker records) on this connection."""
         return SqlOutboxAdmin(self._db, SQLITE_ADMIN)
 
+    def attempts(self) -> AttemptLog:
+        """Every POST of every outbox row, as claim and settle logged them."""
+        return AttemptLog(self._db, SQLITE_ATTEMPTS)
+
     def receipts(self) -> ReceiptBook:
         """Alpine's receipts for delivered events, as kept by settle."""
         return ReceiptBook(self._db, SQLITE_RECEIPTS)
@@ -254,8 +276,11 @@ class SqliteOutboxStore:
         lease_seconds: float,
         limit: int,
         longest_wait: float = LONGEST_RETRY_WAIT,
+        *,
+        log_attempts: bool = True,
     ) -> Claim:
-        """Lease up to `limit` due rows to `worker` under a new fencing token."""
+        """Lease up to `limit` due rows to `worker` under a new fencing token; with
+        `log_attempts`, an 'in flight' attempt row for each in the same transaction."""
         params = self._due_params(now, longest_wait)
         expires = self._lease_clock().plus(lease_seconds)
         token = secrets.token_hex(8)
@@ -268,6 +293,9 @@ class SqliteOutboxStore:
         )
         with self._db.transaction():
             rows = self._db.rows(CLAIM, params)
+            if rows and log_attempts:
+                marks = {"worker": worker, "token": token, "now": to_text(now)}
+                self._db.run(MARK_IN_FLIGHT, marks | {"ids": [r["id"] for r in rows]})
         ordered = sorted((OutboxRow.from_row(r) for r in rows), key=lambda r: r.id)
         return Claim(worker, token, tuple(ordered), expires)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from argo.db.seam import as_optional_time, as_time
@@ -24,6 +25,7 @@ class OutboxRow:
     created_at: datetime
     attempts: int
     first_failed_at: datetime | None = None
+    tried: int = 0  # POSTs the attempt log held for it before this claim
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> OutboxRow:
@@ -37,6 +39,7 @@ class OutboxRow:
             created_at=as_time(row["created_at"]),
             attempts=row["attempts"],
             first_failed_at=as_optional_time(row["first_failed_at"]),
+            tried=int(row.get("tried") or 0),
         )
 
 
@@ -86,6 +89,31 @@ class Receipt:
     verified: bool
 
 
+class AttemptFate(StrEnum):
+    """What one POST of a row led to, as the attempt log keeps it."""
+
+    IN_FLIGHT = "in flight"  # claimed, its window not settled yet
+    DELIVERED = "delivered"
+    RETRY_LATER = "retry later"  # charged: due again after the row's backoff
+    RETRIED_AT_ONCE = "retried at once"  # a quick second POST followed in the same window
+    RELEASED = "released"  # handed back uncharged (outage, pause, rate limit)
+    DEAD = "dead"
+    UNKNOWN = "unknown"  # read only: left in flight by a relay that stopped before settling
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One POST of one row (or its share of a batch POST), for the attempt log."""
+
+    row_id: int
+    started_at: datetime
+    seconds: float
+    status: int | None  # Alpine's HTTP status, when an answer came
+    error: str | None  # the transport error's class, when none did
+    answer: str  # a capped excerpt of the answer, or the reason
+    fate: AttemptFate
+
+
 @dataclass(frozen=True, slots=True)
 class Settlement:
     """The fate of every row of one claim, written in one transaction."""
@@ -95,6 +123,7 @@ class Settlement:
     dead: tuple[DeadLetter, ...] = ()
     released: tuple[Release, ...] = ()
     receipts: tuple[Receipt, ...] = ()  # of delivered rows whose answer carried one
+    attempts: tuple[Attempt, ...] | None = None  # None: the attempt log is off
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,132 @@
+"""The attempt log read back (`outbox_attempts`, written by claim and settle): every POST of
+an event, for `relay attempts`, `relay trace` and the counts `relay status` and `relay dead
+list` show. An attempt left 'in flight' by a window that was never settled (its relay was
+killed) reads as unknown once the row no longer carries that window's token."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from argo.db.seam import Db, as_time
+from argo.outbox.values import AttemptFate
+from argo.timeutil import to_text
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedAttempt:
+    """One POST of one event as the log holds it."""
+
+    number: int  # 1, 2, 3, ... per event
+    event_id: str
+    event_type: str
+    signal_id: str
+    relay: str
+    window: str
+    started_at: datetime
+    duration_ms: float | None
+    status: int | None
+    error: str | None
+    answer: str | None
+    fate: AttemptFate
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "attempt": self.number,
+            "event_id": self.event_id,
+            "event_type": self.event_type,
+            "signal_id": self.signal_id,
+            "relay": self.relay,
+            "window": self.window,
+            "started_at": to_text(self.started_at),
+            "duration_ms": self.duration_ms,
+            "http_status": self.status,
+            "error": self.error,
+            "answer": self.answer,
+            "fate": self.fate.value,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptQueries:
+    """One dialect's text of the reads (named parameters)."""
+
+    by_key: str  # :key → the attempts of event `key`, or of every event of signal `key`
+    counts: str  # :ids (outbox row ids) → outbox_id, n
+
+
+_SELECT = """SELECT a.outbox_id, o.event_id, o.event_type, o.signal_id, a.relay, a.window_token,
+    a.started_at, a.duration_ms, a.http_status, a.error, a.answer,
+    CASE WHEN a.fate = 'in flight' AND o.claim_token {distinct} a.window_token
+        THEN 'unknown' ELSE a.fate END AS fate
+FROM outbox_attempts AS a JOIN sync_outbox AS o ON o.id = a.outbox_id"""
+SQLITE_ATTEMPTS = AttemptQueries(
+    by_key=_SELECT.format(distinct="IS NOT")
+    + " WHERE o.event_id = :key OR o.signal_id = :key ORDER BY o.id, a.id",
+    counts=(
+        "SELECT outbox_id, count(*) AS n FROM outbox_attempts"
+        " WHERE outbox_id IN (SELECT value FROM json_each(:ids)) GROUP BY outbox_id"
+    ),
+)
+POSTGRES_ATTEMPTS = AttemptQueries(
+    by_key=_SELECT.format(distinct="IS DISTINCT FROM")
+    + " WHERE o.event_id = %(key)s OR o.signal_id = %(key)s ORDER BY o.txid, o.id, a.id",
+    counts=(
+        "SELECT outbox_id, count(*) AS n FROM outbox_attempts"
+        " WHERE outbox_id = ANY(%(ids)s) GROUP BY outbox_id"
+    ),
+)
+
+
+class AttemptLog:
+    """The attempt log on an open connection of either dialect."""
+
+    def __init__(self, db: Db, queries: AttemptQueries) -> None:
+        self._db = db
+        self._q = queries
+
+    def find(self, key: str) -> list[LoggedAttempt]:
+        """The attempts of event `key`, or of every event of signal `key`, in order."""
+        return _numbered(self._db.rows(self._q.by_key, {"key": key}))
+
+    def counts(self, row_ids: Iterable[int]) -> dict[int, int]:
+        """How many attempts the log holds for each of those outbox rows."""
+        ids = sorted(set(row_ids))
+        if not ids:
+            return {}
+        rows = self._db.rows(self._q.counts, {"ids": ids})
+        return {int(r["outbox_id"]): int(r["n"]) for r in rows}
+
+
+def _numbered(rows: Sequence[Mapping[str, Any]]) -> list[LoggedAttempt]:
+    seen: dict[int, int] = {}
+    found = []
+    for row in rows:
+        number = seen[row["outbox_id"]] = seen.get(row["outbox_id"], 0) + 1
+        found.append(
+            LoggedAttempt(
+                number=number,
+                event_id=row["event_id"],
+                event_type=row["event_type"],
+                signal_id=row["signal_id"],
+                relay=row["relay"],
+                window=row["window_token"],
+                started_at=as_time(row["started_at"]),
+                duration_ms=_float(row["duration_ms"]),
+                status=_int(row["http_status"]),
+                error=row["error"],
+                answer=row["answer"],
+                fate=AttemptFate(row["fate"]),
+            )
+        )
+    return found
+
+
+def _float(value: object) -> float | None:
+    return None if value is None else float(str(value))
+
+
+def _int(value: object) -> int | None:
+    return None if value is None else int(str(value))
