@@ -83,6 +83,7 @@ class OutboxCollector(Collector):
                 value=table.dead_rows,
             )
 
+
 _ATTEMPT_BUCKETS = (1, 2, 3, 5, 8, 13, 21, 50, 100)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from argo.db.postgres import database_url
 from argo.errors import ArgoError, OutboxMissingError, SchemaError, StoreBusyError
 from argo.outbox.admin import DeadRow, Worker, WorkerState
-from argo.outbox.attempts import AttemptLog, LoggedAttempt
+from argo.outbox.attempts import AttemptLog, LoggedAttempt, OutboxEntry
 from argo.outbox.events import (
     EventType,
     OutboxEvent,
@@ -62,6 +62,7 @@ __all__ = [
     "LeaseTime",
     "LoggedAttempt",
     "OutboxAdmin",
+    "OutboxEntry",
     "OutboxEvent",
     "OutboxMissingError",
     "OutboxRow",

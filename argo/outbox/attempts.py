@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from argo.db.seam import Db, as_time
+from argo.db.seam import Db, as_optional_time, as_time
 from argo.outbox.values import AttemptFate
 from argo.timeutil import to_text
 
@@ -50,11 +50,58 @@ class LoggedAttempt:
 
 
 @dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """An outbox row as `relay trace` shows it: when Argo committed it and where it stands."""
+
+    event_id: str
+    event_type: str
+    signal_id: str
+    committed_at: datetime
+    delivered_at: datetime | None
+    dead_at: datetime | None
+    discarded_at: datetime | None
+    charged: int  # failures of its own so far
+    next_attempt_at: datetime | None
+    last_error: str | None
+    claimed_by: str | None
+
+    @property
+    def state(self) -> str:
+        if self.delivered_at is not None:
+            return "delivered"
+        if self.discarded_at is not None:
+            return "discarded"
+        if self.dead_at is not None:
+            return "dead"
+        return "in flight" if self.claimed_by else "pending"
+
+    def as_json(self) -> dict[str, Any]:
+        def text(moment: datetime | None) -> str | None:
+            return to_text(moment) if moment is not None else None
+
+        return {
+            "event_id": self.event_id,
+            "event_type": self.event_type,
+            "signal_id": self.signal_id,
+            "state": self.state,
+            "committed_at": to_text(self.committed_at),
+            "delivered_at": text(self.delivered_at),
+            "dead_at": text(self.dead_at),
+            "discarded_at": text(self.discarded_at),
+            "charged_attempts": self.charged,
+            "next_attempt_at": text(self.next_attempt_at),
+            "last_error": self.last_error,
+            "claimed_by": self.claimed_by,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class AttemptQueries:
     """One dialect's text of the reads (named parameters)."""
 
     by_key: str  # :key → the attempts of event `key`, or of every event of signal `key`
     counts: str  # :ids (outbox row ids) → outbox_id, n
+    entries: str  # :key → the outbox rows of event `key`, or of signal `key`, in order
 
 
 _SELECT = """SELECT a.outbox_id, o.event_id, o.event_type, o.signal_id, a.relay, a.window_token,
@@ -62,6 +109,8 @@ _SELECT = """SELECT a.outbox_id, o.event_id, o.event_type, o.signal_id, a.relay,
     CASE WHEN a.fate = 'in flight' AND o.claim_token {distinct} a.window_token
         THEN 'unknown' ELSE a.fate END AS fate
 FROM outbox_attempts AS a JOIN sync_outbox AS o ON o.id = a.outbox_id"""
+_ENTRIES = """SELECT event_id, event_type, signal_id, created_at, delivered_at, dead_at,
+    discarded_at, attempts, next_attempt_at, last_error, claimed_by FROM sync_outbox"""
 SQLITE_ATTEMPTS = AttemptQueries(
     by_key=_SELECT.format(distinct="IS NOT")
     + " WHERE o.event_id = :key OR o.signal_id = :key ORDER BY o.id, a.id",
@@ -69,6 +118,7 @@ SQLITE_ATTEMPTS = AttemptQueries(
         "SELECT outbox_id, count(*) AS n FROM outbox_attempts"
         " WHERE outbox_id IN (SELECT value FROM json_each(:ids)) GROUP BY outbox_id"
     ),
+    entries=f"{_ENTRIES} WHERE event_id = :key OR signal_id = :key ORDER BY id",
 )
 POSTGRES_ATTEMPTS = AttemptQueries(
     by_key=_SELECT.format(distinct="IS DISTINCT FROM")
@@ -77,6 +127,7 @@ POSTGRES_ATTEMPTS = AttemptQueries(
         "SELECT outbox_id, count(*) AS n FROM outbox_attempts"
         " WHERE outbox_id = ANY(%(ids)s) GROUP BY outbox_id"
     ),
+    entries=f"{_ENTRIES} WHERE event_id = %(key)s OR signal_id = %(key)s ORDER BY txid, id",
 )
 
 
@@ -90,6 +141,10 @@ class AttemptLog:
     def find(self, key: str) -> list[LoggedAttempt]:
         """The attempts of event `key`, or of every event of signal `key`, in order."""
         return _numbered(self._db.rows(self._q.by_key, {"key": key}))
+
+    def entries(self, key: str) -> list[OutboxEntry]:
+        """The outbox rows of event `key`, or of every event of signal `key`, in order."""
+        return [_entry(r) for r in self._db.rows(self._q.entries, {"key": key})]
 
     def counts(self, row_ids: Iterable[int]) -> dict[int, int]:
         """How many attempts the log holds for each of those outbox rows."""
@@ -122,6 +177,22 @@ def _numbered(rows: Sequence[Mapping[str, Any]]) -> list[LoggedAttempt]:
             )
         )
     return found
+
+
+def _entry(row: Mapping[str, Any]) -> OutboxEntry:
+    return OutboxEntry(
+        event_id=row["event_id"],
+        event_type=row["event_type"],
+        signal_id=row["signal_id"],
+        committed_at=as_time(row["created_at"]),
+        delivered_at=as_optional_time(row["delivered_at"]),
+        dead_at=as_optional_time(row["dead_at"]),
+        discarded_at=as_optional_time(row["discarded_at"]),
+        charged=int(row["attempts"]),
+        next_attempt_at=as_optional_time(row["next_attempt_at"]),
+        last_error=row["last_error"],
+        claimed_by=row["claimed_by"],
+    )
 
 
 def _float(value: object) -> float | None:

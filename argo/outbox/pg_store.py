@@ -106,10 +106,11 @@ _HELD = "claim_token = %(token)s AND delivered_at IS NULL AND dead_at IS NULL"
 _NO_LEASE = "claimed_by = NULL, claimed_until = NULL, claim_token = NULL, lease_expires = NULL"
 # The latest error among pending rows, and among dead ones (each walks its partial index).
 LAST_ERRORS = (
-    f"SELECT o.id, o.last_error FROM sync_outbox AS o WHERE {_PENDING}"
+    f"SELECT o.id, o.event_id, o.last_error FROM sync_outbox AS o WHERE {_PENDING}"
     " AND o.last_error IS NOT NULL ORDER BY o.txid DESC, o.id DESC LIMIT 1",
-    "SELECT id, last_error FROM sync_outbox WHERE dead_at IS NOT NULL AND discarded_at IS NULL"
-    " AND last_error IS NOT NULL ORDER BY dead_at DESC LIMIT 1",
+    "SELECT id, event_id, last_error FROM sync_outbox"
+    " WHERE dead_at IS NOT NULL AND discarded_at IS NULL AND last_error IS NOT NULL"
+    " ORDER BY dead_at DESC LIMIT 1",
 )
 TABLE_HEALTH = """
 SELECT coalesce(n_live_tup, 0) AS live, coalesce(n_dead_tup, 0) AS dead,

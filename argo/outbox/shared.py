@@ -36,7 +36,7 @@ class OutboxQueries:
     dead_count: str  # → n
     parked: str  # → n
     delivered: str  # → n, last
-    last_errors: tuple[str, str]  # → id, last_error (pending rows, dead rows)
+    last_errors: tuple[str, str]  # → id, event_id, last_error (pending rows, dead rows)
     last_delivered_signal: str  # → delivered_at, timestamp
 
 
@@ -138,6 +138,7 @@ def status(
         delivered=int(delivered["n"]),
         last_delivered_at=as_optional_time(delivered["last"]),
         last_error=error["last_error"] if error else None,
+        last_error_event=error["event_id"] if error else None,
         last_freshness_seconds=_freshness(db.one(q.last_delivered_signal)),
         table=table,
     )

@@ -101,10 +101,11 @@ ORDER BY o.delivered_at DESC LIMIT 1
 """
 # The latest error among pending rows, and among dead ones (each walks its own index).
 LAST_ERRORS = (
-    f"SELECT o.id, o.last_error FROM sync_outbox AS o WHERE {_PENDING}"
+    f"SELECT o.id, o.event_id, o.last_error FROM sync_outbox AS o WHERE {_PENDING}"
     " AND o.last_error IS NOT NULL ORDER BY o.id DESC LIMIT 1",
-    "SELECT id, last_error FROM sync_outbox WHERE dead_at IS NOT NULL AND discarded_at IS NULL"
-    " AND last_error IS NOT NULL ORDER BY dead_at DESC LIMIT 1",
+    "SELECT id, event_id, last_error FROM sync_outbox"
+    " WHERE dead_at IS NOT NULL AND discarded_at IS NULL AND last_error IS NOT NULL"
+    " ORDER BY dead_at DESC LIMIT 1",
 )
 _HELD = "claim_token = :token AND delivered_at IS NULL AND dead_at IS NULL"
 _NO_LEASE = (

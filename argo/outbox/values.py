@@ -151,5 +151,6 @@ class OutboxStatus:
     delivered: int
     last_delivered_at: datetime | None
     last_error: str | None
+    last_error_event: str | None = None  # the event whose row holds `last_error`
     last_freshness_seconds: float | None = None  # signal timestamp -> its delivery
     table: TableHealth | None = None  # PostgreSQL only: what autovacuum has to do
