@@ -44,9 +44,7 @@ def _drained(env: dict[str, str], db: Path) -> bool:
 def test_a_signal_that_needed_three_attempts_shows_exactly_three(
     signing_alpine: AlpineServer, tmp_path: Path
 ) -> None:
-    env = relay_env(
-        signing_alpine, tmp_path, RELAY_POST_TRIES="1", RELAY_RETRY_BASE_SECONDS="0.05"
-    )
+    env = relay_env(signing_alpine, tmp_path, RELAY_POST_TRIES="1", RELAY_RETRY_BASE_SECONDS="0.05")
     db = tmp_path / "signals.db"
     generate(env, 1)
     [row] = outbox_rows(db)
