@@ -9,6 +9,7 @@ dedupes); lasting retries are the outbox row's business (relay.fate).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
@@ -46,6 +47,7 @@ MAX_BATCH = 500
 _ENCODING = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 _TRANSIENT = frozenset({Answer.FAILED, Answer.UNAVAILABLE})
 EXCERPT_BYTES = 300
+_POSTS = itertools.count(1)  # numbers POSTs: unique within a window (next() is atomic)
 
 
 class DeadlineExceeded(httpx.ReadTimeout):
@@ -106,16 +108,12 @@ class Deliverer:
 
     def send_batch(self, rows: Sequence[OutboxRow]) -> list[Reply]:
         """POST `signal.created` rows to the batch endpoint; one reply per row, in order,
-        each carrying the batch POSTs it took (the last one's answer is the row's own)."""
+        each carrying the batch POSTs it took."""
         if not rows or len(rows) > MAX_BATCH or any(r.event_type != BATCHABLE for r in rows):
             raise ValueError(f"a batch holds 1 to {MAX_BATCH} {BATCHABLE} rows")
         tries: list[Try] = []
         replies: list[Reply] = self._send_batch(list(rows), tries)
-        earlier, last = tuple(tries[:-1]), tries[-1]
-        share = f"batch POST of {len(rows)}: "
-        return [
-            replace(r, tries=(*earlier, replace(last, answer=share + r.detail))) for r in replies
-        ]
+        return [replace(r, tries=tuple(tries)) for r in replies]
 
     def health(self) -> tuple[bool, str]:
         """Whether Alpine's health endpoint answers as a healthy Alpine, and what it said."""
@@ -225,7 +223,7 @@ class Deliverer:
     ) -> httpx.Response | Reply:
         """One POST read to the end within the deadline; the response, or the Reply for
         the exception that stopped it. Appends the POST to `tries`."""
-        started_at, started = utc_now(), steady_seconds()
+        post, started_at, started = next(_POSTS), utc_now(), steady_seconds()
         outcome: httpx.Response | Reply
         try:
             with under_deadline(self._deadline):
@@ -234,12 +232,18 @@ class Deliverer:
             outcome = from_exception(exc)
             tries.append(
                 Try(
-                    started_at, steady_seconds() - started, None, type(exc).__name__, outcome.detail
+                    post,
+                    started_at,
+                    steady_seconds() - started,
+                    None,
+                    type(exc).__name__,
+                    outcome.detail,
                 )
             )
         else:
             tries.append(
                 Try(
+                    post,
                     started_at,
                     steady_seconds() - started,
                     outcome.status_code,

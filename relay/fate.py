@@ -90,6 +90,7 @@ class Try:
     """One POST as it went: when, how long, Alpine's status or the transport error's class,
     and an excerpt of the answer (or the reason). A reply carries one per POST it took."""
 
+    post: int  # the POST's number in this process: a batch's rows share it
     started_at: datetime
     seconds: float
     status: int | None
@@ -224,11 +225,13 @@ def _attempts(row: OutboxRow, reply: Reply, fate: Fate) -> list[Attempt]:
     return [
         Attempt(
             row.id,
+            t.post,
             t.started_at,
             t.seconds,
             t.status,
             t.error,
             t.answer,
+            reply.detail if i == last else "",
             _LAST_TRY[fate] if i == last else AttemptFate.RETRIED_AT_ONCE,
         )
         for i, t in enumerate(reply.tries)

@@ -97,22 +97,34 @@ CREATE TABLE IF NOT EXISTS outbox_receipts (
 CREATE INDEX IF NOT EXISTS idx_receipts_signal ON outbox_receipts (signal_id);
 CREATE INDEX IF NOT EXISTS idx_receipts_received ON outbox_receipts (received_at);
 
--- The attempt log: one row per POST of an outbox row (its share of a batch POST included):
--- when, which relay, the window (claim token), HTTP status or transport error class, duration,
--- a capped excerpt of the answer and the fate it led to. A claim writes 'in flight' rows, the
--- window's settle replaces them; deleted with the outbox row.
-CREATE TABLE IF NOT EXISTS outbox_attempts (
-    id              INTEGER PRIMARY KEY,
-    outbox_id       INTEGER NOT NULL REFERENCES sync_outbox (id) ON DELETE CASCADE,
-    relay           TEXT    NOT NULL,                   -- the worker id, host:relay-N
+-- The attempt log: outbox_posts, one row per HTTP POST (when, relay, window, status or
+-- transport error class, duration, answer excerpt); outbox_attempts, one row per outbox row
+-- in it and its fate; outbox_windows, windows claimed and not yet settled (a killed relay's
+-- stay: their rows read as in flight, then unknown). Attempts go with their outbox row.
+CREATE TABLE IF NOT EXISTS outbox_posts (
     window_token    TEXT    NOT NULL,                   -- the claim's fencing token
+    n               INTEGER NOT NULL,                   -- the POST's place in its window
+    relay           TEXT    NOT NULL,                   -- the worker id, host:relay-N
     started_at      TEXT    NOT NULL,
-    duration_ms     REAL,
+    duration_ms     REAL    NOT NULL,
     http_status     INTEGER,
     error           TEXT,                               -- transport error class, no answer
-    answer          TEXT,                               -- excerpt of the answer or the reason
-    fate            TEXT    NOT NULL
-);
-CREATE INDEX IF NOT EXISTS idx_attempts_outbox ON outbox_attempts (outbox_id);
-CREATE INDEX IF NOT EXISTS idx_attempts_in_flight
-    ON outbox_attempts (window_token) WHERE fate = 'in flight';
+    answer          TEXT    NOT NULL,                   -- excerpt of the answer or the reason
+    events          INTEGER NOT NULL,                   -- rows it carried (a batch: several)
+    PRIMARY KEY (window_token, n)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idx_posts_started ON outbox_posts (started_at);
+CREATE TABLE IF NOT EXISTS outbox_attempts (
+    outbox_id       INTEGER NOT NULL REFERENCES sync_outbox (id) ON DELETE CASCADE,
+    window_token    TEXT    NOT NULL,
+    post_n          INTEGER NOT NULL,                   -- outbox_posts (window_token, n)
+    fate            TEXT    NOT NULL,
+    detail          TEXT,                               -- this row's own answer in a batch
+    PRIMARY KEY (outbox_id, window_token, post_n)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS outbox_windows (
+    window_token    TEXT    PRIMARY KEY,
+    relay           TEXT    NOT NULL,
+    claimed_at      TEXT    NOT NULL,
+    row_ids         TEXT    NOT NULL                    -- JSON array of sync_outbox ids
+) WITHOUT ROWID;

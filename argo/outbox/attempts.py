@@ -1,7 +1,7 @@
 """The attempt log read back (`outbox_attempts`, written by claim and settle): every POST of
 an event, for `relay attempts`, `relay trace` and the counts `relay status` and `relay dead
-list` show. An attempt left 'in flight' by a window that was never settled (its relay was
-killed) reads as unknown once the row no longer carries that window's token."""
+list` show. A window claimed and never settled (its relay was killed) shows each of its rows
+as in flight while the row carries its token, then as unknown."""
 
 from __future__ import annotations
 
@@ -104,16 +104,27 @@ class AttemptQueries:
     entries: str  # :key → the outbox rows of event `key`, or of signal `key`, in order
 
 
-_SELECT = """SELECT a.outbox_id, o.event_id, o.event_type, o.signal_id, a.relay, a.window_token,
-    a.started_at, a.duration_ms, a.http_status, a.error, a.answer,
-    CASE WHEN a.fate = 'in flight' AND o.claim_token {distinct} a.window_token
-        THEN 'unknown' ELSE a.fate END AS fate
-FROM outbox_attempts AS a JOIN sync_outbox AS o ON o.id = a.outbox_id"""
+_LOGGED = """SELECT o.id AS outbox_id, o.event_id, o.event_type, o.signal_id, p.relay,
+    p.window_token, p.started_at, p.duration_ms, p.http_status, p.error, p.answer, a.fate, p.n,
+    a.detail, p.events
+FROM outbox_attempts AS a
+JOIN outbox_posts AS p ON p.window_token = a.window_token AND p.n = a.post_n
+JOIN sync_outbox AS o ON o.id = a.outbox_id WHERE {match}"""
+# Windows claimed and never settled: their rows' POSTs may or may not have reached Alpine.
+_OPEN = """SELECT o.id, o.event_id, o.event_type, o.signal_id, w.relay, w.window_token,
+    w.claimed_at, NULL, NULL, NULL, NULL,
+    CASE WHEN o.claim_token = w.window_token THEN 'in flight' ELSE 'unknown' END, 0, NULL, 1
+FROM outbox_windows AS w {rows} JOIN sync_outbox AS o ON o.id = {row_id} WHERE {match}"""
+_ORDER = " ORDER BY 1, 7, 13"
+_SQLITE_MATCH = "(o.event_id = :key OR o.signal_id = :key)"
+_PG_MATCH = "(o.event_id = %(key)s OR o.signal_id = %(key)s)"
 _ENTRIES = """SELECT event_id, event_type, signal_id, created_at, delivered_at, dead_at,
     discarded_at, attempts, next_attempt_at, last_error, claimed_by FROM sync_outbox"""
 SQLITE_ATTEMPTS = AttemptQueries(
-    by_key=_SELECT.format(distinct="IS NOT")
-    + " WHERE o.event_id = :key OR o.signal_id = :key ORDER BY o.id, a.id",
+    by_key=_LOGGED.format(match=_SQLITE_MATCH)
+    + " UNION ALL "
+    + _OPEN.format(rows=", json_each(w.row_ids) AS r", row_id="r.value", match=_SQLITE_MATCH)
+    + _ORDER,
     counts=(
         "SELECT outbox_id, count(*) AS n FROM outbox_attempts"
         " WHERE outbox_id IN (SELECT value FROM json_each(:ids)) GROUP BY outbox_id"
@@ -121,8 +132,10 @@ SQLITE_ATTEMPTS = AttemptQueries(
     entries=f"{_ENTRIES} WHERE event_id = :key OR signal_id = :key ORDER BY id",
 )
 POSTGRES_ATTEMPTS = AttemptQueries(
-    by_key=_SELECT.format(distinct="IS DISTINCT FROM")
-    + " WHERE o.event_id = %(key)s OR o.signal_id = %(key)s ORDER BY o.txid, o.id, a.id",
+    by_key=_LOGGED.format(match=_PG_MATCH)
+    + " UNION ALL "
+    + _OPEN.format(rows="CROSS JOIN unnest(w.row_ids) AS r (id)", row_id="r.id", match=_PG_MATCH)
+    + _ORDER,
     counts=(
         "SELECT outbox_id, count(*) AS n FROM outbox_attempts"
         " WHERE outbox_id = ANY(%(ids)s) GROUP BY outbox_id"
@@ -172,7 +185,7 @@ def _numbered(rows: Sequence[Mapping[str, Any]]) -> list[LoggedAttempt]:
                 duration_ms=_float(row["duration_ms"]),
                 status=_int(row["http_status"]),
                 error=row["error"],
-                answer=row["answer"],
+                answer=_answer(row),
                 fate=AttemptFate(row["fate"]),
             )
         )
@@ -193,6 +206,14 @@ def _entry(row: Mapping[str, Any]) -> OutboxEntry:
         last_error=row["last_error"],
         claimed_by=row["claimed_by"],
     )
+
+
+def _answer(row: Mapping[str, Any]) -> str | None:
+    """A POST's answer; for a batch POST, this row's own part of it."""
+    events = int(row["events"] or 1)
+    if events > 1:
+        return f"batch POST of {events}: {row['detail'] or row['answer']}"
+    return row["answer"]  # type: ignore[no-any-return]
 
 
 def _float(value: object) -> float | None:

@@ -29,7 +29,6 @@ from argo.outbox.lease import LeaseTime, steady_seconds
 from argo.outbox.receipts import POSTGRES_RECEIPTS, ReceiptBook
 from argo.outbox.shared import LONGEST_RETRY_WAIT, OutboxQueries
 from argo.outbox.values import (
-    AttemptFate,
     Backlog,
     Claim,
     OutboxRow,
@@ -81,9 +80,9 @@ due AS (
 _CLAIMED = """SELECT c.*, (SELECT count(*) FROM outbox_attempts AS a WHERE a.outbox_id = c.id)
     AS tried FROM claimed AS c"""
 CLAIM = f"""WITH {_LEASE},
-marked AS (
-    INSERT INTO outbox_attempts (outbox_id, relay, window_token, started_at, fate)
-    SELECT id, %(worker)s, %(token)s, %(now)s, '{AttemptFate.IN_FLIGHT}' FROM claimed
+opened AS (
+    INSERT INTO outbox_windows (window_token, relay, claimed_at, row_ids)
+    SELECT %(token)s, %(worker)s, now(), array_agg(id) FROM claimed HAVING count(*) > 0
 )
 {_CLAIMED}
 """
@@ -144,17 +143,9 @@ POSTGRES = OutboxQueries(
         " AS r (id, receipt, verified) JOIN sync_outbox AS o ON o.id = r.id"
         " ON CONFLICT (event_id) DO NOTHING"
     ),
-    clear_in_flight=(
-        "DELETE FROM outbox_attempts WHERE window_token = %(token)s"
-        f" AND fate = '{AttemptFate.IN_FLIGHT}'"
-    ),
-    log_attempts=(
-        "INSERT INTO outbox_attempts (outbox_id, relay, window_token, started_at, duration_ms,"
-        " http_status, error, answer, fate)"
-        " SELECT a.id, %(relay)s, %(token)s, a.at, a.ms, a.status, a.error, a.answer, a.fate"
-        " FROM jsonb_to_recordset(%(attempts)s::jsonb) AS a (id bigint, at timestamptz,"
-        " ms double precision, status integer, error text, answer text, fate text)"
-    ),
+    close_window="DELETE FROM outbox_windows WHERE window_token = %(token)s",
+    log_posts="INSERT INTO outbox_posts VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+    log_attempts="INSERT INTO outbox_attempts VALUES (%s, %s, %s, %s, %s)",
     backlog=BACKLOG,
     dead_count=(
         "SELECT count(*) AS n FROM sync_outbox WHERE dead_at IS NOT NULL AND discarded_at IS NULL"
@@ -207,6 +198,11 @@ POSTGRES_ADMIN = AdminQueries(
         f" AND {PRUNE_KEEPS} LIMIT %(limit)s)"
     ),
     forget_workers="DELETE FROM relay_workers WHERE heartbeat_at < %(before)s",
+    forget_windows="DELETE FROM outbox_windows WHERE claimed_at < %(older)s",
+    forget_posts=(
+        "DELETE FROM outbox_posts WHERE started_at < %(older)s"
+        " AND (window_token, n) NOT IN (SELECT window_token, post_n FROM outbox_attempts)"
+    ),
     record_worker=(
         "INSERT INTO relay_workers"
         " (worker_id, host, pid, started_at, heartbeat_at, state, detail)"
@@ -312,7 +308,7 @@ class PgOutboxStore:
         log_attempts: bool = True,
     ) -> Claim:
         """Lease up to `limit` due rows to `worker` under a new fencing token; with
-        `log_attempts`, an 'in flight' attempt row for each in the same statement."""
+        `log_attempts`, the window (token, worker, rows) recorded in the same statement."""
         token = secrets.token_hex(8)
         latest = now + timedelta(seconds=longest_wait)
         params = {"now": now, "latest": latest, "worker": worker, "token": token}

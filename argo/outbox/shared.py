@@ -7,7 +7,7 @@ that is where their lease clocks differ (the host's boot clock on SQLite, the se
 
 from __future__ import annotations
 
-import json
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,8 +30,9 @@ class OutboxQueries:
     settle_dead: str  # :id :token :now :attempts :error
     settle_released: str  # :id :token :error
     keep_receipts: str  # :ids :texts :verified :now → outbox_receipts (first one kept)
-    clear_in_flight: str  # :token → drop the window's 'in flight' attempt rows
-    log_attempts: str  # :relay :token :attempts (a JSON array) → outbox_attempts
+    close_window: str  # :token → the window's record gone (its attempts are logged)
+    log_posts: str  # positional: token, n, relay, started, ms, status, error, answer, events
+    log_attempts: str  # positional: outbox id, token, post n, fate, detail
     backlog: str  # → pending, in_flight, oldest (may read :epoch :clock)
     dead_count: str  # → n
     parked: str  # → n
@@ -57,9 +58,10 @@ def settle(db: Db, q: OutboxQueries, claim: Claim, settlement: Settlement, now: 
         for sql, values in _fates(db, q, settlement):
             held += db.run(sql, values | {"token": claim.token, "now": stamp})
         if settlement.attempts is not None:
-            db.run(q.clear_in_flight, {"token": claim.token})
-            if settlement.attempts:
-                db.run(q.log_attempts, _attempt_values(claim, settlement.attempts))
+            db.run(q.close_window, {"token": claim.token})
+            posts, rows = _attempt_rows(claim, settlement.attempts)
+            db.run_many(q.log_posts, posts)
+            db.run_many(q.log_attempts, rows)
         crash_point("in_settle")
     return held
 
@@ -68,20 +70,33 @@ EXCERPT_CHARS = 300
 """How much of an answer (or an error's text) the attempt log keeps per attempt."""
 
 
-def _attempt_values(claim: Claim, attempts: tuple[Attempt, ...]) -> Row:
-    rows = [
-        {
-            "id": a.row_id,
-            "at": to_text(a.started_at),
-            "ms": round(a.seconds * 1000, 3),
-            "status": a.status,
-            "error": a.error,
-            "answer": a.answer[:EXCERPT_CHARS],
-            "fate": a.fate.value,
-        }
-        for a in attempts
+def _attempt_rows(
+    claim: Claim, attempts: tuple[Attempt, ...]
+) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """The window's POSTs (one row each, a batch once) and each outbox row's part in them,
+    as positional parameters of `log_posts` and `log_attempts`."""
+    first: dict[int, Attempt] = {}
+    events: Counter[int] = Counter()
+    rows: list[tuple[object, ...]] = []
+    for a in attempts:
+        first.setdefault(a.post, a)
+        events[a.post] += 1
+        rows.append((a.row_id, claim.token, a.post, a.fate.value, a.detail[:EXCERPT_CHARS] or None))
+    posts: list[tuple[object, ...]] = [
+        (
+            claim.token,
+            n,
+            claim.worker,
+            to_text(a.started_at),
+            round(a.seconds * 1000, 3),
+            a.status,
+            a.error,
+            a.answer[:EXCERPT_CHARS],
+            events[n],
+        )
+        for n, a in first.items()
     ]
-    return {"relay": claim.worker, "token": claim.token, "attempts": json.dumps(rows)}
+    return posts, rows
 
 
 def _receipt_values(settlement: Settlement, stamp: object) -> Row:

@@ -35,7 +35,6 @@ from argo.outbox.lease import LeaseClock, boot_clock
 from argo.outbox.receipts import SQLITE_RECEIPTS, ReceiptBook
 from argo.outbox.shared import LONGEST_RETRY_WAIT, OutboxQueries
 from argo.outbox.values import (
-    AttemptFate,
     Backlog,
     Claim,
     OutboxRow,
@@ -68,9 +67,9 @@ WHERE id IN ({DUE_ROWS} ORDER BY o.id LIMIT :limit)
 RETURNING id, event_id, event_type, signal_id, payload, created_at, attempts, first_failed_at,
     (SELECT count(*) FROM outbox_attempts AS a WHERE a.outbox_id = sync_outbox.id) AS tried
 """
-MARK_IN_FLIGHT = (
-    "INSERT INTO outbox_attempts (outbox_id, relay, window_token, started_at, fate)"
-    f" SELECT value, :worker, :token, :now, '{AttemptFate.IN_FLIGHT}' FROM json_each(:ids)"
+OPEN_WINDOW = (
+    "INSERT INTO outbox_windows (window_token, relay, claimed_at, row_ids)"
+    " VALUES (:token, :worker, :now, :ids)"
 )
 PARKED = f"""
 SELECT count(*) AS n FROM sync_outbox AS o INDEXED BY idx_outbox_pending
@@ -139,17 +138,9 @@ SQLITE = OutboxQueries(
         " FROM json_each(:ids) AS r JOIN sync_outbox AS o ON o.id = r.value"
         " WHERE true ON CONFLICT (event_id) DO NOTHING"
     ),
-    clear_in_flight=(
-        "DELETE FROM outbox_attempts WHERE window_token = :token"
-        f" AND fate = '{AttemptFate.IN_FLIGHT}'"
-    ),
-    log_attempts=(
-        "INSERT INTO outbox_attempts (outbox_id, relay, window_token, started_at, duration_ms,"
-        " http_status, error, answer, fate)"
-        " SELECT a.value ->> 'id', :relay, :token, a.value ->> 'at', a.value ->> 'ms',"
-        " a.value ->> 'status', a.value ->> 'error', a.value ->> 'answer', a.value ->> 'fate'"
-        " FROM json_each(:attempts) AS a"
-    ),
+    close_window="DELETE FROM outbox_windows WHERE window_token = :token",
+    log_posts="INSERT INTO outbox_posts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    log_attempts="INSERT INTO outbox_attempts VALUES (?, ?, ?, ?, ?)",
     backlog=BACKLOG,
     dead_count=DEAD_COUNT,
     parked=PARKED,
@@ -281,7 +272,7 @@ class SqliteOutboxStore:
         log_attempts: bool = True,
     ) -> Claim:
         """Lease up to `limit` due rows to `worker` under a new fencing token; with
-        `log_attempts`, an 'in flight' attempt row for each in the same transaction."""
+        `log_attempts`, the window (token, worker, rows) recorded in the same transaction."""
         params = self._due_params(now, longest_wait)
         expires = self._lease_clock().plus(lease_seconds)
         token = secrets.token_hex(8)
@@ -295,8 +286,8 @@ class SqliteOutboxStore:
         with self._db.transaction():
             rows = self._db.rows(CLAIM, params)
             if rows and log_attempts:
-                marks = {"worker": worker, "token": token, "now": to_text(now)}
-                self._db.run(MARK_IN_FLIGHT, marks | {"ids": [r["id"] for r in rows]})
+                window = {"worker": worker, "token": token, "now": to_text(now)}
+                self._db.run(OPEN_WINDOW, window | {"ids": [r["id"] for r in rows]})
         ordered = sorted((OutboxRow.from_row(r) for r in rows), key=lambda r: r.id)
         return Claim(worker, token, tuple(ordered), expires)
 

@@ -106,11 +106,13 @@ class Attempt:
     """One POST of one row (or its share of a batch POST), for the attempt log."""
 
     row_id: int
+    post: int  # the POST's number: a batch's rows share it (unique in the window)
     started_at: datetime
     seconds: float
     status: int | None  # Alpine's HTTP status, when an answer came
     error: str | None  # the transport error's class, when none did
-    answer: str  # a capped excerpt of the answer, or the reason
+    answer: str  # a capped excerpt of the POST's answer, or the reason
+    detail: str  # this row's own answer within it (a batch item's), or ""
     fate: AttemptFate
 
 

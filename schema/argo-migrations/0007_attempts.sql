@@ -1,21 +1,34 @@
--- Version 6 to 7: the attempt log. One row per POST of an outbox row (its share of a batch POST
--- included): when, which relay, the window (claim token), Alpine's HTTP status or the transport
--- error's class, how long it took, a capped excerpt of the answer and the fate it led to. A claim
--- writes an 'in flight' row for each row it leases, in its own transaction; the window's settle
--- replaces them with what happened, in its own. A relay killed in between leaves 'in flight',
--- shown as unknown once the row no longer carries that window. Deleted with the outbox row.
-CREATE TABLE IF NOT EXISTS outbox_attempts (
-    id              INTEGER PRIMARY KEY,
-    outbox_id       INTEGER NOT NULL REFERENCES sync_outbox (id) ON DELETE CASCADE,
-    relay           TEXT    NOT NULL,                   -- the worker id, host:relay-N
+-- Version 6 to 7: the attempt log. outbox_posts: one row per HTTP POST the relay made (when,
+-- which relay and window, Alpine's status or the transport error's class, how long, a capped
+-- excerpt of the answer); outbox_attempts: one row per outbox row in it and the fate it led
+-- to. Both written by the window's settle in its own transaction. A claim records its window
+-- (token, relay, rows) in its own transaction and the settle removes it: a window whose relay
+-- was killed stays, and its rows read as in flight while they carry its token, then unknown.
+-- Attempts go with their outbox row; `relay prune` removes posts no attempt refers to.
+CREATE TABLE IF NOT EXISTS outbox_posts (
     window_token    TEXT    NOT NULL,                   -- the claim's fencing token
+    n               INTEGER NOT NULL,                   -- the POST's place in its window
+    relay           TEXT    NOT NULL,                   -- the worker id, host:relay-N
     started_at      TEXT    NOT NULL,
-    duration_ms     REAL,
+    duration_ms     REAL    NOT NULL,
     http_status     INTEGER,
     error           TEXT,                               -- transport error class, no answer
-    answer          TEXT,                               -- excerpt of the answer or the reason
-    fate            TEXT    NOT NULL
-);
-CREATE INDEX IF NOT EXISTS idx_attempts_outbox ON outbox_attempts (outbox_id);
-CREATE INDEX IF NOT EXISTS idx_attempts_in_flight
-    ON outbox_attempts (window_token) WHERE fate = 'in flight';
+    answer          TEXT    NOT NULL,                   -- excerpt of the answer or the reason
+    events          INTEGER NOT NULL,                   -- rows it carried (a batch: several)
+    PRIMARY KEY (window_token, n)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idx_posts_started ON outbox_posts (started_at);
+CREATE TABLE IF NOT EXISTS outbox_attempts (
+    outbox_id       INTEGER NOT NULL REFERENCES sync_outbox (id) ON DELETE CASCADE,
+    window_token    TEXT    NOT NULL,
+    post_n          INTEGER NOT NULL,                   -- outbox_posts (window_token, n)
+    fate            TEXT    NOT NULL,
+    detail          TEXT,                               -- this row's own answer in a batch
+    PRIMARY KEY (outbox_id, window_token, post_n)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS outbox_windows (
+    window_token    TEXT    PRIMARY KEY,
+    relay           TEXT    NOT NULL,
+    claimed_at      TEXT    NOT NULL,
+    row_ids         TEXT    NOT NULL                    -- JSON array of sync_outbox ids
+) WITHOUT ROWID;

@@ -1,22 +1,34 @@
--- Version 5: the attempt log (schema/argo-migrations/0007 on SQLite). One row per POST of an
--- outbox row (its share of a batch POST included): when, which relay, the window (claim token),
--- Alpine's HTTP status or the transport error's class, how long it took, a capped excerpt of
--- the answer and the fate it led to. A claim writes an 'in flight' row for each row it leases in
--- its own statement; the window's settle replaces them with what happened. A relay killed in
--- between leaves 'in flight', shown as unknown once the row no longer carries that window.
--- Deleted with the outbox row.
-CREATE TABLE IF NOT EXISTS outbox_attempts (
-    id              bigserial   PRIMARY KEY,
-    outbox_id       bigint      NOT NULL REFERENCES sync_outbox (id) ON DELETE CASCADE,
-    relay           text        NOT NULL,
+-- Version 5: the attempt log (schema/argo-migrations/0007 on SQLite). outbox_posts: one row per
+-- HTTP POST the relay made (when, which relay and window, Alpine's status or the transport
+-- error's class, how long, a capped excerpt of the answer); outbox_attempts: one row per outbox
+-- row in it and the fate it led to. Both written by the window's settle. A claim records its
+-- window (token, relay, rows) in its own statement and the settle removes it: a window whose
+-- relay was killed stays, and its rows read as in flight while they carry its token, then
+-- unknown. Attempts go with their outbox row; `relay prune` removes posts no attempt refers to.
+CREATE TABLE IF NOT EXISTS outbox_posts (
     window_token    text        NOT NULL,
+    n               integer     NOT NULL,
+    relay           text        NOT NULL,
     started_at      timestamptz NOT NULL,
-    duration_ms     double precision,
+    duration_ms     double precision NOT NULL,
     http_status     integer,
     error           text,
-    answer          text,
-    fate            text        NOT NULL
+    answer          text        NOT NULL,
+    events          integer     NOT NULL,
+    PRIMARY KEY (window_token, n)
 );
-CREATE INDEX IF NOT EXISTS idx_attempts_outbox ON outbox_attempts (outbox_id);
-CREATE INDEX IF NOT EXISTS idx_attempts_in_flight
-    ON outbox_attempts (window_token) WHERE fate = 'in flight';
+CREATE INDEX IF NOT EXISTS idx_posts_started ON outbox_posts (started_at);
+CREATE TABLE IF NOT EXISTS outbox_attempts (
+    outbox_id       bigint      NOT NULL REFERENCES sync_outbox (id) ON DELETE CASCADE,
+    window_token    text        NOT NULL,
+    post_n          integer     NOT NULL,
+    fate            text        NOT NULL,
+    detail          text,
+    PRIMARY KEY (outbox_id, window_token, post_n)
+);
+CREATE TABLE IF NOT EXISTS outbox_windows (
+    window_token    text        PRIMARY KEY,
+    relay           text        NOT NULL,
+    claimed_at      timestamptz NOT NULL,
+    row_ids         bigint[]    NOT NULL
+);

@@ -5,6 +5,7 @@ dialect: whatever passes on one passes on the other."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -313,9 +314,12 @@ def test_workers_and_slots(db: Path, signals: SignalStore, outbox: OutboxStore) 
     assert isinstance(outbox.data_version(), int)
 
 
+_POSTS = itertools.count(1)
+
+
 def _attempt(row_id: int, at: datetime, fate: AttemptFate, status: int | None = 200) -> Attempt:
     error = None if status else "ConnectError"
-    return Attempt(row_id, at, 0.012, status, error, f"answer {status}", fate)
+    return Attempt(row_id, next(_POSTS), at, 0.012, status, error, f"answer {status}", "", fate)
 
 
 def test_the_attempt_log_keeps_every_post_and_its_fate_in_order(
@@ -364,7 +368,7 @@ def test_a_window_never_settled_reads_as_unknown_once_its_row_moves_on(
     [held] = outbox.attempts().find(row.event_id)
     assert held.fate is AttemptFate.IN_FLIGHT
     again = outbox.claim("w2", now, LEASE, limit=10)
-    assert [r.id for r in again.rows] == [row.id] and again.rows[0].tried == 1
+    assert [r.id for r in again.rows] == [row.id] and again.rows[0].tried == 0
     unknown, in_flight = outbox.attempts().find(row.event_id)
     assert (unknown.fate, unknown.relay) == (AttemptFate.UNKNOWN, "w1")
     assert (in_flight.fate, in_flight.relay) == (AttemptFate.IN_FLIGHT, "w2")
