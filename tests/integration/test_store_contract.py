@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -32,7 +33,7 @@ from argo.signals import SignalStore, open_signals
 from argo.timeutil import utc_now
 from argo.trades import Fill
 from tests.kit.factories import make_signals
-from tests.kit.relay import STORES, outbox_location
+from tests.kit.relay import STORES, HorizonWaiting, outbox_location
 
 LEASE = 30.0
 
@@ -46,7 +47,7 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path]:
 @pytest.fixture
 def signals(db: Path) -> Iterator[SignalStore]:
     store = open_signals(db)
-    yield store
+    yield cast(SignalStore, HorizonWaiting(store, db))
     store.close()
 
 
