@@ -213,6 +213,7 @@ def _parts(
         rescan_seconds=config.rescan_seconds,
         retry_cap_seconds=config.retry_cap_seconds,
         windows_in_flight=config.windows_in_flight,
+        attempt_log=config.attempt_log,
     )
     doorbell = outbox.wakeups() if listen_for_doorbell else None
     relay = Relay(

@@ -33,10 +33,12 @@ from argo.signals.replay import ReplayWindow, enqueue, matching, open_store
 from argo.timeutil import parse_since, to_text, utc_now
 from relay import __version__
 from relay.app import open_outbox, relay_app
+from relay.cli_attempts import attempts
 from relay.cli_common import config_with, db_option, loaded_with, window
 from relay.cli_common import open_existing as _open
 from relay.cli_dead import dead
 from relay.cli_receipts import receipts
+from relay.cli_trace import trace
 from relay.cli_verify import on_tty, verify
 from relay.config import describe
 from relay.errors import ConfigError, RelayError
@@ -300,6 +302,8 @@ def config_show(as_json: bool) -> None:
 main.add_command(dead)
 main.add_command(verify)
 main.add_command(receipts)
+main.add_command(attempts)
+main.add_command(trace)
 
 
 def entry_point() -> None:

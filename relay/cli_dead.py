@@ -30,13 +30,17 @@ def dead_list(as_json: bool, events: bool, db_path: Path | None) -> None:
     store = _open(db_path)
     try:
         rows = store.admin().dead_letters()
+        posts = store.attempts().counts(r.id for r in rows) if as_json or events else {}
     finally:
         store.close()
     if as_json or events:
         for row in rows:
-            _echo_dead(row, as_json)
+            _echo_dead(row, posts.get(row.id, 0), as_json)
         if not as_json:
-            click.echo(f"{len(rows)} dead letter(s)", err=True)
+            click.echo(
+                f"{len(rows)} dead letter(s); every POST of one: `relay attempts EVENT_ID`",
+                err=True,
+            )
         return
     now = utc_now()
     for cause in group(rows):
@@ -46,18 +50,20 @@ def dead_list(as_json: bool, events: bool, db_path: Path | None) -> None:
         click.echo(f"         {cause.cause}")
     click.echo(
         f"{len(rows)} dead letter(s); retry or give up a cause with"
-        " `relay dead retry --cause ID` / `relay dead discard --cause ID`",
+        " `relay dead retry --cause ID` / `relay dead discard --cause ID`; each event:"
+        " `relay dead list --events`, its POSTs: `relay attempts EVENT_ID`",
         err=True,
     )
 
 
-def _echo_dead(row: DeadRow, as_json: bool) -> None:
+def _echo_dead(row: DeadRow, posts: int, as_json: bool) -> None:
     if as_json:
         fields = {
             "event_id": row.event_id,
             "event_type": row.event_type,
             "signal_id": row.signal_id,
             "attempts": row.attempts,
+            "posts_logged": posts,
             "dead_at": to_text(row.dead_at),
             "last_error": row.last_error,
             "cause": cause_of(row.last_error),
@@ -67,6 +73,7 @@ def _echo_dead(row: DeadRow, as_json: bool) -> None:
         return
     click.echo(
         f"{row.event_id}  {row.event_type:<15} {row.signal_id}  attempts={row.attempts}"
+        f" posts={posts}"
         f"  dead_at={to_text(row.dead_at)}  {row.last_error}"
     )
 

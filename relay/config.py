@@ -159,9 +159,23 @@ class RelayConfig:
         default=3600.0,
         metadata=_env("RELAY_RETRY_CAP_SECONDS", "longest wait between a row's tries", low=0.01),
     )
+    post_tries: int = field(
+        default=2,
+        metadata=_env(
+            "RELAY_POST_TRIES",
+            "POSTs of a window's row on a transport fault or 5xx before the row's own retry",
+            low=1,
+            high=5,
+        ),
+    )
+    attempt_log: bool = field(
+        default=True,
+        metadata=_env(
+            "RELAY_ATTEMPT_LOG", "record every POST in the outbox's attempt log (relay attempts)"
+        ),
+    )
     worker_id: str | None = None  # None: take this host's first free slot (relay.presence)
     use_batch_endpoint: bool = True
-    post_tries: int = 2
     idle_poll_seconds: float = 0.01
     rescan_seconds: float = 1.0
     outage_threshold: int = 3

@@ -9,9 +9,11 @@ dedupes); lasting retries are the outbox row's business (relay.fate).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,10 +24,11 @@ from standardwebhooks import Webhook
 from argo.outbox import EventType, OutboxRow, steady_seconds
 from argo.process.crashpoints import crash_point
 from argo.process.spans import OFF, Kind, Span, Tracing
+from argo.timeutil import utc_now
 from relay.classify import from_batch_response, from_exception, from_response, json_body
 from relay.deadline import under_deadline
 from relay.errors import ConfigError, ListingError
-from relay.fate import Answer, Reply
+from relay.fate import Answer, Reply, Try
 from relay.metrics import RelayMetrics
 from relay.receipt_audit import Held
 from relay.receipts import ReceiptKeys, with_receipt
@@ -45,6 +48,8 @@ BATCHABLE = EventType.SIGNAL_CREATED
 MAX_BATCH = 500
 _ENCODING = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 _TRANSIENT = frozenset({Answer.FAILED, Answer.UNAVAILABLE})
+EXCERPT_BYTES = 300
+_POSTS = itertools.count(1)  # numbers POSTs: unique within a window (next() is atomic)
 
 
 class DeadlineExceeded(httpx.ReadTimeout):
@@ -102,33 +107,37 @@ class Deliverer:
         return changed
 
     def send(self, row: OutboxRow) -> Reply:
-        """POST one row; its reply (never raises). Tracing on, inside a send span that is
-        a child of the row's `traceparent` and whose own goes to Alpine in the header."""
+        """POST one row; its reply, carrying every POST it took (never raises). Tracing
+        on, inside a send span that is a child of the row's `traceparent` and whose own
+        goes to Alpine in the header."""
+        tries: list[Try] = []
         if not self._tracing.on:
-            reply: Reply = self._send(row)
-            return reply
+            reply: Reply = self._send(row, tries)
+            return replace(reply, tries=tuple(tries))
         span = self._send_span(row)
         with self._tracing.current(span):
-            reply = self._send(row)
-            _ended(span, row, reply)
-        return reply
+            reply = self._send(row, tries)
+            _ended(span, row, reply, len(tries))
+        return replace(reply, tries=tuple(tries))
 
     def send_batch(self, rows: Sequence[OutboxRow]) -> list[Reply]:
-        """POST `signal.created` rows to the batch endpoint; one reply per row, in order.
-        Tracing on, each row in a send span of its own, named to Alpine in the body's
-        `traceparents` (one per item: each signal's ingest joins its own trace)."""
+        """POST `signal.created` rows to the batch endpoint; one reply per row, in order,
+        each carrying the batch POSTs it took. Tracing on, each row in a send span of its
+        own, named to Alpine in the body's `traceparents` (one per item: each signal's
+        ingest joins its own trace)."""
         if not rows or len(rows) > MAX_BATCH or any(r.event_type != BATCHABLE for r in rows):
             raise ValueError(f"a batch holds 1 to {MAX_BATCH} {BATCHABLE} rows")
+        tries: list[Try] = []
         if not self._tracing.on:
-            replies: list[Reply] = self._send_batch(list(rows), None)
-            return replies
+            replies: list[Reply] = self._send_batch(list(rows), tries, None)
+            return [replace(r, tries=tuple(tries)) for r in replies]
         spans = [self._send_span(row) for row in rows]
-        replies = self._send_batch(list(rows), [span.traceparent for span in spans])
+        replies = self._send_batch(list(rows), tries, [span.traceparent for span in spans])
         for span, row, reply in zip(spans, rows, replies, strict=True):
             span.set("relay.batch_size", len(rows))
             with self._tracing.current(span):
-                _ended(span, row, reply)
-        return replies
+                _ended(span, row, reply, len(tries))
+        return [replace(r, tries=tuple(tries)) for r in replies]
 
     def _send_span(self, row: OutboxRow) -> Span:
         return self._tracing.start(
@@ -200,11 +209,11 @@ class Deliverer:
             raise ListingError(f"{what}: HTTP {response.status_code}: {response.text[:200]}")
         return body
 
-    def _send_once(self, row: OutboxRow) -> Reply:
+    def _send_once(self, row: OutboxRow, tries: list[Try]) -> Reply:
         path = ENDPOINTS.get(row.event_type)
         if path is None:
             return Reply(Answer.MISCONFIGURED, f"no endpoint for event type {row.event_type!r}")
-        outcome = self._post(path, row.payload.encode("utf-8"), row.event_id)
+        outcome = self._post(path, row.payload.encode("utf-8"), row.event_id, tries)
         if isinstance(outcome, Reply):
             self._count(outcome)
             return outcome
@@ -212,7 +221,9 @@ class Deliverer:
         self._count(reply)
         return reply
 
-    def _send_batch_once(self, rows: list[OutboxRow], traces: list[str] | None) -> list[Reply]:
+    def _send_batch_once(
+        self, rows: list[OutboxRow], tries: list[Try], traces: list[str] | None
+    ) -> list[Reply]:
         body = b'{"signals":[' + b",".join(r.payload.encode("utf-8") for r in rows) + b"]"
         if traces is not None:
             body += b',"traceparents":' + json.dumps(traces, separators=(",", ":")).encode()
@@ -220,7 +231,7 @@ class Deliverer:
         batch_id = (
             "batch_" + hashlib.sha256("|".join(r.event_id for r in rows).encode()).hexdigest()[:32]
         )
-        outcome = self._post(BATCH_ENDPOINT, body, batch_id)
+        outcome = self._post(BATCH_ENDPOINT, body, batch_id, tries)
         if isinstance(outcome, Reply):
             replies = [outcome] * len(rows)
         else:
@@ -254,17 +265,41 @@ class Deliverer:
             )
         return headers
 
-    def _post(self, path: str, body: bytes, message_id: str) -> httpx.Response | Reply:
+    def _post(
+        self, path: str, body: bytes, message_id: str, tries: list[Try]
+    ) -> httpx.Response | Reply:
         """One POST read to the end within the deadline; the response, or the Reply for
-        the exception that stopped it."""
-        started = steady_seconds()
+        the exception that stopped it. Appends the POST to `tries`."""
+        post, started_at, started = next(_POSTS), utc_now(), steady_seconds()
+        outcome: httpx.Response | Reply
         try:
             with under_deadline(self._deadline):
-                return self._exchange(path, body, message_id, started)
+                outcome = self._exchange(path, body, message_id, started)
         except Exception as exc:
-            return from_exception(exc)
-        finally:
-            self._metrics.delivery_seconds.observe(steady_seconds() - started)
+            outcome = from_exception(exc)
+            tries.append(
+                Try(
+                    post,
+                    started_at,
+                    steady_seconds() - started,
+                    None,
+                    type(exc).__name__,
+                    outcome.detail,
+                )
+            )
+        else:
+            tries.append(
+                Try(
+                    post,
+                    started_at,
+                    steady_seconds() - started,
+                    outcome.status_code,
+                    None,
+                    _excerpt(outcome),
+                )
+            )
+        self._metrics.delivery_seconds.observe(steady_seconds() - started)
+        return outcome
 
     def _exchange(self, path: str, body: bytes, message_id: str, started: float) -> httpx.Response:
         """Send, then read the answer to its end. Every socket operation honours the
@@ -314,8 +349,14 @@ def _result_label(reply: Reply) -> str:
     return _LABELS.get(reply.answer, reply.answer.value)
 
 
-def _ended(span: Span, row: OutboxRow, reply: Reply) -> None:
-    """End a send span with what its POST came to (a DEBUG line while it is current)."""
+def _excerpt(response: httpx.Response) -> str:
+    """The start of Alpine's answer, for the attempt log (the log caps it)."""
+    return response.content[:EXCERPT_BYTES].decode("utf-8", errors="replace")
+
+
+def _ended(span: Span, row: OutboxRow, reply: Reply, posts: int) -> None:
+    """End a send span with what its `posts` POSTs came to (a DEBUG line while it is
+    current)."""
     log.debug(
         "sent %s: %s",
         row.event_id,
@@ -324,6 +365,7 @@ def _ended(span: Span, row: OutboxRow, reply: Reply) -> None:
     )
     span.set("relay.answer", reply.answer.value)
     span.set("relay.detail", reply.detail[:200])
+    span.set("relay.posts", posts)
     if reply.status:
         span.set("http.response.status_code", reply.status)
     span.end()

@@ -14,12 +14,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from argo.outbox import Charge, DeadLetter, OutboxRow, Receipt, Release, Settlement
+from argo.outbox import (
+    Attempt,
+    AttemptFate,
+    Charge,
+    DeadLetter,
+    OutboxRow,
+    Receipt,
+    Release,
+    Settlement,
+)
 from relay.retry import Jitter, RetryPolicy
 
 
@@ -77,6 +86,19 @@ TABLE: dict[Answer, Meaning] = {
 
 
 @dataclass(frozen=True, slots=True)
+class Try:
+    """One POST as it went: when, how long, Alpine's status or the transport error's class,
+    and an excerpt of the answer (or the reason). A reply carries one per POST it took."""
+
+    post: int  # the POST's number in this process: a batch's rows share it
+    started_at: datetime
+    seconds: float
+    status: int | None
+    error: str | None
+    answer: str
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     """One row's answer with the evidence: a one-line reason and, for 429, the wait."""
 
@@ -86,6 +108,7 @@ class Reply:
     status: int = 0  # the HTTP status, when there was one
     receipt: dict[str, Any] | None = None  # Alpine's signed receipt, with an acknowledgment
     receipt_verified: bool = False  # checked against the relay's pinned keys
+    tries: tuple[Try, ...] = ()  # every POST this reply took, oldest first
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,11 +180,13 @@ def decide(
     dead: list[DeadLetter] = []
     released: list[Release] = []
     receipts: list[Receipt] = []
+    attempts: list[Attempt] = []
     for sent in window:
         row, reply = sent.row, sent.reply
         fate = TABLE[reply.answer].fate
         if fate is Fate.CHARGED and not charge_failures:
             fate = Fate.RELEASED
+        attempts.extend(_attempts(row, reply, fate))
         if fate is Fate.DELIVERED:
             delivered.append(row.id)
             if reply.receipt is not None:
@@ -175,9 +200,53 @@ def decide(
         else:
             _charge(row, reply, rules.policy, now, jitter, charged, dead)
     settlement = Settlement(
-        tuple(delivered), tuple(charged), tuple(dead), tuple(released), tuple(receipts)
+        tuple(delivered),
+        tuple(charged),
+        tuple(dead),
+        tuple(released),
+        tuple(receipts),
+        tuple(_settled(attempts, dead)),
     )
     return Decision(settlement, verdict, reason, retry_after)
+
+
+_LAST_TRY = {
+    Fate.DELIVERED: AttemptFate.DELIVERED,
+    Fate.CHARGED: AttemptFate.RETRY_LATER,
+    Fate.RELEASED: AttemptFate.RELEASED,
+    Fate.DEAD: AttemptFate.DEAD,
+}
+
+
+def _attempts(row: OutboxRow, reply: Reply, fate: Fate) -> list[Attempt]:
+    """The attempt log's lines for a row's POSTs: earlier ones were retried at once, the
+    last led to the row's fate."""
+    last = len(reply.tries) - 1
+    return [
+        Attempt(
+            row.id,
+            t.post,
+            t.started_at,
+            t.seconds,
+            t.status,
+            t.error,
+            t.answer,
+            reply.detail if i == last else "",
+            _LAST_TRY[fate] if i == last else AttemptFate.RETRIED_AT_ONCE,
+        )
+        for i, t in enumerate(reply.tries)
+    ]
+
+
+def _settled(attempts: list[Attempt], dead: list[DeadLetter]) -> list[Attempt]:
+    """A charge that exhausted the row's retries made it dead: its last attempt says so."""
+    exhausted = {d.row_id for d in dead}
+    return [
+        replace(a, fate=AttemptFate.DEAD)
+        if a.fate is AttemptFate.RETRY_LATER and a.row_id in exhausted
+        else a
+        for a in attempts
+    ]
 
 
 def _text(receipt: dict[str, Any]) -> str:

@@ -8,7 +8,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -37,6 +37,7 @@ class LoopSettings:
     rescan_seconds: float = 1.0
     retry_cap_seconds: float = 3600.0  # a retry further ahead means the clock stepped back
     windows_in_flight: int = 2
+    attempt_log: bool = True  # every POST recorded in outbox_attempts
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +130,12 @@ class Relay:
             if not self._outbox.has_due(now, s.retry_cap_seconds):
                 return Claimed(version)
             claim = self._outbox.claim(
-                s.worker_id, now, s.lease_seconds, s.batch_size, s.retry_cap_seconds
+                s.worker_id,
+                now,
+                s.lease_seconds,
+                s.batch_size,
+                s.retry_cap_seconds,
+                log_attempts=s.attempt_log,
             )
         if not claim.rows:
             return Claimed(version)
@@ -151,9 +157,12 @@ class Relay:
         alpine_up = self._probe() if needs_probe(sent, self._rules) else None
         decided_at = self._clock()
         decision = decide(sent, self._rules, decided_at, self._jitter, alpine_up)
+        settlement = decision.settlement
+        if not self._settings.attempt_log:
+            settlement = replace(settlement, attempts=None)
         crash_point("before_settle")
         with self._db:
-            held = self._outbox.settle(claim, decision.settlement, decided_at)
+            held = self._outbox.settle(claim, settlement, decided_at)
         if held < len(claim.rows):
             log.warning(
                 "lease lost for part of a window",
@@ -188,6 +197,7 @@ class Relay:
         for item in sent:
             if item.row.id in delivered:
                 self._observe_delivery(item.row, now)
+                self._observe_attempts(item.row.tried + len(item.reply.tries))
         if delivered:
             self._metrics.last_success.set(now.timestamp())
         for dead in decision.settlement.dead:
@@ -216,6 +226,12 @@ class Relay:
                 extra={"event": "credentials_reloaded"},
             )
             self.pacing.resume_now()
+
+    def _observe_attempts(self, posts: int) -> None:
+        self._metrics.delivered_events.inc()
+        self._metrics.attempts_per_delivery.observe(posts)
+        if posts == 1:
+            self._metrics.delivered_first_try.inc()
 
     def _observe_delivery(self, row: OutboxRow, now: datetime) -> None:
         self._metrics.end_to_end_seconds.observe(max((now - row.created_at).total_seconds(), 0))

@@ -84,6 +84,9 @@ class OutboxCollector(Collector):
             )
 
 
+_ATTEMPT_BUCKETS = (1, 2, 3, 5, 8, 13, 21, 50, 100)
+
+
 class RelayMetrics:
     """The relay's metrics (names fixed by ARCHITECTURE.md)."""
 
@@ -116,6 +119,23 @@ class RelayMetrics:
             "relay_signal_age_at_delivery_seconds",
             "From the signal's own timestamp to Alpine's acknowledgement: freshness.",
             buckets=_E2E_BUCKETS,
+            registry=self.registry,
+        )
+        self.delivered_events = Counter(
+            "relay_delivered_events",
+            "Events settled delivered (each once, however many POSTs it took).",
+            registry=self.registry,
+        )
+        self.delivered_first_try = Counter(
+            "relay_delivered_first_try",
+            "Events delivered by their first POST: over relay_delivered_events_total, the"
+            " first-try success ratio.",
+            registry=self.registry,
+        )
+        self.attempts_per_delivery = Histogram(
+            "relay_attempts_per_delivery",
+            "POSTs an event took until it was delivered (the attempt log's count).",
+            buckets=_ATTEMPT_BUCKETS,
             registry=self.registry,
         )
         self.paused = Gauge(

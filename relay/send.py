@@ -6,13 +6,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import replace
 from functools import partial
 from typing import TypeVar
 
 from argo.outbox import OutboxRow, steady_seconds
 from relay.classify import batch_falls_back
 from relay.deliver import BATCHABLE, MAX_BATCH, Deliverer
-from relay.fate import Answer, Reply, Sent
+from relay.fate import Answer, Reply, Sent, Try
 
 T = TypeVar("T")
 KeepAlive = Callable[[], frozenset[int]]
@@ -50,12 +51,15 @@ class WindowSender:
         """Every row's reply; rows not sent (stopping, lease lost) get NOT_SENT."""
         window = _Window(self._renew_every, keep_alive, {r.id for r in rows}, self._inline_single)
         replies: dict[int, Reply] = {}
+        earlier: dict[int, tuple[Try, ...]] = {}  # batch POSTs of rows then sent one by one
         batchable = [r for r in rows if r.event_type == BATCHABLE]
         if self._use_batch and len(batchable) > 1:
             for start in range(0, len(batchable), MAX_BATCH):
                 chunk = batchable[start : start + MAX_BATCH]
                 (answers,) = window.run(self._pool, [partial(self._deliverer.send_batch, chunk)])
-                if not (_whole(answers) and batch_falls_back(answers[0])):
+                if _whole(answers) and batch_falls_back(answers[0]):
+                    earlier.update((row.id, answers[0].tries) for row in chunk)
+                else:
                     replies.update(
                         (row.id, reply) for row, reply in zip(chunk, answers, strict=True)
                     )
@@ -71,7 +75,11 @@ class WindowSender:
             chunk = [r for r in chunk if r.id in window.held]
             singles_sent = window.run(self._pool, [partial(self._deliverer.send, r) for r in chunk])
             replies.update(zip((r.id for r in chunk), singles_sent, strict=True))
-        return [Sent(row, replies[row.id]) for row in rows]
+        return [Sent(row, _after(earlier.get(row.id, ()), replies[row.id])) for row in rows]
+
+
+def _after(tries: tuple[Try, ...], reply: Reply) -> Reply:
+    return replace(reply, tries=tries + reply.tries) if tries else reply
 
 
 def _whole(replies: list[Reply]) -> bool:

@@ -125,6 +125,9 @@ def render(status: OutboxStatus, workers: list[Worker], now: datetime) -> list[t
         )
     if status.last_error:
         lines.append(("last error", status.last_error))
+        if status.last_error_event:
+            event = status.last_error_event
+            lines.append(("attempts", f"relay attempts {event}  (every POST of that event)"))
     return lines
 
 

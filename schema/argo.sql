@@ -1,6 +1,6 @@
 -- Argo's SQLite database: signals and the transactional outbox.
 -- The complete current schema, applied by argo.outbox.schema to a new database, which is then
--- marked with PRAGMA user_version = 6. An older database is brought up to date by the files in
+-- marked with the latest version (PRAGMA user_version). An older database is brought up to date by the files in
 -- schema/argo-migrations/ instead (NNNN_name.sql upgrades version NNNN-1 to NNNN).
 -- Times are UTC text in one fixed-width form, YYYY-MM-DDTHH:MM:SS.ffffffZ, so they sort as text.
 
@@ -97,3 +97,35 @@ CREATE TABLE IF NOT EXISTS outbox_receipts (
 );
 CREATE INDEX IF NOT EXISTS idx_receipts_signal ON outbox_receipts (signal_id);
 CREATE INDEX IF NOT EXISTS idx_receipts_received ON outbox_receipts (received_at);
+
+-- The attempt log: outbox_posts, one row per HTTP POST (when, relay, window, status or
+-- transport error class, duration, answer excerpt); outbox_attempts, one row per outbox row
+-- in it and its fate; outbox_windows, windows claimed and not yet settled (a killed relay's
+-- stay: their rows read as in flight, then unknown). Attempts go with their outbox row.
+CREATE TABLE IF NOT EXISTS outbox_posts (
+    window_token    TEXT    NOT NULL,                   -- the claim's fencing token
+    n               INTEGER NOT NULL,                   -- the POST's place in its window
+    relay           TEXT    NOT NULL,                   -- the worker id, host:relay-N
+    started_at      TEXT    NOT NULL,
+    duration_ms     REAL    NOT NULL,
+    http_status     INTEGER,
+    error           TEXT,                               -- transport error class, no answer
+    answer          TEXT    NOT NULL,                   -- excerpt of the answer or the reason
+    events          INTEGER NOT NULL,                   -- rows it carried (a batch: several)
+    PRIMARY KEY (window_token, n)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idx_posts_started ON outbox_posts (started_at);
+CREATE TABLE IF NOT EXISTS outbox_attempts (
+    outbox_id       INTEGER NOT NULL REFERENCES sync_outbox (id) ON DELETE CASCADE,
+    window_token    TEXT    NOT NULL,
+    post_n          INTEGER NOT NULL,                   -- outbox_posts (window_token, n)
+    fate            TEXT    NOT NULL,
+    detail          TEXT,                               -- this row's own answer in a batch
+    PRIMARY KEY (outbox_id, window_token, post_n)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS outbox_windows (
+    window_token    TEXT    PRIMARY KEY,
+    relay           TEXT    NOT NULL,
+    claimed_at      TEXT    NOT NULL,
+    row_ids         TEXT    NOT NULL                    -- JSON array of sync_outbox ids
+) WITHOUT ROWID;

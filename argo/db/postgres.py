@@ -11,6 +11,7 @@ to run again and from several hosts at once.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -177,6 +178,10 @@ class PgDb:
 
     def run(self, sql: str, params: Params = ()) -> int:
         return self.conn.execute(sql.encode(), params).rowcount
+
+    def run_many(self, sql: str, params: Sequence[Params]) -> None:
+        with self.conn.cursor() as cursor:
+            cursor.executemany(sql.encode(), params)
 
     def transaction(self) -> AbstractContextManager[object]:
         return self.conn.transaction()

@@ -13,7 +13,7 @@ import json
 import re
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -120,6 +120,9 @@ class SqliteDb:
 
     def run(self, sql: str, params: Params = ()) -> int:
         return int(self.conn.execute(sql, _sqlite_params(params)).rowcount)
+
+    def run_many(self, sql: str, params: Sequence[Params]) -> None:
+        self.conn.executemany(sql, [_sqlite_params(p) for p in params])
 
     def transaction(self) -> AbstractContextManager[object]:
         return write_transaction(self.conn)

@@ -16,6 +16,7 @@ from pathlib import Path
 from argo.db.postgres import database_url
 from argo.errors import ArgoError, OutboxMissingError, SchemaError, StoreBusyError
 from argo.outbox.admin import DeadRow, Worker, WorkerState
+from argo.outbox.attempts import AttemptLog, LoggedAttempt, OutboxEntry
 from argo.outbox.events import (
     EventType,
     OutboxEvent,
@@ -31,6 +32,8 @@ from argo.outbox.port import OutboxAdmin, OutboxStore
 from argo.outbox.receipts import KeptReceipt, ReceiptBook
 from argo.outbox.store import SqliteOutboxStore
 from argo.outbox.values import (
+    Attempt,
+    AttemptFate,
     Backlog,
     Charge,
     Claim,
@@ -45,6 +48,9 @@ from argo.outbox.values import (
 
 __all__ = [
     "ArgoError",
+    "Attempt",
+    "AttemptFate",
+    "AttemptLog",
     "Backlog",
     "Charge",
     "Claim",
@@ -54,7 +60,9 @@ __all__ = [
     "KeptReceipt",
     "LeaseClock",
     "LeaseTime",
+    "LoggedAttempt",
     "OutboxAdmin",
+    "OutboxEntry",
     "OutboxEvent",
     "OutboxMissingError",
     "OutboxRow",

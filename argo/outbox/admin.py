@@ -94,6 +94,8 @@ class AdminQueries:
     prunable: str  # :older → n
     prune_batch: str  # :older :limit
     forget_workers: str  # :before
+    forget_windows: str  # :older → windows claimed before it and never settled
+    forget_posts: str  # :older → POSTs before it that no attempt refers to any more
     record_worker: str  # :id :host :pid :now :state :detail
     workers: str
 
@@ -152,6 +154,11 @@ SQLITE_ADMIN = AdminQueries(
         " LIMIT :limit)"
     ),
     forget_workers="DELETE FROM relay_workers WHERE heartbeat_at < :before",
+    forget_windows="DELETE FROM outbox_windows WHERE claimed_at < :older",
+    forget_posts=(
+        "DELETE FROM outbox_posts WHERE started_at < :older"
+        " AND (window_token, n) NOT IN (SELECT window_token, post_n FROM outbox_attempts)"
+    ),
     record_worker=(
         "INSERT INTO relay_workers (worker_id, started_at, heartbeat_at, state, detail)"
         " VALUES (:id, :now, :now, :state, :detail) ON CONFLICT (worker_id) DO UPDATE SET"
@@ -228,7 +235,12 @@ class SqlOutboxAdmin:
             if progress is not None and deleted:
                 progress(deleted)
             if deleted < batch_size:
-                return total
+                break
+        # Windows of relays killed that long ago: their unknown POSTs go like the rows.
+        with self._db.transaction():
+            self._db.run(self._q.forget_windows, {"older": self._db.time(older_than)})
+            self._db.run(self._q.forget_posts, {"older": self._db.time(older_than)})
+        return total
 
     def prunable(self, older_than: datetime) -> int:
         """How many delivered rows are older than `older_than` (what a prune would delete)."""

@@ -22,12 +22,20 @@ from datetime import datetime, timedelta
 from argo.db.postgres import PgConnection, PgDb, PgDoorbell, connect, require_schema
 from argo.outbox import shared
 from argo.outbox.admin import PRUNE_KEEPS, SQLITE_ADMIN, AdminQueries, SqlOutboxAdmin
+from argo.outbox.attempts import POSTGRES_ATTEMPTS, AttemptLog
 from argo.outbox.doorbell import Wakeup
 from argo.outbox.events import EventType
 from argo.outbox.lease import LeaseTime, steady_seconds
 from argo.outbox.receipts import POSTGRES_RECEIPTS, ReceiptBook
 from argo.outbox.shared import LONGEST_RETRY_WAIT, OutboxQueries
-from argo.outbox.values import Backlog, Claim, OutboxRow, OutboxStatus, Settlement, TableHealth
+from argo.outbox.values import (
+    Backlog,
+    Claim,
+    OutboxRow,
+    OutboxStatus,
+    Settlement,
+    TableHealth,
+)
 
 _CREATED = EventType.SIGNAL_CREATED.value
 _PENDING = "o.delivered_at IS NULL AND o.dead_at IS NULL"
@@ -60,17 +68,28 @@ _RETURNING = (
     "id, event_id, event_type, signal_id, payload, created_at, attempts, first_failed_at,"
     " traceparent"
 )
-CLAIM = f"""
-WITH due AS (
+_LEASE = f"""
+due AS (
     SELECT o.id FROM sync_outbox AS o WHERE {DUE}
     ORDER BY o.txid, o.id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE sync_outbox AS s SET claimed_by = %(worker)s, claim_token = %(token)s,
+        lease_expires = now() + make_interval(secs => %(lease)s),
+        claimed_until = now() + make_interval(secs => %(lease)s)
+    FROM due WHERE s.id = due.id
+    RETURNING {", ".join(f"s.{c}" for c in _RETURNING.split(", "))}, s.lease_expires
+)"""
+# The count reads the snapshot from before this statement: earlier attempts only.
+_CLAIMED = """SELECT c.*, (SELECT count(*) FROM outbox_attempts AS a WHERE a.outbox_id = c.id)
+    AS tried FROM claimed AS c"""
+CLAIM = f"""WITH {_LEASE},
+opened AS (
+    INSERT INTO outbox_windows (window_token, relay, claimed_at, row_ids)
+    SELECT %(token)s, %(worker)s, now(), array_agg(id) FROM claimed HAVING count(*) > 0
 )
-UPDATE sync_outbox AS s SET claimed_by = %(worker)s, claim_token = %(token)s,
-    lease_expires = now() + make_interval(secs => %(lease)s),
-    claimed_until = now() + make_interval(secs => %(lease)s)
-FROM due WHERE s.id = due.id
-RETURNING {", ".join(f"s.{c}" for c in _RETURNING.split(", "))}, s.lease_expires
+{_CLAIMED}
 """
+CLAIM_UNLOGGED = f"WITH {_LEASE}\n{_CLAIMED}\n"
 PARKED = f"""
 SELECT count(*) AS n FROM sync_outbox AS o
 WHERE {_PENDING} AND o.event_type <> '{_CREATED}'
@@ -89,10 +108,11 @@ _HELD = "claim_token = %(token)s AND delivered_at IS NULL AND dead_at IS NULL"
 _NO_LEASE = "claimed_by = NULL, claimed_until = NULL, claim_token = NULL, lease_expires = NULL"
 # The latest error among pending rows, and among dead ones (each walks its partial index).
 LAST_ERRORS = (
-    f"SELECT o.id, o.last_error FROM sync_outbox AS o WHERE {_PENDING}"
+    f"SELECT o.id, o.event_id, o.last_error FROM sync_outbox AS o WHERE {_PENDING}"
     " AND o.last_error IS NOT NULL ORDER BY o.txid DESC, o.id DESC LIMIT 1",
-    "SELECT id, last_error FROM sync_outbox WHERE dead_at IS NOT NULL AND discarded_at IS NULL"
-    " AND last_error IS NOT NULL ORDER BY dead_at DESC LIMIT 1",
+    "SELECT id, event_id, last_error FROM sync_outbox"
+    " WHERE dead_at IS NOT NULL AND discarded_at IS NULL AND last_error IS NOT NULL"
+    " ORDER BY dead_at DESC LIMIT 1",
 )
 TABLE_HEALTH = """
 SELECT coalesce(n_live_tup, 0) AS live, coalesce(n_dead_tup, 0) AS dead,
@@ -126,6 +146,9 @@ POSTGRES = OutboxQueries(
         " AS r (id, receipt, verified) JOIN sync_outbox AS o ON o.id = r.id"
         " ON CONFLICT (event_id) DO NOTHING"
     ),
+    close_window="DELETE FROM outbox_windows WHERE window_token = %(token)s",
+    log_posts="INSERT INTO outbox_posts VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+    log_attempts="INSERT INTO outbox_attempts VALUES (%s, %s, %s, %s, %s)",
     backlog=BACKLOG,
     dead_count=(
         "SELECT count(*) AS n FROM sync_outbox WHERE dead_at IS NOT NULL AND discarded_at IS NULL"
@@ -178,6 +201,11 @@ POSTGRES_ADMIN = AdminQueries(
         f" AND {PRUNE_KEEPS} LIMIT %(limit)s)"
     ),
     forget_workers="DELETE FROM relay_workers WHERE heartbeat_at < %(before)s",
+    forget_windows="DELETE FROM outbox_windows WHERE claimed_at < %(older)s",
+    forget_posts=(
+        "DELETE FROM outbox_posts WHERE started_at < %(older)s"
+        " AND (window_token, n) NOT IN (SELECT window_token, post_n FROM outbox_attempts)"
+    ),
     record_worker=(
         "INSERT INTO relay_workers"
         " (worker_id, host, pid, started_at, heartbeat_at, state, detail)"
@@ -221,6 +249,10 @@ class PgOutboxStore:
 
     def admin(self) -> SqlOutboxAdmin:
         return SqlOutboxAdmin(self._db, POSTGRES_ADMIN)
+
+    def attempts(self) -> AttemptLog:
+        """Every POST of every outbox row, as claim and settle logged them."""
+        return AttemptLog(self._db, POSTGRES_ATTEMPTS)
 
     def receipts(self) -> ReceiptBook:
         """Alpine's receipts for delivered events, as kept by settle."""
@@ -275,13 +307,16 @@ class PgOutboxStore:
         lease_seconds: float,
         limit: int,
         longest_wait: float = LONGEST_RETRY_WAIT,
+        *,
+        log_attempts: bool = True,
     ) -> Claim:
-        """Lease up to `limit` due rows to `worker` under a new fencing token."""
+        """Lease up to `limit` due rows to `worker` under a new fencing token; with
+        `log_attempts`, the window (token, worker, rows) recorded in the same statement."""
         token = secrets.token_hex(8)
         latest = now + timedelta(seconds=longest_wait)
         params = {"now": now, "latest": latest, "worker": worker, "token": token}
         params["lease"] = lease_seconds
-        rows = self._db.rows(CLAIM, params | {"limit": limit})
+        rows = self._db.rows(CLAIM if log_attempts else CLAIM_UNLOGGED, params | {"limit": limit})
         ordered = sorted((OutboxRow.from_row(r) for r in rows), key=lambda r: r.id)
         ends = max((r["lease_expires"] for r in rows), default=now)
         return Claim(worker, token, tuple(ordered), LeaseTime("server", ends.timestamp()))

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Protocol
 
 from argo.outbox.admin import DeadRow, Worker, WorkerState
+from argo.outbox.attempts import AttemptLog
 from argo.outbox.doorbell import Wakeup
 from argo.outbox.receipts import ReceiptBook
 from argo.outbox.values import Backlog, Claim, OutboxStatus, Settlement, TableHealth
@@ -56,6 +57,8 @@ class OutboxStore(Protocol):
         lease_seconds: float,
         limit: int,
         longest_wait: float = ...,
+        *,
+        log_attempts: bool = ...,
     ) -> Claim: ...
 
     def renew(self, claim: Claim, now: datetime, lease_seconds: float) -> frozenset[int]: ...
@@ -84,6 +87,10 @@ class OutboxStore(Protocol):
         ...
 
     def admin(self) -> OutboxAdmin: ...
+
+    def attempts(self) -> AttemptLog:
+        """Every POST of every outbox row, as claim and settle logged them."""
+        ...
 
     def receipts(self) -> ReceiptBook:
         """Alpine's receipts for delivered events, as kept by settle."""

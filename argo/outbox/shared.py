@@ -7,14 +7,16 @@ that is where their lease clocks differ (the host's boot clock on SQLite, the se
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from argo.db.seam import Db, Row, as_optional_time, as_time
-from argo.outbox.values import Backlog, Claim, OutboxStatus, Settlement, TableHealth
+from argo.outbox.values import Attempt, Backlog, Claim, OutboxStatus, Settlement, TableHealth
 from argo.process.crashpoints import crash_point
+from argo.timeutil import to_text
 
 LONGEST_RETRY_WAIT = 3600.0  # seconds: the relay's default retry cap
 
@@ -28,11 +30,14 @@ class OutboxQueries:
     settle_dead: str  # :id :token :now :attempts :error
     settle_released: str  # :id :token :error
     keep_receipts: str  # :ids :texts :verified :now → outbox_receipts (first one kept)
+    close_window: str  # :token → the window's record gone (its attempts are logged)
+    log_posts: str  # positional: token, n, relay, started, ms, status, error, answer, events
+    log_attempts: str  # positional: outbox id, token, post n, fate, detail
     backlog: str  # → pending, in_flight, oldest (may read :epoch :clock)
     dead_count: str  # → n
     parked: str  # → n
     delivered: str  # → n, last
-    last_errors: tuple[str, str]  # → id, last_error (pending rows, dead rows)
+    last_errors: tuple[str, str]  # → id, event_id, last_error (pending rows, dead rows)
     last_delivered_signal: str  # → delivered_at, timestamp
 
 
@@ -52,8 +57,46 @@ def settle(db: Db, q: OutboxQueries, claim: Claim, settlement: Settlement, now: 
             db.run(q.keep_receipts, _receipt_values(settlement, stamp))
         for sql, values in _fates(db, q, settlement):
             held += db.run(sql, values | {"token": claim.token, "now": stamp})
+        if settlement.attempts is not None:
+            db.run(q.close_window, {"token": claim.token})
+            posts, rows = _attempt_rows(claim, settlement.attempts)
+            db.run_many(q.log_posts, posts)
+            db.run_many(q.log_attempts, rows)
         crash_point("in_settle")
     return held
+
+
+EXCERPT_CHARS = 300
+"""How much of an answer (or an error's text) the attempt log keeps per attempt."""
+
+
+def _attempt_rows(
+    claim: Claim, attempts: tuple[Attempt, ...]
+) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """The window's POSTs (one row each, a batch once) and each outbox row's part in them,
+    as positional parameters of `log_posts` and `log_attempts`."""
+    first: dict[int, Attempt] = {}
+    events: Counter[int] = Counter()
+    rows: list[tuple[object, ...]] = []
+    for a in attempts:
+        first.setdefault(a.post, a)
+        events[a.post] += 1
+        rows.append((a.row_id, claim.token, a.post, a.fate.value, a.detail[:EXCERPT_CHARS] or None))
+    posts: list[tuple[object, ...]] = [
+        (
+            claim.token,
+            n,
+            claim.worker,
+            to_text(a.started_at),
+            round(a.seconds * 1000, 3),
+            a.status,
+            a.error,
+            a.answer[:EXCERPT_CHARS],
+            events[n],
+        )
+        for n, a in first.items()
+    ]
+    return posts, rows
 
 
 def _receipt_values(settlement: Settlement, stamp: object) -> Row:
@@ -110,6 +153,7 @@ def status(
         delivered=int(delivered["n"]),
         last_delivered_at=as_optional_time(delivered["last"]),
         last_error=error["last_error"] if error else None,
+        last_error_event=error["event_id"] if error else None,
         last_freshness_seconds=_freshness(db.one(q.last_delivered_signal)),
         table=table,
     )

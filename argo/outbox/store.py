@@ -28,6 +28,7 @@ from argo.db.sqlite import SqliteDb, connect
 from argo.errors import OutboxMissingError
 from argo.outbox import shared
 from argo.outbox.admin import SQLITE_ADMIN, SqlOutboxAdmin
+from argo.outbox.attempts import SQLITE_ATTEMPTS, AttemptLog
 from argo.outbox.doorbell import Doorbell, Wakeup
 from argo.outbox.events import EventType
 from argo.outbox.lease import LeaseClock, boot_clock
@@ -64,8 +65,13 @@ UPDATE sync_outbox SET claimed_by = :worker, claimed_until = :until, claim_token
     lease_expires = :expires, lease_epoch = :epoch
 WHERE id IN ({DUE_ROWS} ORDER BY o.id LIMIT :limit)
 RETURNING id, event_id, event_type, signal_id, payload, created_at, attempts, first_failed_at,
-    traceparent
+    traceparent,
+    (SELECT count(*) FROM outbox_attempts AS a WHERE a.outbox_id = sync_outbox.id) AS tried
 """
+OPEN_WINDOW = (
+    "INSERT INTO outbox_windows (window_token, relay, claimed_at, row_ids)"
+    " VALUES (:token, :worker, :now, :ids)"
+)
 PARKED = f"""
 SELECT count(*) AS n FROM sync_outbox AS o INDEXED BY idx_outbox_pending
 WHERE {_PENDING} AND o.event_type <> '{EventType.SIGNAL_CREATED}'
@@ -95,10 +101,11 @@ ORDER BY o.delivered_at DESC LIMIT 1
 """
 # The latest error among pending rows, and among dead ones (each walks its own index).
 LAST_ERRORS = (
-    f"SELECT o.id, o.last_error FROM sync_outbox AS o WHERE {_PENDING}"
+    f"SELECT o.id, o.event_id, o.last_error FROM sync_outbox AS o WHERE {_PENDING}"
     " AND o.last_error IS NOT NULL ORDER BY o.id DESC LIMIT 1",
-    "SELECT id, last_error FROM sync_outbox WHERE dead_at IS NOT NULL AND discarded_at IS NULL"
-    " AND last_error IS NOT NULL ORDER BY dead_at DESC LIMIT 1",
+    "SELECT id, event_id, last_error FROM sync_outbox"
+    " WHERE dead_at IS NOT NULL AND discarded_at IS NULL AND last_error IS NOT NULL"
+    " ORDER BY dead_at DESC LIMIT 1",
 )
 _HELD = "claim_token = :token AND delivered_at IS NULL AND dead_at IS NULL"
 _NO_LEASE = (
@@ -132,6 +139,9 @@ SQLITE = OutboxQueries(
         " FROM json_each(:ids) AS r JOIN sync_outbox AS o ON o.id = r.value"
         " WHERE true ON CONFLICT (event_id) DO NOTHING"
     ),
+    close_window="DELETE FROM outbox_windows WHERE window_token = :token",
+    log_posts="INSERT INTO outbox_posts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    log_attempts="INSERT INTO outbox_attempts VALUES (?, ?, ?, ?, ?)",
     backlog=BACKLOG,
     dead_count=DEAD_COUNT,
     parked=PARKED,
@@ -200,6 +210,10 @@ class SqliteOutboxStore:
         """Operator actions (dead letters, pruning, worker records) on this connection."""
         return SqlOutboxAdmin(self._db, SQLITE_ADMIN)
 
+    def attempts(self) -> AttemptLog:
+        """Every POST of every outbox row, as claim and settle logged them."""
+        return AttemptLog(self._db, SQLITE_ATTEMPTS)
+
     def receipts(self) -> ReceiptBook:
         """Alpine's receipts for delivered events, as kept by settle."""
         return ReceiptBook(self._db, SQLITE_RECEIPTS)
@@ -255,8 +269,11 @@ class SqliteOutboxStore:
         lease_seconds: float,
         limit: int,
         longest_wait: float = LONGEST_RETRY_WAIT,
+        *,
+        log_attempts: bool = True,
     ) -> Claim:
-        """Lease up to `limit` due rows to `worker` under a new fencing token."""
+        """Lease up to `limit` due rows to `worker` under a new fencing token; with
+        `log_attempts`, the window (token, worker, rows) recorded in the same transaction."""
         params = self._due_params(now, longest_wait)
         expires = self._lease_clock().plus(lease_seconds)
         token = secrets.token_hex(8)
@@ -269,6 +286,9 @@ class SqliteOutboxStore:
         )
         with self._db.transaction():
             rows = self._db.rows(CLAIM, params)
+            if rows and log_attempts:
+                window = {"worker": worker, "token": token, "now": to_text(now)}
+                self._db.run(OPEN_WINDOW, window | {"ids": [r["id"] for r in rows]})
         ordered = sorted((OutboxRow.from_row(r) for r in rows), key=lambda r: r.id)
         return Claim(worker, token, tuple(ordered), expires)
 

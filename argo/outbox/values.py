@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from argo.db.seam import as_optional_time, as_time
@@ -25,6 +26,7 @@ class OutboxRow:
     attempts: int
     first_failed_at: datetime | None = None
     traceparent: str | None = None  # the span that wrote it (Argo with tracing on)
+    tried: int = 0  # POSTs the attempt log held for it before this claim
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> OutboxRow:
@@ -39,6 +41,7 @@ class OutboxRow:
             attempts=row["attempts"],
             first_failed_at=as_optional_time(row["first_failed_at"]),
             traceparent=row["traceparent"],
+            tried=int(row.get("tried") or 0),
         )
 
 
@@ -88,6 +91,33 @@ class Receipt:
     verified: bool
 
 
+class AttemptFate(StrEnum):
+    """What one POST of a row led to, as the attempt log keeps it."""
+
+    IN_FLIGHT = "in flight"  # claimed, its window not settled yet
+    DELIVERED = "delivered"
+    RETRY_LATER = "retry later"  # charged: due again after the row's backoff
+    RETRIED_AT_ONCE = "retried at once"  # a quick second POST followed in the same window
+    RELEASED = "released"  # handed back uncharged (outage, pause, rate limit)
+    DEAD = "dead"
+    UNKNOWN = "unknown"  # read only: left in flight by a relay that stopped before settling
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One POST of one row (or its share of a batch POST), for the attempt log."""
+
+    row_id: int
+    post: int  # the POST's number: a batch's rows share it (unique in the window)
+    started_at: datetime
+    seconds: float
+    status: int | None  # Alpine's HTTP status, when an answer came
+    error: str | None  # the transport error's class, when none did
+    answer: str  # a capped excerpt of the POST's answer, or the reason
+    detail: str  # this row's own answer within it (a batch item's), or ""
+    fate: AttemptFate
+
+
 @dataclass(frozen=True, slots=True)
 class Settlement:
     """The fate of every row of one claim, written in one transaction."""
@@ -97,6 +127,7 @@ class Settlement:
     dead: tuple[DeadLetter, ...] = ()
     released: tuple[Release, ...] = ()
     receipts: tuple[Receipt, ...] = ()  # of delivered rows whose answer carried one
+    attempts: tuple[Attempt, ...] | None = None  # None: the attempt log is off
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,5 +155,6 @@ class OutboxStatus:
     delivered: int
     last_delivered_at: datetime | None
     last_error: str | None
+    last_error_event: str | None = None  # the event whose row holds `last_error`
     last_freshness_seconds: float | None = None  # signal timestamp -> its delivery
     table: TableHealth | None = None  # PostgreSQL only: what autovacuum has to do

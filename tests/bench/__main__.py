@@ -7,9 +7,9 @@ phase has a wall-time budget (`BUDGET_S`; the whole <= 10 min) and prints progre
 
 `--quick` (or BENCH_QUICK=1) runs a reduced version (about two minutes) with the same
 keys, for development. Writes bench-results/latest.json (quick: latest-quick.json) and
-prints a table. `--only stream` (or limits, engine, pipeline, latency; repeatable) runs only
-those parts, writes bench-results/only-<parts>.json and checks only the targets it has
-figures for.
+prints a table. `--only stream` (or limits, engine, pipeline, latency, signing,
+attempts; repeatable) runs only those parts, writes bench-results/only-<parts>.json and
+checks only the targets it has figures for.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ import psycopg
 from alpine.migrations import upgrade
 from alpine.store import make_engine
 from tests.bench import (
+    attempts,
     backlog,
     engine,
     latency,
@@ -70,6 +71,9 @@ FULL: dict[str, Any] = {
     "signing_batches": 6,
     "tracing_rounds": 4,
     "tracing_s": 5.0,
+    "attempt_rounds": 3,
+    "attempt_round_s": 4.0,
+    "attempt_drain": 10000,
 }
 QUICK_SIZES: dict[str, Any] = {
     "runs": 1,
@@ -94,11 +98,15 @@ QUICK_SIZES: dict[str, Any] = {
     "signing_batches": 2,
     "tracing_rounds": 2,
     "tracing_s": 2.0,
+    "attempt_rounds": 2,
+    "attempt_round_s": 2.0,
+    "attempt_drain": 2000,
 }
 SIZES: dict[str, Any] = dict(FULL)
 BACKLOG_KEYS = ("5k", "50k", "200k")
-# "latency" is the pipeline's latency rounds and kills alone (for development).
-PARTS = ("limits", "engine", "pipeline", "latency", "stream", "signing", "tracing")
+# "latency" is the pipeline's latency rounds and kills alone, "attempts" its attempt-log
+# phase alone (for development); a full run measures both inside "pipeline".
+PARTS = ("limits", "engine", "pipeline", "latency", "stream", "signing", "attempts", "tracing")
 # Wall-time budget of each phase in a full run, seconds (the whole: <= 600). A phase
 # over its budget is reported, not stopped: its own loops are bounded in count and time.
 BUDGET_S = {
@@ -113,6 +121,7 @@ BUDGET_S = {
     "stream": 150,
     "signing": 45,
     "tracing": 60,
+    "attempt log": 75,
 }
 WALL_BUDGET_S = 600
 
@@ -199,9 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             with CLOCK.phase("engine", "bars per second in-process"):
                 bars = engine.engine_bars_per_s(SIZES["engine_bars"])
             results["engine_bars_per_s"] = round(bars, 1)
-        if "pipeline" in parts or "latency" in parts:
-            latency_only = "pipeline" not in parts
-            results.update(measure_pipeline(work, figures, runs, latency_only=latency_only))
+        results.update(pipeline_parts(work, figures, runs, parts))
         if "stream" in parts:
             with CLOCK.phase(
                 "stream",
@@ -262,11 +269,25 @@ def measure_limits(work: Path, runs: int) -> dict[str, Figure]:
     return figures
 
 
-def measure_pipeline(
-    work: Path, figures: dict[str, Figure], runs: int, *, latency_only: bool = False
+def pipeline_parts(
+    work: Path, figures: dict[str, Figure], runs: int, parts: set[str]
 ) -> dict[str, Any]:
-    """Everything that needs one Alpine on PostgreSQL: generator, drains, latency, kills
-    (`latency_only`: the latency rounds and kills alone)."""
+    """The whole pipeline, or only its latency rounds or attempt-log phase."""
+    if "pipeline" in parts:
+        return measure_pipeline(work, figures, runs)
+    out: dict[str, Any] = {}
+    for alone in ("latency", "attempts"):
+        if alone in parts:
+            out |= measure_pipeline(work, figures, runs, alone=alone)
+    return out
+
+
+def measure_pipeline(
+    work: Path, figures: dict[str, Figure], runs: int, *, alone: str | None = None
+) -> dict[str, Any]:
+    """Everything that needs one Alpine on PostgreSQL: generator, drains, the attempt log,
+    latency, kills (`alone`: "latency" for the latency rounds and kills, "attempts" for
+    the attempt log's phase)."""
     name = create_database("argo_alpine_bench")
     engine_ = make_engine(url_for(name))
     upgrade(engine_)
@@ -281,12 +302,15 @@ def measure_pipeline(
     bench = pipeline.Bench(alpine, url_for(name), work)
     out: dict[str, Any] = {}
     try:
-        if latency_only:
+        if alone == "latency":
             return latencies(bench)
+        if alone == "attempts":
+            return {"attempt_log": attempt_log(bench, work)}
         with CLOCK.phase("generator", f"argo generate {SIZES['gen']}, 50 per transaction"):
             figures["generator_per_s"] = pipeline.generator_rate(bench, SIZES["gen"], runs, 50)
         with CLOCK.phase("drains", "drain from 3 backlogs: batched, then one per POST"):
             out.update(drains(bench, work))
+        out["attempt_log"] = attempt_log(bench, work)
         out.update(latencies(bench))
         with CLOCK.phase("outbox", "SQLite and PostgreSQL, 1, 2 and 4 relays: drain, 100/s"):
             out.update(pg_outbox.figures(bench, quick=QUICK[0]))
@@ -304,6 +328,23 @@ def measure_pipeline(
         stop(alpine.process)
         drop_database(name)
     return out
+
+
+def attempt_log(bench: pipeline.Bench, work: Path) -> dict[str, Any]:
+    """The attempt log off vs on: steady 100/s and a batched drain, interleaved rounds."""
+    rounds = SIZES["attempt_rounds"]
+    with CLOCK.phase(
+        "attempt log", f"steady 100/s and a batched drain, off vs on, {rounds} rounds"
+    ):
+        return attempts.measure(
+            bench,
+            backlog.Backlogs(work),
+            rounds=rounds,
+            seconds=SIZES["attempt_round_s"],
+            warmup=SIZES["warmup_s"],
+            drain=SIZES["attempt_drain"],
+            say=say,
+        )
 
 
 def drains(bench: pipeline.Bench, work: Path) -> dict[str, Any]:
@@ -443,6 +484,10 @@ _TARGETS: tuple[tuple[str, Callable[[dict[str, Any]], bool]], ...] = (
     (
         "signing (receipts + record) costs <= 10 % of batched ingest (median of rounds)",
         lambda r: r["signing"]["met"],
+    ),
+    (
+        "attempt log on: steady 100/s p50 and batched drain <= 5 % slower (median of rounds)",
+        lambda r: r["attempt_log"]["met"],
     ),
     ("500/s max <= 50 ms (median over rounds)", lambda r: r["latency_500_max_ms"] <= 50),
     (
@@ -603,6 +648,7 @@ def print_table(r: dict[str, Any], figures: dict[str, Figure], wrote: str) -> No
             note = "  median over rounds"
         print(f"{key:<44}{r[key]:>12}{note}")
     _print_signing(r)
+    _print_attempt_log(r)
     print("\nphase wall times (s): " + ", ".join(f"{k} {v}" for k, v in r["phase_seconds"].items()))
     print(f"whole run: {r['wall_s']} s")
     print("\ntargets")
@@ -635,6 +681,24 @@ def _print_signing(r: dict[str, Any]) -> None:
     print(
         f"cost median {sig['cost_median']:.1%} (rounds {sig['cost_low']:.1%}-"
         f"{sig['cost_high']:.1%}), target <= {sig['target_cost']:.0%}"
+    )
+
+
+def _print_attempt_log(r: dict[str, Any]) -> None:
+    if "attempt_log" not in r:
+        return
+    log = r["attempt_log"]
+    print("\nattempt log: steady 100/s (ms) and batched drain (rows/s), off vs on")
+    print(f"{'round':<7}{'p50 off/on':>16}{'p99 off/on':>18}{'drain off/on':>18}")
+    for n, each in enumerate(log["rounds"], start=1):
+        print(
+            f"{n:<7}{each['off_p50_ms']:>8.2f}/{each['on_p50_ms']:<7.2f}"
+            f"{each['off_p99_ms']:>9.2f}/{each['on_p99_ms']:<8.2f}"
+            f"{each['off_drain_per_s']:>9,.0f}/{each['on_drain_per_s']:<8,.0f}"
+        )
+    print(
+        f"median on/off: p50 {log['steady_p50_ratio']:.3f}x, p99 {log['steady_p99_ratio']:.3f}x,"
+        f" drain time {log['drain_time_ratio']:.3f}x; target <= {1 + log['target_slower']:.2f}x"
     )
 
 

@@ -82,7 +82,13 @@ def _delivered(db: Path) -> int:
 
 
 def drain_rate(
-    bench: Bench, backlogs: Backlogs, backlog: int, deliver: int, *, batched: bool
+    bench: Bench,
+    backlogs: Backlogs,
+    backlog: int,
+    deliver: int,
+    *,
+    batched: bool,
+    attempt_log: bool = True,
 ) -> float:
     """Deliver the first `deliver` rows of a `backlog`-row outbox: rows/s."""
     env = bench.fresh(f"backlog-{backlog}-{'batch' if batched else 'single'}")
@@ -97,6 +103,7 @@ def drain_rate(
         batch_size=500 if batched else 100,
         lease_seconds=120.0,
         use_batch_endpoint=batched,
+        attempt_log=attempt_log,
     )
     stop = threading.Event()
 

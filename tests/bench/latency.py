@@ -12,7 +12,7 @@ import os
 import signal
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -109,10 +109,16 @@ def _figures(rate: float, lags: list[float]) -> Latency:
     )
 
 
-def relay_latency(bench: Bench, rate: float, seconds: float, warmup: float = 0.0) -> Latency:
+def relay_latency(
+    bench: Bench,
+    rate: float,
+    seconds: float,
+    warmup: float = 0.0,
+    relay_env: Mapping[str, str] | None = None,
+) -> Latency:
     """Our design: the generator commits, the relay process delivers; the first `warmup`
-    seconds of signals are sent but not counted."""
-    env = bench.fresh(f"steady-{rate:.0f}")
+    seconds of signals are sent but not counted. `relay_env`: settings of the relay."""
+    env = bench.fresh(f"steady-{rate:.0f}") | dict(relay_env or {})
     db = Path(env["ARGO_DB"])
     store = open_signals(db)
     relay = spawn("relay", "run", env=env, log=db.parent / "relay.log")

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from argo.cli.main import main as argo_main
+from argo.db.postgres import migrations
 from argo.outbox import Release, Settlement, open_outbox
 from argo.outbox.events import OutboxEvent, created_event, outcome_event
 from argo.outbox.pg_store import PgOutboxStore
@@ -55,9 +56,10 @@ def _claim_when_due(store: PgOutboxStore, worker: str, limit: int = 50) -> list[
 def test_db_upgrade_is_safe_to_run_again(url: str) -> None:
     first = CliRunner().invoke(argo_main, ["db", "upgrade", "--db", url])
     assert first.exit_code == 0, first.output
-    assert "nothing to apply" in first.output and "schema version 3" in first.output
+    known = sorted(migrations())
+    assert "nothing to apply" in first.output and f"schema version {known[-1]}" in first.output
     versions = argo_rows(url, "SELECT version FROM argo_schema_migrations ORDER BY version")
-    assert [v["version"] for v in versions] == [1, 2, 3]
+    assert [v["version"] for v in versions] == known
 
 
 def test_db_upgrade_creates_the_schema_on_an_empty_database(empty_pg_url: str) -> None:

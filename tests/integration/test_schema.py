@@ -14,8 +14,8 @@ from argo.db.sqlite import connect
 
 def test_argo_schema_applies_twice(tmp_path: Path) -> None:
     conn = connect(tmp_path / "signals.db")
-    assert ensure_schema(conn) == latest_version() == 6
-    assert ensure_schema(conn) == 6
+    assert ensure_schema(conn) == latest_version() == 7
+    assert ensure_schema(conn) == 7
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"signals", "sync_outbox"} <= tables
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -54,7 +54,7 @@ def test_a_first_release_database_upgrades_to_the_fresh_schema(tmp_path: Path) -
         f" '{'0' * 64}', 't')"
     )
     assert current_version(old) == 1
-    assert ensure_schema(old) == 6
+    assert ensure_schema(old) == 7
     assert old.execute("SELECT count(*) FROM signals").fetchone()[0] == 1
     old.close()
     fresh = connect(tmp_path / "fresh.db")

@@ -5,14 +5,18 @@ dialect: whatever passes on one passes on the other."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from argo.outbox import (
+    Attempt,
+    AttemptFate,
     Charge,
     DeadLetter,
     EventType,
@@ -29,7 +33,7 @@ from argo.signals import SignalStore, open_signals
 from argo.timeutil import utc_now
 from argo.trades import Fill
 from tests.kit.factories import make_signals
-from tests.kit.relay import STORES, outbox_location
+from tests.kit.relay import STORES, HorizonWaiting, outbox_location
 
 LEASE = 30.0
 
@@ -43,7 +47,7 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path]:
 @pytest.fixture
 def signals(db: Path) -> Iterator[SignalStore]:
     store = open_signals(db)
-    yield store
+    yield cast(SignalStore, HorizonWaiting(store, db))
     store.close()
 
 
@@ -309,3 +313,79 @@ def test_workers_and_slots(db: Path, signals: SignalStore, outbox: OutboxStore) 
     finally:
         other.close()
     assert isinstance(outbox.data_version(), int)
+
+
+_POSTS = itertools.count(1)
+
+
+def _attempt(row_id: int, at: datetime, fate: AttemptFate, status: int | None = 200) -> Attempt:
+    error = None if status else "ConnectError"
+    return Attempt(row_id, next(_POSTS), at, 0.012, status, error, f"answer {status}", "", fate)
+
+
+def test_the_attempt_log_keeps_every_post_and_its_fate_in_order(
+    signals: SignalStore, outbox: OutboxStore
+) -> None:
+    (signal,) = make_signals(1)
+    signals.add_many([signal], utc_now())
+    now = utc_now()
+    first = outbox.claim("w1", now, LEASE, limit=10)
+    (row,) = first.rows
+    assert row.tried == 0
+    [in_flight] = outbox.attempts().find(row.event_id)
+    assert in_flight.fate is AttemptFate.IN_FLIGHT and in_flight.window == first.token
+    tries = (
+        _attempt(row.id, now, AttemptFate.RETRIED_AT_ONCE, None),
+        _attempt(row.id, now, AttemptFate.RELEASED, None),
+    )
+    outbox.settle(first, Settlement(released=(Release(row.id, "down"),), attempts=tries), now)
+    second = outbox.claim("w1", now, LEASE, limit=10)
+    assert second.rows[0].tried == 2
+    charge = Charge(row.id, 1, now, now, "HTTP 500")
+    failed = (_attempt(row.id, now, AttemptFate.RETRY_LATER, 500),)
+    outbox.settle(second, Settlement(charged=(charge,), attempts=failed), now)
+    third = outbox.claim("w2", now + timedelta(seconds=1), LEASE, limit=10)
+    stored = (_attempt(row.id, now, AttemptFate.DELIVERED, 200),)
+    outbox.settle(third, Settlement(delivered=(row.id,), attempts=stored), now)
+    log = outbox.attempts().find(signal.signal_id)
+    assert [(a.number, a.status, a.error, a.fate) for a in log] == [
+        (1, None, "ConnectError", AttemptFate.RETRIED_AT_ONCE),
+        (2, None, "ConnectError", AttemptFate.RELEASED),
+        (3, 500, None, AttemptFate.RETRY_LATER),
+        (4, 200, None, AttemptFate.DELIVERED),
+    ]
+    assert [a.relay for a in log] == ["w1", "w1", "w1", "w2"]
+    assert log[3].window == third.token and log[3].answer == "answer 200"
+    assert outbox.attempts().counts([row.id, 999_999]) == {row.id: 4}
+
+
+def test_a_window_never_settled_reads_as_unknown_once_its_row_moves_on(
+    signals: SignalStore, outbox: OutboxStore
+) -> None:
+    signals.add_many(make_signals(1), utc_now())
+    now = utc_now()
+    killed = outbox.claim("w1", now, -1.0, limit=10)  # its lease has already run out
+    (row,) = killed.rows
+    [held] = outbox.attempts().find(row.event_id)
+    assert held.fate is AttemptFate.IN_FLIGHT
+    again = outbox.claim("w2", now, LEASE, limit=10)
+    assert [r.id for r in again.rows] == [row.id] and again.rows[0].tried == 0
+    unknown, in_flight = outbox.attempts().find(row.event_id)
+    assert (unknown.fate, unknown.relay) == (AttemptFate.UNKNOWN, "w1")
+    assert (in_flight.fate, in_flight.relay) == (AttemptFate.IN_FLIGHT, "w2")
+
+
+def test_attempts_go_with_their_row_and_none_are_kept_when_the_log_is_off(
+    signals: SignalStore, outbox: OutboxStore
+) -> None:
+    signals.add_many(make_signals(2), utc_now())
+    now = utc_now()
+    logged = outbox.claim("w1", now, LEASE, limit=1)
+    delivered = (_attempt(logged.rows[0].id, now, AttemptFate.DELIVERED),)
+    outbox.settle(logged, Settlement(delivered=(logged.rows[0].id,), attempts=delivered), now)
+    quiet = outbox.claim("w1", now, LEASE, limit=1, log_attempts=False)
+    outbox.settle(quiet, Settlement(delivered=(quiet.rows[0].id,)), now)
+    assert outbox.attempts().find(quiet.rows[0].event_id) == []
+    assert len(outbox.attempts().find(logged.rows[0].event_id)) == 1
+    assert outbox.admin().prune_delivered(now + timedelta(days=8)) == 2
+    assert outbox.attempts().counts([logged.rows[0].id]) == {}

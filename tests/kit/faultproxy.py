@@ -1,5 +1,6 @@
 """An HTTP proxy on loopback in front of a real Alpine that can slow every request down
-(a slow network or an overloaded Alpine), for tests of leases and deadlines."""
+(a slow network or an overloaded Alpine), for tests of leases and deadlines, and answer
+the next POSTs itself with scripted statuses (an Alpine failing for a moment)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ class SlowProxy:
         self.upstream = upstream
         self.delay = delay
         self.requests = 0
+        self.scripted: list[int] = []  # statuses for the next POSTs, answered here
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -43,6 +45,12 @@ class SlowProxy:
                 body = self.rfile.read(length) if length else b""
                 with proxy._lock:
                     proxy.requests += 1
+                    scripted = (
+                        proxy.scripted.pop(0) if self.command == "POST" and proxy.scripted else None
+                    )
+                if scripted is not None:
+                    self._answer(scripted, b'{"detail": "scripted failure"}')
+                    return
                 time.sleep(proxy.delay)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
                 answer = httpx.request(
@@ -59,6 +67,13 @@ class SlowProxy:
                 self.send_header("Content-Length", str(len(answer.content)))
                 self.end_headers()
                 self.wfile.write(answer.content)
+
+            def _answer(self, status: int, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
 
             do_GET = _forward
             do_POST = _forward

@@ -183,3 +183,29 @@ def outbox_rows(db: Path) -> list[dict[str, Any]]:
     with sqlite3.connect(db, timeout=30) as conn:
         conn.row_factory = sqlite3.Row
         return [dict(r) for r in conn.execute("SELECT * FROM sync_outbox ORDER BY id")]
+
+
+_WRITES = frozenset({"add", "add_many", "record_outcomes", "record_executions"})
+
+
+class HorizonWaiting:
+    """A signal store whose writes return only once PostgreSQL's drain horizon has passed
+    the rows they committed (see `relay_for`): a claim right after a write then sees them,
+    whatever another test worker's transactions were doing at that instant. On SQLite it
+    is the store itself."""
+
+    def __init__(self, store: Any, db: Path) -> None:
+        self._store = store
+        self._db = db
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self._store, name)
+        if name not in _WRITES or not is_postgres(self._db):
+            return found
+
+        def write(*args: Any, **kwargs: Any) -> Any:
+            result = found(*args, **kwargs)
+            wait_for(lambda: not _above_horizon(self._db), timeout=10, what="the drain horizon")
+            return result
+
+        return write

@@ -276,3 +276,31 @@ def test_health_is_healthy_only_with_alpines_body() -> None:
 
     assert _deliverer(httpx.MockTransport(healthy)).health()[0] is True
     assert _deliverer(httpx.MockTransport(proxy)).health()[0] is False
+
+
+def test_each_post_of_a_send_is_recorded_with_what_came_back() -> None:
+    answers = iter([_response(500, ALPINE_ERROR), _response(201, ACK)])
+    reply = _deliverer(httpx.MockTransport(lambda request: next(answers))).send(ROW)
+    assert reply.answer is Answer.ACKNOWLEDGED
+    assert [(t.status, t.error) for t in reply.tries] == [(500, None), (201, None)]
+    assert "what Alpine says" in reply.tries[0].answer and '"created"' in reply.tries[1].answer
+    assert reply.tries[0].post != reply.tries[1].post
+    assert all(t.seconds >= 0 for t in reply.tries)
+
+    def refused(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    failed = _deliverer(httpx.MockTransport(refused)).send(ROW)
+    assert [(t.status, t.error) for t in failed.tries] == [(None, "ConnectError")] * 2
+
+
+def test_the_rows_of_a_batch_share_its_post() -> None:
+    second = OutboxRow(3, "evt_3", "signal.created", "fedcba9876543210", "{}", ROW.created_at, 0)
+
+    def batch(request: httpx.Request) -> httpx.Response:
+        items = [ACK, ACK | {"argo_signal_id": second.signal_id, "status": "duplicate"}]
+        return httpx.Response(200, json={"results": items})
+
+    replies = _deliverer(httpx.MockTransport(batch)).send_batch([ROW, second])
+    assert [len(r.tries) for r in replies] == [1, 1]
+    assert replies[0].tries == replies[1].tries and replies[0].tries[0].status == 200

@@ -6,8 +6,19 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from argo.outbox import OutboxRow
-from relay.fate import TABLE, Answer, Fate, Reply, Rules, Sent, Verdict, decide, needs_probe
+from argo.outbox import AttemptFate, OutboxRow
+from relay.fate import (
+    TABLE,
+    Answer,
+    Fate,
+    Reply,
+    Rules,
+    Sent,
+    Try,
+    Verdict,
+    decide,
+    needs_probe,
+)
 from relay.retry import RetryPolicy
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -132,3 +143,32 @@ def test_rate_limit_waits_for_the_longest_retry_after() -> None:
     ]
     decision = decide(sent, RULES, NOW, lambda c: c)
     assert decision.verdict is Verdict.RATE_LIMITED and decision.retry_after == 9.0
+
+
+def _tries(*statuses: int | None) -> tuple[Try, ...]:
+    return tuple(
+        Try(n, NOW, 0.01, status, None if status else "ConnectError", f"answer {n}")
+        for n, status in enumerate(statuses, 1)
+    )
+
+
+def test_every_post_becomes_an_attempt_with_the_fate_it_led_to() -> None:
+    sent = [
+        Sent(row(1), Reply(A.ACKNOWLEDGED, "created", tries=_tries(500, 201))),
+        Sent(row(2, attempts=4), Reply(A.FAILED, "HTTP 500", tries=_tries(500))),
+        Sent(row(3), Reply(A.NOT_SENT, "stopping")),
+    ]
+    attempts = decide(sent, RULES, NOW, lambda c: c, alpine_up=True).settlement.attempts
+    assert attempts is not None
+    assert [(a.row_id, a.post, a.status, a.detail, a.fate) for a in attempts] == [
+        (1, 1, 500, "", AttemptFate.RETRIED_AT_ONCE),
+        (1, 2, 201, "created", AttemptFate.DELIVERED),
+        (2, 1, 500, "HTTP 500", AttemptFate.DEAD),  # its retries ran out
+    ]
+
+
+def test_in_an_outage_a_failed_post_is_released_not_charged() -> None:
+    sent = [Sent(row(n), Reply(A.UNAVAILABLE, "down", tries=_tries(None))) for n in (1, 2, 3)]
+    attempts = decide(sent, RULES, NOW, lambda c: c).settlement.attempts
+    assert attempts is not None
+    assert {(a.error, a.fate) for a in attempts} == {("ConnectError", AttemptFate.RELEASED)}
