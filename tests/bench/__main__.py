@@ -7,7 +7,7 @@ phase has a wall-time budget (`BUDGET_S`; the whole <= 10 min) and prints progre
 
 `--quick` (or BENCH_QUICK=1) runs a reduced version (about two minutes) with the same
 keys, for development. Writes bench-results/latest.json (quick: latest-quick.json) and
-prints a table. `--only stream` (or limits, engine, pipeline, latency, signing,
+prints a table. `--only stream` (or limits, engine, pipeline, latency, signing, tracing,
 attempts; repeatable) runs only those parts, writes bench-results/only-<parts>.json and
 checks only the targets it has figures for.
 """
