@@ -55,6 +55,8 @@ def trace(signal_id: str, as_json: bool, db_path: Path | None) -> None:
 def _print(entry: OutboxEntry, attempts: list[LoggedAttempt], receipt: KeptReceipt | None) -> None:
     click.echo(f"{entry.event_type}  event {entry.event_id}")
     click.echo(f"  committed by Argo   {to_text(entry.committed_at)}")
+    if entry.trace_id is not None:
+        click.echo(f"  trace               {entry.trace_id} (OpenTelemetry: argo, relay, alpine)")
     for attempt in attempts:
         click.echo(attempt_line(attempt))
     if not attempts:

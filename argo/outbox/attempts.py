@@ -64,6 +64,13 @@ class OutboxEntry:
     next_attempt_at: datetime | None
     last_error: str | None
     claimed_by: str | None
+    traceparent: str | None = None  # Argo's span that wrote it (tracing on)
+
+    @property
+    def trace_id(self) -> str | None:
+        """The OpenTelemetry trace id of the span that wrote it, if one did."""
+        parts = (self.traceparent or "").split("-")
+        return parts[1] if len(parts) == 4 else None
 
     @property
     def state(self) -> str:
@@ -92,6 +99,7 @@ class OutboxEntry:
             "next_attempt_at": text(self.next_attempt_at),
             "last_error": self.last_error,
             "claimed_by": self.claimed_by,
+            "trace_id": self.trace_id,
         }
 
 
@@ -119,7 +127,8 @@ _ORDER = " ORDER BY 1, 7, 13"
 _SQLITE_MATCH = "(o.event_id = :key OR o.signal_id = :key)"
 _PG_MATCH = "(o.event_id = %(key)s OR o.signal_id = %(key)s)"
 _ENTRIES = """SELECT event_id, event_type, signal_id, created_at, delivered_at, dead_at,
-    discarded_at, attempts, next_attempt_at, last_error, claimed_by FROM sync_outbox"""
+    discarded_at, attempts, next_attempt_at, last_error, claimed_by, traceparent
+    FROM sync_outbox"""
 SQLITE_ATTEMPTS = AttemptQueries(
     by_key=_LOGGED.format(match=_SQLITE_MATCH)
     + " UNION ALL "
@@ -205,6 +214,7 @@ def _entry(row: Mapping[str, Any]) -> OutboxEntry:
         next_attempt_at=as_optional_time(row["next_attempt_at"]),
         last_error=row["last_error"],
         claimed_by=row["claimed_by"],
+        traceparent=row["traceparent"],
     )
 
 

@@ -24,6 +24,7 @@ from tests.kit.otlp import ReceivedSpan, Receiver, otlp_receiver
 from tests.support import (
     ROOT,
     AlpineServer,
+    cli,
     new_api_key,
     new_signing_secret,
     spawn,
@@ -209,6 +210,8 @@ def test_one_signal_is_one_trace_across_argo_relay_and_alpine(
             sigterm(argo, tmp_path / "argo.log")
     for log in (tmp_path / "argo.log", tmp_path / "relay.log", alpine.log):
         assert f"trace_id={ingest.trace_id}" in log.read_text(), log  # lines name the trace
+    shown = cli("relay", "trace", first, env={"ARGO_DB": str(db)})
+    assert f"trace               {ingest.trace_id}" in shown.stdout, shown.stdout + shown.stderr
 
 
 def test_each_item_of_a_batch_lands_in_its_own_signals_trace(
