@@ -165,7 +165,8 @@ def test_postgresql_upgrade_from_version_1() -> None:
                 " name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
             )
             conn.execute("INSERT INTO argo_schema_migrations VALUES (1, '0001_outbox.sql')")
-        assert upgrade(conn).applied == ("0002_executed.sql", "0003_receipts.sql")
+        later = tuple(name for version, (name, _) in sorted(migrations().items()) if version > 1)
+        assert later[0] == "0002_executed.sql" and upgrade(conn).applied == later
         assert upgrade(conn).applied == ()
         conn.close()
         store = open_signals(Path(url_for(name)))
