@@ -14,10 +14,12 @@ from argo.db.postgres import connect as pg_connect
 from argo.db.postgres import migrations, upgrade
 from argo.db.schema import current_version, ensure_schema, latest_version, statements
 from argo.db.sqlite import connect
+from argo.outbox.events import created_event
 from argo.signal import Signal
 from argo.signals import open_signals
-from argo.signals.store import SqliteSignalStore
-from argo.timeutil import from_text, utc_now
+from argo.signals.queries import SQLITE_WRITES
+from argo.signals.writes import signal_params
+from argo.timeutil import from_text, to_text, utc_now
 from argo.trades import Fill
 from tests.kit.factories import make_signals
 from tests.kit.pgdb import (
@@ -82,8 +84,16 @@ def _v3_database(path: Path) -> None:
     for statement in statements(V3.read_text()):
         old.execute(statement)
     old.execute("PRAGMA user_version = 3")
-    store = SqliteSignalStore(old)
-    store.add_many(make_signals(3), utc_now())
+    now = utc_now()
+    now_text = to_text(now)
+    for signal in make_signals(3):  # as version 3 wrote them: no traceparent column yet
+        old.execute(SQLITE_WRITES.insert_signal, signal_params(signal, now_text))
+        event = created_event(signal, now)
+        old.execute(
+            "INSERT INTO sync_outbox (event_id, event_type, signal_id, payload, created_at,"
+            " next_attempt_at) VALUES (?, ?, ?, ?, ?5, ?5)",
+            (event.event_id, event.event_type.value, event.signal_id, event.payload, now_text),
+        )
     old.execute("DELETE FROM sync_outbox WHERE id = 3")  # pruned: its id is never reused
     with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
         old.execute(
@@ -105,7 +115,9 @@ def test_a_version_3_database_upgrades_and_the_upgrade_is_safe_to_rerun(tmp_path
     store = open_signals(tmp_path / "old.db")  # what `argo run` does on start
     conn = store.connection
     after = [tuple(r) for r in conn.execute("SELECT * FROM sync_outbox ORDER BY id")]
-    assert after == before  # every row and column kept, ids included
+    width = len(before[0])
+    assert [r[:width] for r in after] == before  # every row and column kept, ids included
+    assert {r[width:] for r in after} == {(None,)}  # traceparent (version 6), NULL
     [signal] = [s.signal for s in store.signals()][:1]
     assert len(store.record_executions([fill_for(signal)], utc_now())) == 1
     ids = [r[0] for r in conn.execute("SELECT id FROM sync_outbox ORDER BY id")]
