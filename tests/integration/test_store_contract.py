@@ -368,7 +368,7 @@ def test_a_window_never_settled_reads_as_unknown_once_its_row_moves_on(
     (row,) = killed.rows
     [held] = outbox.attempts().find(row.event_id)
     assert held.fate is AttemptFate.IN_FLIGHT
-    again = outbox.claim("w2", now, LEASE, limit=10)
+    again = outbox.claim("w2", now + timedelta(seconds=1), LEASE, limit=10)
     assert [r.id for r in again.rows] == [row.id] and again.rows[0].tried == 0
     unknown, in_flight = outbox.attempts().find(row.event_id)
     assert (unknown.fate, unknown.relay) == (AttemptFate.UNKNOWN, "w1")
