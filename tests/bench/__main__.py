@@ -7,9 +7,10 @@ phase has a wall-time budget (`BUDGET_S`; the whole <= 10 min) and prints progre
 
 `--quick` (or BENCH_QUICK=1) runs a reduced version (about two minutes) with the same
 keys, for development. Writes bench-results/latest.json (quick: latest-quick.json) and
-prints a table. `--only stream` (or limits, engine, pipeline, latency, signing, tracing,
-attempts; repeatable) runs only those parts, writes bench-results/only-<parts>.json and
-checks only the targets it has figures for.
+prints a table. `--hog` runs the latency rounds beside a CPU hog (one busy core at nice
+0; the file name gains `-hog`). `--only stream` (or limits, engine, pipeline, latency,
+signing, tracing, attempts; repeatable) runs only those parts, writes
+bench-results/only-<parts>.json and checks only the targets it has figures for.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from tests.bench import (
     stream,
     tracing,
 )
+from tests.bench.hog import hogging
 from tests.bench.stats import Figure, ratios
 from tests.kit.pgdb import PG_URL, conninfo, create_database, drop_database, url_for
 from tests.support import ROOT, new_api_key, new_signing_secret, start_alpine, stop
@@ -158,6 +160,7 @@ class Clock:
 
 CLOCK = Clock()
 QUICK = [False]
+HOG = [False]
 
 
 def say(text: str) -> None:
@@ -185,13 +188,19 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("BENCH_QUICK", "") not in ("", "0"),
         help="reduced sizes for development (also BENCH_QUICK=1); same keys",
     )
+    parser.add_argument(
+        "--hog",
+        action="store_true",
+        help="run the latency rounds beside a CPU hog (one busy core at nice 0)",
+    )
     args = parser.parse_args(argv)
-    only, QUICK[0] = args.only, args.quick
+    only, QUICK[0], HOG[0] = args.only, args.quick, args.hog
     SIZES.clear()
     SIZES.update(QUICK_SIZES if QUICK[0] else FULL)
     parts = set(only or PARTS)
     results: dict[str, Any] = {
         "quick": QUICK[0],
+        "hog": HOG[0],
         "machine": machine(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "load_at_start": [round(x, 2) for x in os.getloadavg()],
@@ -251,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     name = "latest.json" if not only else f"only-{'-'.join(sorted(parts))}.json"
     if QUICK[0]:
         name = name.replace(".json", "-quick.json")
+    if HOG[0]:
+        name = name.replace(".json", "-hog.json")
     (out / name).write_text(json.dumps(results, indent=2) + "\n")
     print_table(results, figures, f"bench-results/{name}")
     return 0
@@ -376,7 +387,11 @@ def latencies(bench: pipeline.Bench) -> dict[str, Any]:
     out: dict[str, Any] = {}
     count, seconds, warmup = SIZES["rounds"], SIZES["round_s"], SIZES["warmup_s"]
     arms = ", ".join(key for key, _, _ in latency.ARMS)
-    with CLOCK.phase("latency rounds", f"{count} rounds of {arms}, {seconds:g} s each"):
+    beside = ", beside a CPU hog" if HOG[0] else ""
+    with (
+        CLOCK.phase("latency rounds", f"{count} rounds of {arms}, {seconds:g} s each{beside}"),
+        hogging(HOG[0], BUDGET_S["latency rounds"] * 2),
+    ):
         rounds = latency.interleaved(bench, count, seconds, warmup, say)
     out["rounds"] = {
         key: [
@@ -633,7 +648,10 @@ _SHOWN = (
 
 
 def print_table(r: dict[str, Any], figures: dict[str, Figure], wrote: str) -> None:
-    print(f"\nargo-alpine benchmark ({'quick' if r['quick'] else 'full'} run) on {r['machine']}")
+    kind = ("quick" if r["quick"] else "full") + (
+        " run, latency beside a CPU hog" if r["hog"] else " run"
+    )
+    print(f"\nargo-alpine benchmark ({kind}) on {r['machine']}")
     print(f"load average at start {r['load_at_start']}, at end {r['load_at_end']}")
     print(f"{'figure':<34}{'median':>12}{'low':>12}{'high':>12}{'spread':>9}")
     for key, figure in figures.items():

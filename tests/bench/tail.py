@@ -18,7 +18,6 @@ import gc
 import json
 import os
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +33,7 @@ from alpine.store import make_engine
 from argo.signals import open_signals
 from argo.timeutil import from_text
 from tests.bench import latency
+from tests.bench.hog import hogging
 from tests.bench.pipeline import Bench
 from tests.bench.stats import percentile
 from tests.kit.pgdb import conninfo, create_database, drop_database, url_for
@@ -162,14 +162,6 @@ def _report(rows: list[dict[str, float]], gcs: list[list[float]], label: str) ->
     return summary
 
 
-def _hog(seconds: float) -> subprocess.Popen[bytes]:
-    """One core busy at nice 0 for at most `seconds` (it ends itself if this one dies)."""
-    spin = (
-        f"import time\nend = time.monotonic() + {seconds:.0f}\nwhile time.monotonic() < end: pass"
-    )
-    return subprocess.Popen([sys.executable, "-c", spin], stdout=subprocess.DEVNULL)
-
-
 def run(rate: float, seconds: float, hog: bool, inline: bool) -> dict[str, Any]:
     name = create_database("argo_alpine_tail")
     engine = make_engine(url_for(name))
@@ -185,16 +177,13 @@ def run(rate: float, seconds: float, hog: bool, inline: bool) -> dict[str, Any]:
             extra_env={"ALPINE_RATE_LIMIT": "0"},
         )
         bench = Bench(alpine, url_for(name), work)
-        hogging = _hog(seconds + 10) if hog else None
         try:
             label = f"{'inline' if inline else 'relay'} {rate:g}/s{' + hog' if hog else ''}"
-            if inline:
-                return _inline(bench, rate, seconds, label)
-            return _relay(bench, rate, seconds, label)
+            with hogging(hog, seconds + 10):
+                if inline:
+                    return _inline(bench, rate, seconds, label)
+                return _relay(bench, rate, seconds, label)
         finally:
-            if hogging is not None:
-                hogging.kill()
-                hogging.wait(5)
             stop(alpine.process)
             drop_database(name)
 
@@ -234,11 +223,37 @@ def _relay(bench: Bench, rate: float, seconds: float, label: str) -> dict[str, A
     traced = json.loads(trace.read_text())
     commits, received = _commits(db), _received(bench)
     by_row = {i: w for w in traced["windows"] for i in w["ids"]}
-    rows = []
+    rows, busy = [], []
     for n, (row_id, (signal_id, committed)) in enumerate(sorted(commits.items())):
         if row_id in by_row and signal_id in received and n >= int(rate * 0.5):
             rows.append(_steps(by_row[row_id], committed, done[n], received[signal_id]))
-    return _report(rows, traced["gc"], label)
+            busy.append(_relay_was(traced["windows"], by_row[row_id], done[n]))
+    summary = _report(rows, traced["gc"], label)
+    total = "commit -> stored (bench figure)"
+    cut = percentile([r[total] for r in rows], 99)
+    at_commit: dict[str, int] = {}
+    for r, where in zip(rows, busy, strict=True):
+        if r[total] >= cut:
+            at_commit[where] = at_commit.get(where, 0) + 1
+    summary["tail_relay_at_commit"] = at_commit
+    print(f"signals at or over p99: where the relay was when their commit ended {at_commit}")
+    return summary
+
+
+def _relay_was(windows: list[dict[str, Any]], own: dict[str, Any], done: float) -> str:
+    """Which phase of an earlier window the relay was in when a commit ended."""
+    for window in windows:
+        if window is own or window["claim0"] > done:
+            continue
+        for phase, start, end in (
+            ("claiming", "claim0", "claim1"),
+            ("posting", "send0", "send1"),
+            ("deciding", "send1", "settle0"),
+            ("settling", "settle0", "settle1"),
+        ):
+            if window[start] <= done < window[end]:
+                return f"{phase} an earlier window"
+    return "idle"
 
 
 def _paced(store: Any, rate: float, seconds: float, after: Callable[[], None]) -> tuple[int, float]:
