@@ -64,11 +64,16 @@ def _paced(
     seconds: float,
     after_commit: AfterCommit | None = None,
     every_second: Callable[[int], None] | None = None,
+    slots: list[float] | None = None,
 ) -> tuple[int, float]:
-    """Commit signals at `rate`/s for `seconds` (bounded); (sent, achieved rate)."""
+    """Commit signals at `rate`/s for `seconds` (bounded); (sent, achieved rate). `slots`
+    gets each signal's planned time (epoch seconds), in commit order."""
     next_signal = _signals()
     interval, started, sent, ticks = 1.0 / rate, time.perf_counter(), 0, 0
+    wall = time.time()
     while time.perf_counter() - started < seconds:
+        if slots is not None:
+            slots.append(wall + sent * interval)
         made = next_signal()
         store.add(made, utc_now())
         if after_commit is not None:
@@ -84,9 +89,12 @@ def _paced(
     return sent, sent / (time.perf_counter() - started)
 
 
-def _latencies(bench: Bench, db: Path, skip: int = 0) -> list[float]:
-    """Per signal: Argo's commit time → Alpine's received_at, in ms; the first `skip`
-    signals committed (the warm-up: first connections, first claim) left out."""
+def _latencies(
+    bench: Bench, db: Path, skip: int = 0, slots: list[float] | None = None
+) -> tuple[list[float], list[float]]:
+    """Per signal: Argo's commit time → Alpine's received_at, in ms, and the same from
+    its planned slot (when `slots` are given); the first `skip` signals committed (the
+    warm-up: first connections, first claim) left out."""
     with sqlite3.connect(db) as conn:
         committed = {
             s: from_text(at)
@@ -94,18 +102,29 @@ def _latencies(bench: Bench, db: Path, skip: int = 0) -> list[float]:
         }
     with psycopg.connect(conninfo(bench.pg_url)) as conn:
         received = dict(conn.execute("SELECT signal_id, received_at FROM signals"))
-    kept = list(committed)[skip:]
-    return [(received[s] - committed[s]).total_seconds() * 1000 for s in kept if s in received]
+    order = list(committed)
+    kept = order[skip:]
+    lags = [(received[s] - committed[s]).total_seconds() * 1000 for s in kept if s in received]
+    planned = slots or []
+    from_slot = [
+        (received[s].timestamp() - planned[n]) * 1000
+        for n, s in enumerate(order)
+        if n >= skip and n < len(planned) and s in received
+    ]
+    return lags, from_slot
 
 
-def _figures(rate: float, lags: list[float]) -> Latency:
+def _figures(rate: float, lags: tuple[list[float], list[float]]) -> Latency:
+    commit, slot = lags
     return Latency(
         rate,
-        percentile(lags, 50),
-        percentile(lags, 95),
-        percentile(lags, 99),
-        max(lags) if lags else 0.0,
-        len(lags),
+        percentile(commit, 50),
+        percentile(commit, 95),
+        percentile(commit, 99),
+        max(commit) if commit else 0.0,
+        len(commit),
+        percentile(slot, 50) if slot else 0.0,
+        percentile(slot, 99) if slot else 0.0,
     )
 
 
@@ -126,12 +145,13 @@ def relay_latency(
         wait_for(
             lambda: "relay started" in (db.parent / "relay.log").read_text(), what="relay start"
         )
-        sent, achieved = _paced(store, rate, seconds + warmup)
+        slots: list[float] = []
+        sent, achieved = _paced(store, rate, seconds + warmup, slots=slots)
         wait_for(lambda: outbox_counts(db)[0] == sent, timeout=60, what="steady-state drain")
     finally:
         stop(relay)
         store.close()
-    return _figures(achieved, _latencies(bench, db, int(rate * warmup)))
+    return _figures(achieved, _latencies(bench, db, int(rate * warmup), slots))
 
 
 def baseline_latency(bench: Bench, rate: float, seconds: float, warmup: float = 0.0) -> Latency:
@@ -141,12 +161,13 @@ def baseline_latency(bench: Bench, rate: float, seconds: float, warmup: float = 
     db = Path(env["ARGO_DB"])
     store = open_signals(db)
     post_inline = inline_poster(bench)
+    slots: list[float] = []
     try:
-        _, achieved = _paced(store, rate, seconds + warmup, after_commit=post_inline)
+        _, achieved = _paced(store, rate, seconds + warmup, after_commit=post_inline, slots=slots)
     finally:
         post_inline.close()
         store.close()
-    return _figures(achieved, _latencies(bench, db, int(rate * warmup)))
+    return _figures(achieved, _latencies(bench, db, int(rate * warmup), slots))
 
 
 class InlinePoster:

@@ -65,6 +65,11 @@ class Latency:
     p99_ms: float
     max_ms: float
     signals: int
+    # From the time the paced generator meant to make each signal (its slot) instead of
+    # its commit: includes the time a signal waited for the generator itself (the inline
+    # design's previous POST). Informational; the targets are on commit -> stored.
+    p50_from_slot_ms: float = 0.0
+    p99_from_slot_ms: float = 0.0
 
 
 def steady_state(bench: Bench, rate: float, seconds: float) -> Latency:
