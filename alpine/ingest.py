@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from alpine.cursor import decode_cursor, encode_cursor
 from alpine.errors import StoreUnavailableError
 from alpine.guard import IngestGuard
+from alpine.json_response import FastJSONResponse
 from alpine.metrics import AlpineMetrics
 from alpine.openapi import INGEST_RESPONSES, request_body
 from alpine.receipt_issuer import ReceiptIssuer
@@ -126,7 +127,7 @@ class IngestApi:
                 self._receipts.for_signals, [result.alpine_signal_id]
             )
             answer["receipt"] = receipts.get(result.alpine_signal_id)
-        return JSONResponse(
+        return FastJSONResponse(
             answer,
             status_code=_STATUS_CODES[result.status],
             background=self._receipts.after_answer(),
@@ -157,7 +158,7 @@ class IngestApi:
         late = sum(1 for outcome in stored if outcome.late)
         if late:
             self._metrics.signals_late.inc(late)
-        return JSONResponse({"results": results}, background=self._receipts.after_answer())
+        return FastJSONResponse({"results": results}, background=self._receipts.after_answer())
 
     async def ingest_outcome(self, request: Request) -> JSONResponse:
         """Record the outcome of a stored signal."""

@@ -90,10 +90,11 @@ class RecordSealer:
         if sealed >= head:
             return int(sealed)
         conn.commit()  # end the read so sealing's commits are visible to it
-        while True:
-            sealed, more = seal_batch(self._engine, self._key)
-            if not more:
-                return sealed
+        while sealed < head:
+            sealed, progressed = seal_batch(self._engine, self._key)
+            if not progressed:  # the events left were removed behind Alpine's back
+                break
+        return int(sealed)
 
 
 def read_entries(conn: Connection, low: int, high: int) -> dict[int, Entry]:

@@ -55,18 +55,21 @@ class Entry:
 
 
 def seal_batch(engine: Engine, key: SigningKey) -> tuple[int, bool]:
-    """Seal up to SEAL_BATCH committed events: (the last sealed position, more to do)."""
+    """Seal up to SEAL_BATCH committed events: (the last sealed position, whether it
+    sealed any: there may be more)."""
     with engine.begin() as tx:
         if tx.dialect.name == "postgresql":
             return _seal_in_database(tx, key)
         return _seal_in_python(tx, key)
 
 
-_LOCK_HEAD = text("SELECT seq FROM record_head WHERE id = 1 FOR UPDATE")
+_LOCK_HEAD = text(
+    "SELECT r.seq, f.seq FROM record_head AS r, feed_head AS f"
+    " WHERE r.id = 1 AND f.id = 1 FOR UPDATE OF r"
+)
 _SEAL = text(
-    "SELECT entry_seq, entry_hash, sealed FROM alpine_record_seal("
-    "CAST(:batch AS integer), CAST(:every AS integer),"
-    " CAST(:seqs AS bigint[]), CAST(:contents AS text[]))"
+    "SELECT entry_seq, entry_hash, sealed FROM alpine_record_seal(CAST(:every AS integer),"
+    " CAST(:seqs AS bigint[]), CAST(:contents AS text[]), CAST(:noise AS bytea))"
 )
 _SIGN = text(
     "UPDATE record_entries AS r SET kid = :kid, sig = s.sig"
@@ -77,29 +80,33 @@ _SIGN = text(
 
 def _seal_in_database(tx: Connection, key: SigningKey) -> tuple[int, bool]:
     # Take record_head's row first: sealers of every worker queue here.
-    sealed = int(tx.execute(_LOCK_HEAD).scalar_one())
+    sealed, head = (int(v) for v in tx.execute(_LOCK_HEAD).one())
+    if head <= sealed:
+        return sealed, False
+    # `head` may be behind events committed while this sealer waited: they are sealed
+    # by the next batch (`more`), as is any beyond SEAL_BATCH.
+    batch = min(head - sealed, SEAL_BATCH)
     updates = tx.execute(
         select(feed_events.c.seq, feed_events.c.kind, *_CONTENT)
         .select_from(_JOINED)
         .where(
             feed_events.c.seq > sealed,
-            feed_events.c.seq <= sealed + SEAL_BATCH,
+            feed_events.c.seq <= sealed + batch,
             feed_events.c.kind != "signal",
         )
     ).all()
     params = {
-        "batch": SEAL_BATCH,
         "every": CHECKPOINT_EVERY,
         "seqs": [int(r.seq) for r in updates],
         "contents": [str(content_hash(r.kind, r)) for r in updates],
+        "noise": secrets.token_bytes(16 * batch),  # each entry's nonce
     }
     to_sign = tx.execute(_SEAL, params).all()
     if not to_sign:
         return sealed, False
     sigs = [b64(key.private.sign(signed_text(int(s), h, key.kid))) for s, h, _ in to_sign]
     tx.execute(_SIGN, {"kid": key.kid, "seqs": [int(r[0]) for r in to_sign], "sigs": sigs})
-    count = int(to_sign[0][2])
-    return int(to_sign[-1][0]), count == SEAL_BATCH
+    return int(to_sign[-1][0]), True
 
 
 def _seal_in_python(tx: Connection, key: SigningKey) -> tuple[int, bool]:
@@ -128,7 +135,7 @@ def _seal_in_python(tx: Connection, key: SigningKey) -> tuple[int, bool]:
         .where(record_head.c.id == 1)
         .values(seq=entries[-1].seq, hash=entries[-1].hash)
     )
-    return entries[-1].seq, len(rows) == SEAL_BATCH
+    return entries[-1].seq, True
 
 
 def _entry(key: SigningKey, seq: int, kind: str, row: Any, prev_hash: str, signed: bool) -> Entry:
