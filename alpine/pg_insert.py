@@ -1,10 +1,11 @@
 """Alpine's PostgreSQL insert of a batch of signals (one item for a single POST): one
 autocommit statement, one round trip with the commit, on the pooled psycopg connection
-itself (SQLAlchemy's execution layer cost more CPU than the rest of a request)."""
+itself (SQLAlchemy's execution layer cost more CPU than the rest of a request). The
+receipts of a batch read their facts the same way (`driver_rows`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -68,13 +69,17 @@ def insert_batch(
     engine: Engine, batch: Sequence[SignalIn], api_key_id: str, late_after: float
 ) -> dict[str, tuple[int, bool]]:
     """INSERT ... ON CONFLICT DO NOTHING of the whole batch in one autocommit statement:
-    one round trip, the commit included. Rows inserted: signal_id -> (id, late).
-
-    It runs on the pooled driver connection itself: SQLAlchemy's execution layer cost
-    more CPU than the rest of a single-signal request. The statement is still counted
-    by the engine's `before_cursor_execute` listeners (alpine_db_queries_total).
-    """
+    one round trip, the commit included. Rows inserted: signal_id -> (id, late)."""
     params = {"rows": _json_rows(batch, api_key_id), "late_after": late_after}
+    rows = driver_rows(engine, _PG_BATCH_INSERT, params)
+    return {row[1]: (int(row[0]), bool(row[2])) for row in rows}
+
+
+def driver_rows(engine: Engine, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    """One autocommit statement on the pooled psycopg connection itself; its rows as
+    tuples. SQLAlchemy's execution layer cost more CPU than the rest of a single-signal
+    request. The statement is still counted by the engine's `before_cursor_execute`
+    listeners (alpine_db_queries_total); a lost connection is StoreUnavailableError."""
     try:
         pooled = engine.raw_connection()
     except DBAPIError as exc:
@@ -85,9 +90,9 @@ def insert_batch(
         try:
             with driver.cursor() as cursor:
                 for listener in engine.dispatch.before_cursor_execute:
-                    listener(None, cursor, _PG_BATCH_INSERT, params, None, False)
-                cursor.execute(_PG_BATCH_INSERT, params)
-                return {row[1]: (int(row[0]), bool(row[2])) for row in cursor.fetchall()}
+                    listener(None, cursor, sql, params, None, False)
+                cursor.execute(sql, params)
+                return cursor.fetchall()
         finally:
             if not driver.closed:
                 driver.autocommit = False  # as the pool's other users expect it

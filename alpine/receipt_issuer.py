@@ -9,14 +9,37 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Select, select
 from starlette.background import BackgroundTask
 
+from alpine.pg_insert import driver_rows
 from alpine.receipts import EVENTS, UPDATE_FIELDS, PublicKey, SigningKey, moment_text, update_hash
 from alpine.record import RecordSealer
 from alpine.tables import feed_events, signals
 
 _JOINED = feed_events.join(signals, signals.c.id == feed_events.c.signal_row)
+# What a signal's receipt states, its time already as moment_text writes it (to_char's
+# fields: the same text, without a datetime per row).
+_PG_SIGNAL_FACTS = (
+    "SELECT s.id, s.signal_id, s.verification_hash, f.seq,"
+    """ to_char(f.stored_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+    " FROM feed_events AS f JOIN signals AS s ON s.id = f.signal_row"
+    " WHERE f.signal_row = ANY(%(ids)s) AND f.kind = 'signal'"
+)
+
+
+def _signal_facts(ids: list[int]) -> Select[Any]:
+    return (
+        select(
+            signals.c.id,
+            signals.c.signal_id,
+            signals.c.verification_hash,
+            feed_events.c.seq,
+            feed_events.c.stored_at,
+        )
+        .select_from(_JOINED)
+        .where(feed_events.c.signal_row.in_(ids), feed_events.c.kind == "signal")
+    )
 
 
 class ReceiptIssuer:
@@ -54,26 +77,16 @@ class ReceiptIssuer:
         ids = sorted(set(row_ids))
         if not ids:
             return {}
-        query = (
-            select(
-                signals.c.id,
-                signals.c.signal_id,
-                signals.c.verification_hash,
-                feed_events.c.seq,
-                feed_events.c.stored_at,
-            )
-            .select_from(_JOINED)
-            .where(feed_events.c.signal_row.in_(ids), feed_events.c.kind == "signal")
-        )
-        with self._engine.connect() as conn:
-            rows = conn.execute(query).all()
-        signed = self._key.sign_many(
-            [
-                _fields("signal.created", r.signal_id, r.verification_hash, r.seq, r.stored_at)
-                for r in rows
-            ]
-        )
-        return {int(r.id): receipt for r, receipt in zip(rows, signed, strict=True)}
+        if self._engine.dialect.name == "postgresql":
+            rows = driver_rows(self._engine, _PG_SIGNAL_FACTS, {"ids": ids})
+        else:
+            with self._engine.connect() as conn:
+                rows = [
+                    (r.id, r.signal_id, r.verification_hash, r.seq, moment_text(r.stored_at))
+                    for r in conn.execute(_signal_facts(ids))
+                ]
+        signed = self._key.sign_signals([(r[1], r[2], int(r[3]), r[4]) for r in rows])
+        return {int(r[0]): receipt for r, receipt in zip(rows, signed, strict=True)}
 
     def for_update(self, signal_id: str, kind: str) -> dict[str, Any] | None:
         """The receipt of a signal's `outcome` or `execution` as Alpine holds it."""
