@@ -6,7 +6,7 @@ receipts of a batch read their facts the same way (`driver_rows`)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import psycopg
@@ -20,22 +20,29 @@ from alpine.validation import SignalIn
 # drops the connection.
 _LOST = (psycopg.OperationalError, psycopg.InterfaceError)
 
-_COLUMNS = (
-    "signal_id, verification_hash, symbol, action, entry_price, target_price, stop_price,"
-    " confidence, strategy, asset_type, data_source, timestamp, reasoning, regime, api_key_id"
-)
-# PostgreSQL: the whole batch is one JSON parameter, expanded server-side. One
-# statement, so in autocommit it is its own transaction: one round trip per batch.
+# PostgreSQL: the whole batch is one JSON parameter, expanded server-side by one statement
+# (in autocommit its own transaction: one round trip per batch) that also answers each
+# inserted row's feed position and time stored, what its receipt states.
 _PG_BATCH_INSERT = (
-    f"INSERT INTO signals ({_COLUMNS}, late) SELECT {_COLUMNS},"
-    ' now() - "timestamp" > make_interval(secs => CAST(%(late_after)s AS double precision))'
-    " FROM jsonb_populate_recordset(NULL::signals, CAST(%(rows)s AS jsonb))"
-    " ON CONFLICT DO NOTHING RETURNING id, signal_id, late"
+    "SELECT id, signal_id, late, seq, stored_at FROM alpine_insert_signals("
+    "CAST(%(rows)s AS jsonb), CAST(%(late_after)s AS double precision))"
 )
+
+
+class Inserted(NamedTuple):
+    """A row the insert created: its id, whether it came late, its feed position and the
+    time stored (as receipts write it)."""
+
+    id: int
+    late: bool
+    seq: int
+    stored_at: str
 
 
 def _json_rows(batch: Sequence[SignalIn], api_key_id: str) -> str:
-    """The batch as the JSON parameter of _PG_BATCH_INSERT (keys are column names).
+    """The batch as the JSON parameter of _PG_BATCH_INSERT (keys are column names: the
+    columns alpine_insert_signals inserts, schema/alpine/postgresql/0011; change both
+    together).
 
     orjson: several times faster than json.dumps here, and it writes the aware UTC
     datetime as RFC 3339; floats in shortest round-trip form, so PostgreSQL reads back
@@ -67,12 +74,12 @@ def _json_rows(batch: Sequence[SignalIn], api_key_id: str) -> str:
 
 def insert_batch(
     engine: Engine, batch: Sequence[SignalIn], api_key_id: str, late_after: float
-) -> dict[str, tuple[int, bool]]:
+) -> dict[str, Inserted]:
     """INSERT ... ON CONFLICT DO NOTHING of the whole batch in one autocommit statement:
-    one round trip, the commit included. Rows inserted: signal_id -> (id, late)."""
+    one round trip, the commit included. The rows inserted, by signal_id."""
     params = {"rows": _json_rows(batch, api_key_id), "late_after": late_after}
     rows = driver_rows(engine, _PG_BATCH_INSERT, params)
-    return {row[1]: (int(row[0]), bool(row[2])) for row in rows}
+    return {r[1]: Inserted(int(r[0]), bool(r[2]), int(r[3]), str(r[4])) for r in rows}
 
 
 def driver_rows(engine: Engine, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:

@@ -4,7 +4,7 @@ configured, no receipt is issued and nothing is read."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from fastapi import FastAPI
@@ -18,6 +18,8 @@ from alpine.record import RecordSealer
 from alpine.tables import feed_events, signals
 
 _JOINED = feed_events.join(signals, signals.c.id == feed_events.c.signal_row)
+# What a signal's receipt states: (row id, signal_id, sha256, seq, stored_at as text).
+StoredSignal = tuple[int, str, str, int, str]
 # What a signal's receipt states, its time already as moment_text writes it (to_char's
 # fields: the same text, without a datetime per row).
 _PG_SIGNAL_FACTS = (
@@ -70,23 +72,28 @@ class ReceiptIssuer:
         """The current key first, then the retired ones (old receipts still verify)."""
         return ([self._key.public] if self._key else []) + list(self._retired)
 
-    def for_signals(self, row_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
-        """A receipt for each stored signal row in `row_ids` (row id -> receipt)."""
+    def for_signals(
+        self, row_ids: Iterable[int], known: Sequence[StoredSignal] = ()
+    ) -> dict[int, dict[str, Any]]:
+        """A receipt for each stored signal row in `row_ids` and in `known` (row id ->
+        receipt), all under one signature. `known`: rows whose stored facts the insert
+        answered; the others' are read."""
         if self._key is None:
             return {}
-        ids = sorted(set(row_ids))
-        if not ids:
-            return {}
-        if self._engine.dialect.name == "postgresql":
-            rows = driver_rows(self._engine, _PG_SIGNAL_FACTS, {"ids": ids})
-        else:
-            with self._engine.connect() as conn:
-                rows = [
-                    (r.id, r.signal_id, r.verification_hash, r.seq, moment_text(r.stored_at))
-                    for r in conn.execute(_signal_facts(ids))
-                ]
+        ids = sorted(set(row_ids) - {k[0] for k in known})
+        rows = list(known) + (self._read(ids) if ids else [])
         signed = self._key.sign_signals([(r[1], r[2], int(r[3]), r[4]) for r in rows])
         return {int(r[0]): receipt for r, receipt in zip(rows, signed, strict=True)}
+
+    def _read(self, ids: list[int]) -> list[tuple[Any, ...]]:
+        """The receipt facts (StoredSignal) of stored signal rows."""
+        if self._engine.dialect.name == "postgresql":
+            return driver_rows(self._engine, _PG_SIGNAL_FACTS, {"ids": ids})
+        with self._engine.connect() as conn:
+            return [
+                (r.id, r.signal_id, r.verification_hash, r.seq, moment_text(r.stored_at))
+                for r in conn.execute(_signal_facts(ids))
+            ]
 
     def for_update(self, signal_id: str, kind: str) -> dict[str, Any] | None:
         """The receipt of a signal's `outcome` or `execution` as Alpine holds it."""

@@ -99,3 +99,52 @@ CREATE TRIGGER feed_events_forget
 CREATE TRIGGER feed_events_truncate
     AFTER TRUNCATE ON feed_events
     FOR EACH STATEMENT EXECUTE FUNCTION alpine_record_forget();
+
+-- The batch insert of alpine/pg_insert.py, answering what a receipt states of each row it
+-- inserted: its feed position and the time stored, so a receipt needs no read after the
+-- insert. One statement: the feed_head lock its trigger takes is still held for the commit
+-- only. The positions are the trigger's (0008: the last `added` positions, in id order),
+-- the time is feed_events.stored_at's default, now(): the transaction's start, one value
+-- for every row. The columns are the keys pg_insert.py's _json_rows writes: change both
+-- together.
+CREATE FUNCTION alpine_insert_signals(batch jsonb, late_after double precision)
+RETURNS TABLE (id bigint, signal_id text, late boolean, seq bigint, stored_at text)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    ids bigint[];
+    signal_ids text[];
+    lates boolean[];
+    n integer;
+    last_seq bigint;
+BEGIN
+    WITH inserted AS (
+        INSERT INTO signals (
+            signal_id, verification_hash, symbol, action, entry_price, target_price,
+            stop_price, confidence, strategy, asset_type, data_source, "timestamp", reasoning,
+            regime, api_key_id, late
+        )
+        SELECT
+            r.signal_id, r.verification_hash, r.symbol, r.action, r.entry_price, r.target_price,
+            r.stop_price, r.confidence, r.strategy, r.asset_type, r.data_source, r."timestamp",
+            r.reasoning, r.regime, r.api_key_id,
+            now() - r."timestamp" > make_interval(secs => late_after)
+        FROM jsonb_populate_recordset(NULL::signals, batch) AS r
+        ON CONFLICT DO NOTHING
+        RETURNING signals.id, signals.signal_id, signals.late
+    )
+    SELECT array_agg(i.id ORDER BY i.id), array_agg(i.signal_id ORDER BY i.id),
+           array_agg(i.late ORDER BY i.id)
+    INTO ids, signal_ids, lates
+    FROM inserted AS i;
+    n := coalesce(array_length(ids, 1), 0);
+    IF n = 0 THEN
+        RETURN;
+    END IF;
+    SELECT h.seq INTO last_seq FROM feed_head AS h WHERE h.id = 1;
+    RETURN QUERY
+        SELECT r.id, r.signal_id, r.late, last_seq - n + r.k,
+               to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+        FROM unnest(ids, signal_ids, lates) WITH ORDINALITY AS r (id, signal_id, late, k);
+END
+$$;
