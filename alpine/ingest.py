@@ -142,6 +142,7 @@ class IngestApi:
         items = self._guard.parse_batch(body)
         valid = [item for item in items if isinstance(item, SignalIn)]
         stored = await run_in_threadpool(self._store.insert_many, valid, key_id) if valid else []
+        self._receipts.stored()
         log.info("batch of %d", len(items), extra={"event": "ingest_batch", "key_id": key_id})
         outcomes = iter(stored)
         results = [
@@ -163,7 +164,7 @@ class IngestApi:
         late = sum(1 for outcome in stored if outcome.late)
         if late:
             self._metrics.signals_late.inc(late)
-        return FastJSONResponse({"results": results}, background=self._receipts.after_answer())
+        return FastJSONResponse({"results": results})
 
     async def ingest_outcome(self, request: Request) -> JSONResponse:
         """Record the outcome of a stored signal."""

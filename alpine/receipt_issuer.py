@@ -59,6 +59,12 @@ class ReceiptIssuer:
         self._retired = tuple(retired)
         self._sealer = sealer
 
+    def stored(self) -> None:
+        """Poke the sealing thread as soon as a batch is stored: it seals (in PostgreSQL,
+        on another core) while this answer's receipts are signed and sent."""
+        if self._sealer is not None:
+            self._sealer.poke()
+
     def after_answer(self) -> BackgroundTask | None:
         """Once the answer is sent, poke the sealing thread to seal what was just stored
         into the record (off the sender's latency and beside the next request)."""

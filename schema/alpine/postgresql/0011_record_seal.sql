@@ -10,8 +10,8 @@
 -- an outcome or an execution the update hash the caller computed (the exact JSON text of
 -- alpine/canonical.py is Python's): `update_seqs` / `update_contents`. The nonces are the
 -- caller's `noise` (16 random bytes from the OS for each entry, written as hex): it seals
--- at most length(noise) / 16 entries, stopping before an event whose content it was not
--- given. Every text hashed is ASCII (hex, digits, the kind, `|`), so textsend's bytes
+-- the positions up to length(noise) / 16 past the last sealed one, stopping before an event
+-- whose content it was not given. Every text hashed is ASCII (hex, digits, the kind, `|`), so textsend's bytes
 -- are the ones Python hashes.
 --
 -- The entries are inserted unsigned; the function answers the ones to sign (every
@@ -42,9 +42,10 @@ BEGIN
         FROM feed_events AS f
         JOIN signals AS s ON s.id = f.signal_row
         LEFT JOIN unnest(update_seqs, update_contents) AS u (seq, content) ON u.seq = f.seq
-        WHERE f.seq > last_sealed
+        -- A range of the primary key rather than ORDER BY ... LIMIT: planned as an index
+        -- range scan whatever the table's statistics say.
+        WHERE f.seq > last_sealed AND f.seq <= last_sealed + length(noise) / 16
         ORDER BY f.seq
-        LIMIT length(noise) / 16
     LOOP
         EXIT WHEN event.content IS NULL;
         nonce := encode(substr(noise, 16 * n + 1, 16), 'hex');
