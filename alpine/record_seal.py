@@ -84,16 +84,14 @@ def _seal_in_database(tx: Connection, key: SigningKey) -> tuple[int, bool]:
     if head <= sealed:
         return sealed, False
     # `head` may be behind events committed while this sealer waited: they are sealed
-    # by the next batch (`more`), as is any beyond SEAL_BATCH.
+    # by the next batch, as is any beyond SEAL_BATCH.
     batch = min(head - sealed, SEAL_BATCH)
     updates = tx.execute(
         select(feed_events.c.seq, feed_events.c.kind, *_CONTENT)
         .select_from(_JOINED)
-        .where(
-            feed_events.c.seq > sealed,
-            feed_events.c.seq <= sealed + batch,
-            feed_events.c.kind != "signal",
-        )
+        .where(feed_events.c.seq > sealed, feed_events.c.kind != "signal")
+        .order_by(feed_events.c.seq)
+        .limit(batch)  # every one the seal's window can hold (it holds `batch` events)
     ).all()
     params = {
         "every": CHECKPOINT_EVERY,

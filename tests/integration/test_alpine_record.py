@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from alpine import record_seal
 from alpine.feed import Feed
 from alpine.receipts import SigningKey
 from alpine.record import RecordSealer
@@ -154,6 +155,28 @@ def test_a_deleted_signal_breaks_the_chain_at_the_next_entry(site: Site) -> None
     assert f"entry {gone} is missing" in message or message.startswith(f"entry {gone + 1} ")
     message = first_broken(site, "pro")  # a tier that never saw it notices too
     assert "removed" in message or "does not follow" in message
+
+
+def test_events_removed_before_sealing_do_not_stop_the_seal(
+    site: Site, key: SigningKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Gaps in the feed (events removed behind Alpine's back before they were sealed),
+    wider than a seal's batch, before signals and before outcomes: every event left is
+    sealed, in order, each linked to the one before it."""
+    monkeypatch.setattr(record_seal, "SEAL_BATCH", 2)
+    ids = fill(site)  # nothing reads: nothing is sealed yet
+    kept = ids[1:4]  # the three with outcomes: positions 2..4, their outcomes 17..19
+    sql(site, "DELETE FROM signals WHERE NOT (signal_id = ANY(:kept))", kept=kept)
+    assert Feed(site.engine, RecordSealer(site.engine, key)).head() == 19
+    with site.engine.connect() as conn:
+        rows = conn.execute(text("SELECT seq, commitment, hash FROM record_entries ORDER BY seq"))
+        running = GENESIS
+        seqs = []
+        for seq, commitment, stated in rows:
+            running = link(running, commitment)
+            assert running == stated, seq
+            seqs.append(seq)
+    assert seqs == [2, 3, 4, 17, 18, 19]
 
 
 def swap_entries(site: Site, a: int, b: int) -> None:

@@ -10,8 +10,8 @@
 -- an outcome or an execution the update hash the caller computed (the exact JSON text of
 -- alpine/canonical.py is Python's): `update_seqs` / `update_contents`. The nonces are the
 -- caller's `noise` (16 random bytes from the OS for each entry, written as hex): it seals
--- the positions up to length(noise) / 16 past the last sealed one, stopping before an event
--- whose content it was not given. Every text hashed is ASCII (hex, digits, the kind, `|`), so textsend's bytes
+-- the positions from the first unsealed event to length(noise) / 16 past it, stopping
+-- before an event whose content it was not given. Every text hashed is ASCII (hex, digits, the kind, `|`), so textsend's bytes
 -- are the ones Python hashes.
 --
 -- The entries are inserted unsigned; the function answers the ones to sign (every
@@ -25,6 +25,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     running text;
     last_sealed bigint;
+    first_seq bigint;
     event record;
     nonce text;
     entry_commitment text;
@@ -36,6 +37,10 @@ DECLARE
 BEGIN
     SELECT h.seq, h.hash INTO last_sealed, running
     FROM record_head AS h WHERE h.id = 1 FOR UPDATE;
+    SELECT min(f.seq) INTO first_seq FROM feed_events AS f WHERE f.seq > last_sealed;
+    IF first_seq IS NULL THEN
+        RETURN;
+    END IF;
     FOR event IN
         SELECT f.seq, f.kind,
                CASE WHEN f.kind = 'signal' THEN s.verification_hash ELSE u.content END AS content
@@ -43,8 +48,10 @@ BEGIN
         JOIN signals AS s ON s.id = f.signal_row
         LEFT JOIN unnest(update_seqs, update_contents) AS u (seq, content) ON u.seq = f.seq
         -- A range of the primary key rather than ORDER BY ... LIMIT: planned as an index
-        -- range scan whatever the table's statistics say.
-        WHERE f.seq > last_sealed AND f.seq <= last_sealed + length(noise) / 16
+        -- range scan whatever the table's statistics say. It starts at the first event
+        -- after the last sealed one, so events removed behind Alpine's back (a gap) never
+        -- stop the seal.
+        WHERE f.seq >= first_seq AND f.seq < first_seq + length(noise) / 16
         ORDER BY f.seq
     LOOP
         EXIT WHEN event.content IS NULL;
