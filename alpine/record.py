@@ -5,7 +5,7 @@ Sealing runs where the feed is read (`Feed.head`): every reader first seals what
 committed since the last seal, so nothing is served unsealed. Sealers of all worker
 processes take turns on record_head's row (a write lock on SQLite), so each position is
 sealed once, after its predecessor. Without a receipt key nothing is sealed and events
-carry no record.
+carry no record. One sealing step is alpine/record_seal.py (in PostgreSQL on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -41,9 +41,10 @@ class RecordSealer:
         self._closing = False
 
     def poke(self) -> None:
-        """Have this process's sealing thread seal what has committed (called after each
-        ingest answer; returns at once: sealing runs beside the next request, not before
-        it). Readers seal too, so nothing is served unsealed if the thread lags or dies."""
+        """Have this process's sealing thread seal what has committed (called once a batch
+        is stored, after any other ingest answer; returns at once: sealing runs beside the
+        request, not in it). Readers seal too, so nothing is served unsealed if the thread
+        lags or dies."""
         if self._thread is None:
             with self._started:
                 if self._thread is None and not self._closing:
