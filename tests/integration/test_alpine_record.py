@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,9 +16,11 @@ from sqlalchemy import text
 
 from alpine import record_seal
 from alpine.feed import Feed
+from alpine.migrations import upgrade
 from alpine.receipts import SigningKey
 from alpine.record import RecordSealer
 from alpine.record_check import GENESIS, ChainCheck, RecordBroken, RecordKeys, link
+from alpine.store import make_engine
 from alpine.validation import OutcomeIn
 from argo.signal import AssetType
 from tests.kit.feedsite import Site, read_all, stamp
@@ -88,6 +91,23 @@ def test_every_tier_checks_its_own_entries_and_their_links(site: Site) -> None:
     assert 0 < len(pro) < 19
     assert any(i["record"]["hidden"] for i in pro)  # it links through entries it cannot see
     assert check_all(site, "pro").checked == len(pro)
+
+
+def test_sqlite_alpine_seals_the_same_record_in_python(tmp_path: Path, key: SigningKey) -> None:
+    """SQLite has no alpine_record_seal: the Python sealer writes what subscribers check,
+    in batches (SEAL_BATCH) across a gap left by a removed signal."""
+    url = f"sqlite:///{tmp_path / 'alpine.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    made = Site(url, receipt_key=key)
+    try:
+        ids = fill(made)
+        sql(made, "DELETE FROM signals WHERE signal_id = :id", id=ids[0])  # before sealing
+        assert Feed(made.engine, RecordSealer(made.engine, key)).head() == 19
+        assert check_all(made, "elite").checked == 18  # all but the removed first
+    finally:
+        made.engine.dispose()
 
 
 def test_hidden_entries_reveal_no_nonce(site: Site) -> None:
