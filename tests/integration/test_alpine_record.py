@@ -95,7 +95,7 @@ def test_every_tier_checks_its_own_entries_and_their_links(site: Site) -> None:
 
 def test_sqlite_alpine_seals_the_same_record_in_python(tmp_path: Path, key: SigningKey) -> None:
     """SQLite has no alpine_record_seal: the Python sealer writes what subscribers check,
-    in batches (SEAL_BATCH) across a gap left by a removed signal."""
+    across a gap left by a signal removed before sealing."""
     url = f"sqlite:///{tmp_path / 'alpine.db'}"
     engine = make_engine(url)
     upgrade(engine)
