@@ -3,7 +3,7 @@ interleaved rounds of the same run (off, on, off, on, ...).
 
 Two real `alpine serve` processes on one throwaway PostgreSQL database, one without a
 receipt key and one with (receipts on every answer, every event sealed into the signed
-record after the answer). Each round truncates, POSTs `batches` x 500 signals one POST at
+record as it is stored). Each round truncates, POSTs `batches` x 500 signals one POST at
 a time (as the relay's drain does) and, with signing on, waits until the record is sealed
 up to the head: throughput is signals / (time to POST them all and seal them). Alpine's
 CPU per signal comes from its process. Target (issue #24): signing costs at most 10 % of
