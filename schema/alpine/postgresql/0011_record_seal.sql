@@ -83,16 +83,17 @@ $$;
 -- An entry goes when its feed event goes (deleted by hand: Alpine has no such path), so the
 -- chain breaks for every subscriber at the next entry. A trigger rather than the foreign
 -- key of 0009: the key's check on every sealed entry cost more than computing the entry.
--- The trigger first takes record_head's row, so a seal in progress commits before its
--- entries are looked for, and a later seal no longer sees the event.
+-- On DELETE the trigger first takes record_head's row, so a seal in progress commits
+-- before its entries are looked for, and a later seal no longer sees the event.
 ALTER TABLE record_entries DROP CONSTRAINT record_entries_seq_fkey;
 
 CREATE FUNCTION alpine_record_forget() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM 1 FROM record_head AS h WHERE h.id = 1 FOR UPDATE;
     IF TG_OP = 'TRUNCATE' THEN
+        -- TRUNCATE already holds feed_events exclusively: no seal reads it meanwhile.
         DELETE FROM record_entries;
     ELSE
+        PERFORM 1 FROM record_head AS h WHERE h.id = 1 FOR UPDATE;
         DELETE FROM record_entries AS r USING removed AS d WHERE r.seq = d.seq;
     END IF;
     RETURN NULL;
