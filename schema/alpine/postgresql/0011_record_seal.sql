@@ -11,8 +11,8 @@
 -- alpine/canonical.py is Python's): `update_seqs` / `update_contents`. The nonces are the
 -- caller's `noise` (16 random bytes from the OS for each entry, written as hex): it seals
 -- the positions from the first unsealed event to length(noise) / 16 past it, stopping
--- before an event whose content it was not given. Every text hashed is ASCII (hex, digits, the kind, `|`), so textsend's bytes
--- are the ones Python hashes.
+-- before an event whose content it was not given. Every text hashed is ASCII (hex,
+-- digits, the kind, `|`), so textsend's bytes are the ones Python hashes.
 --
 -- The entries are inserted unsigned; the function answers the ones to sign (every
 -- `every`-th position and the last) with the number sealed. The caller signs them with
