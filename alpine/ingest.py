@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Query, Request
@@ -14,9 +15,10 @@ from pydantic import ValidationError
 from alpine.cursor import decode_cursor, encode_cursor
 from alpine.errors import StoreUnavailableError
 from alpine.guard import IngestGuard
+from alpine.json_response import FastJSONResponse
 from alpine.metrics import AlpineMetrics
 from alpine.openapi import INGEST_RESPONSES, request_body
-from alpine.receipt_issuer import ReceiptIssuer
+from alpine.receipt_issuer import ReceiptIssuer, StoredSignal
 from alpine.spans import OFF, Kind, Span, Tracing
 from alpine.store import InsertResult, InsertStatus, OutcomeStatus, SignalStore
 from alpine.timestamps import parse_timestamp
@@ -153,10 +155,12 @@ class IngestApi:
         }
         if self._receipts.enabled and result.alpine_signal_id is not None:
             receipts = await run_in_threadpool(
-                self._receipts.for_signals, [result.alpine_signal_id]
+                self._receipts.for_signals,
+                [result.alpine_signal_id],
+                _known([signal], [result]),
             )
             answer["receipt"] = receipts.get(result.alpine_signal_id)
-        return JSONResponse(
+        return FastJSONResponse(
             answer,
             status_code=_STATUS_CODES[result.status],
             background=self._receipts.after_answer(),
@@ -180,6 +184,7 @@ class IngestApi:
                 failed.set("alpine.status", "error")
                 failed.end()
             raise
+        self._receipts.stored()
         log.info("batch of %d", len(items), extra={"event": "ingest_batch", "key_id": key_id})
         outcomes = iter(stored)
         results = [
@@ -193,7 +198,9 @@ class IngestApi:
         if self._receipts.enabled:
             accepted = [r.alpine_signal_id for r in stored if r.status in _STATUS_CODES]
             receipts = await run_in_threadpool(
-                self._receipts.for_signals, [i for i in accepted if i is not None]
+                self._receipts.for_signals,
+                [i for i in accepted if i is not None],
+                _known(valid, stored),
             )
             for entry in results:
                 if entry["status"] in ("created", "duplicate"):
@@ -204,7 +211,7 @@ class IngestApi:
         late = sum(1 for outcome in stored if outcome.late)
         if late:
             self._metrics.signals_late.inc(late)
-        return JSONResponse({"results": results}, background=self._receipts.after_answer())
+        return FastJSONResponse({"results": results})
 
     def _item_spans(
         self, items: list[SignalIn | str], parents: list[str], key_id: str
@@ -288,6 +295,15 @@ class IngestApi:
 
 
 _KINDS = ("signal", "outcome", "execution")
+
+
+def _known(items: Sequence[SignalIn], results: Sequence[InsertResult]) -> list[StoredSignal]:
+    """The receipt facts of the signals the insert created and told the position of."""
+    return [
+        (result.alpine_signal_id, item.signal_id, item.sha256, *result.stored)
+        for item, result in zip(items, results, strict=True)
+        if result.stored is not None and result.alpine_signal_id is not None
+    ]
 
 
 def _item_result(item: SignalIn | str, outcome: InsertResult | None) -> dict[str, Any]:

@@ -1,11 +1,12 @@
 """Alpine's PostgreSQL insert of a batch of signals (one item for a single POST): one
 autocommit statement, one round trip with the commit, on the pooled psycopg connection
-itself (SQLAlchemy's execution layer cost more CPU than the rest of a request)."""
+itself (SQLAlchemy's execution layer cost more CPU than the rest of a request). The
+receipts of a batch read their facts the same way (`driver_rows`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import psycopg
@@ -19,26 +20,31 @@ from alpine.validation import SignalIn
 # drops the connection.
 _LOST = (psycopg.OperationalError, psycopg.InterfaceError)
 
-_COLUMNS = (
-    "signal_id, verification_hash, symbol, action, entry_price, target_price, stop_price,"
-    " confidence, strategy, asset_type, data_source, timestamp, reasoning, regime, api_key_id,"
-    " ingest_traceparent"
-)
-# PostgreSQL: the whole batch is one JSON parameter, expanded server-side. One
-# statement, so in autocommit it is its own transaction: one round trip per batch.
+# PostgreSQL: the whole batch is one JSON parameter, expanded server-side by one statement
+# (in autocommit its own transaction: one round trip per batch) that also answers each
+# inserted row's feed position and time stored, what its receipt states.
 _PG_BATCH_INSERT = (
-    f"INSERT INTO signals ({_COLUMNS}, late) SELECT {_COLUMNS},"
-    ' now() - "timestamp" > make_interval(secs => CAST(%(late_after)s AS double precision))'
-    " FROM jsonb_populate_recordset(NULL::signals, CAST(%(rows)s AS jsonb))"
-    " ON CONFLICT DO NOTHING RETURNING id, signal_id, late"
+    "SELECT id, signal_id, late, seq, stored_at FROM alpine_insert_signals("
+    "CAST(%(rows)s AS jsonb), CAST(%(late_after)s AS double precision))"
 )
+
+
+class Inserted(NamedTuple):
+    """A row the insert created: its id, whether it came late, its feed position and the
+    time stored (as receipts write it)."""
+
+    id: int
+    late: bool
+    seq: int
+    stored_at: str
 
 
 def _json_rows(
     batch: Sequence[SignalIn], api_key_id: str, traces: Mapping[str, str] | None = None
 ) -> str:
-    """The batch as the JSON parameter of _PG_BATCH_INSERT (keys are column names; a
-    missing one is NULL, as `ingest_traceparent` is without `traces`).
+    """The batch as the JSON parameter of _PG_BATCH_INSERT (keys are column names: the
+    columns alpine_insert_signals inserts, schema/alpine/postgresql/0011; change both
+    together; a missing one is NULL, as `ingest_traceparent` is without `traces`).
 
     orjson: several times faster than json.dumps here, and it writes the aware UTC
     datetime as RFC 3339; floats in shortest round-trip form, so PostgreSQL reads back
@@ -76,15 +82,19 @@ def insert_batch(
     api_key_id: str,
     late_after: float,
     traces: Mapping[str, str] | None = None,
-) -> dict[str, tuple[int, bool]]:
+) -> dict[str, Inserted]:
     """INSERT ... ON CONFLICT DO NOTHING of the whole batch in one autocommit statement:
-    one round trip, the commit included. Rows inserted: signal_id -> (id, late).
-
-    It runs on the pooled driver connection itself: SQLAlchemy's execution layer cost
-    more CPU than the rest of a single-signal request. The statement is still counted
-    by the engine's `before_cursor_execute` listeners (alpine_db_queries_total).
-    """
+    one round trip, the commit included. The rows inserted, by signal_id."""
     params = {"rows": _json_rows(batch, api_key_id, traces), "late_after": late_after}
+    rows = driver_rows(engine, _PG_BATCH_INSERT, params)
+    return {r[1]: Inserted(int(r[0]), bool(r[2]), int(r[3]), str(r[4])) for r in rows}
+
+
+def driver_rows(engine: Engine, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    """One autocommit statement on the pooled psycopg connection itself; its rows as
+    tuples. SQLAlchemy's execution layer cost more CPU than the rest of a single-signal
+    request. The statement is still counted by the engine's `before_cursor_execute`
+    listeners (alpine_db_queries_total); a lost connection is StoreUnavailableError."""
     try:
         pooled = engine.raw_connection()
     except DBAPIError as exc:
@@ -95,9 +105,9 @@ def insert_batch(
         try:
             with driver.cursor() as cursor:
                 for listener in engine.dispatch.before_cursor_execute:
-                    listener(None, cursor, _PG_BATCH_INSERT, params, None, False)
-                cursor.execute(_PG_BATCH_INSERT, params)
-                return {row[1]: (int(row[0]), bool(row[2])) for row in cursor.fetchall()}
+                    listener(None, cursor, sql, params, None, False)
+                cursor.execute(sql, params)
+                return cursor.fetchall()
         finally:
             if not driver.closed:
                 driver.autocommit = False  # as the pool's other users expect it

@@ -25,7 +25,7 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,11 +49,14 @@ __all__ = [
     "parse_retired",
     "receipt_text",
     "root_text",
+    "signal_text",
     "unb64",
     "update_hash",
 ]
 
 VERSION = 1
+# json's own C string encoder: the exact escaping receipt_text's json.dumps writes.
+_quote: Any = json.encoder.encode_basestring_ascii
 EVENTS = {"signal": "signal.created", "outcome": "signal.outcome", "execution": "signal.executed"}
 
 
@@ -72,6 +75,16 @@ def receipt_text(fields: Mapping[str, Any]) -> bytes:
     return json.dumps(unsigned, sort_keys=True, separators=(",", ":")).encode("ascii")
 
 
+def signal_text(kid: str, signal_id: str, sha256: str, seq: int, stored_at: str) -> bytes:
+    """`receipt_text` of a `signal.created` receipt, written directly (its keys are
+    fixed): the same bytes, in a fraction of the time."""
+    return (
+        f'{{"event":"signal.created","kid":{_quote(kid)},"seq":{int(seq)},'
+        f'"sha256":{_quote(sha256)},"signal_id":{_quote(signal_id)},'
+        f'"stored_at":{_quote(stored_at)},"v":{VERSION}}}'
+    ).encode("ascii")
+
+
 def leaf_hash(text: bytes) -> str:
     return hashlib.sha256(b"leaf|" + text).hexdigest()
 
@@ -87,22 +100,33 @@ def root_text(kid: str, root: str) -> bytes:
 
 
 def merkle(leaves: list[str]) -> tuple[str, list[list[list[str]]]]:
-    """The root over `leaves` and each leaf's path to it (an odd last node goes up as is)."""
-    paths: list[list[list[str]]] = [[] for _ in leaves]
-    level = [(h, [i]) for i, h in enumerate(leaves)]  # (hash, leaves under it)
-    while len(level) > 1:
-        above = []
-        for j in range(0, len(level) - 1, 2):
-            (left, under_left), (right, under_right) = level[j], level[j + 1]
-            for i in under_left:
-                paths[i].append(["R", right])
-            for i in under_right:
-                paths[i].append(["L", left])
-            above.append((node_hash(left, right), under_left + under_right))
+    """The root over `leaves` and each leaf's path to it (an odd last node goes up as is).
+
+    Level by level: the node over leaf i at level k is node i >> k, its sibling the node
+    (i >> k) ^ 1. A step names its sibling, so the leaves under a node share its step
+    (one list object, read-only: the paths are only serialised)."""
+    levels: list[list[str]] = [leaves]
+    steps: list[list[list[str] | None]] = []
+    while len(levels[-1]) > 1:
+        level = levels[-1]
+        last = len(level) - 1
+        steps.append(
+            [
+                (["L", level[j - 1]] if j % 2 else ["R", level[j + 1]])
+                if j % 2 or j < last
+                else None
+                for j in range(len(level))
+            ]
+        )
+        above = [node_hash(level[j], level[j + 1]) for j in range(0, last, 2)]
         if len(level) % 2:
             above.append(level[-1])
-        level = above
-    return level[0][0], paths
+        levels.append(above)
+    paths = [
+        [step for k, at in enumerate(steps) if (step := at[i >> k]) is not None]
+        for i in range(len(leaves))
+    ]
+    return levels[-1][0], paths
 
 
 def fold(leaf: str, path: list[list[str]]) -> str:
@@ -182,7 +206,34 @@ class SigningKey:
         if len(many) < 2:
             return [self.sign(fields) for fields in many]
         receipts = [{"v": VERSION, **fields, "kid": self.kid} for fields in many]
-        root, paths = merkle([leaf_hash(receipt_text(r)) for r in receipts])
+        return self._sign_tree(receipts, [receipt_text(r) for r in receipts])
+
+    def sign_signals(self, stored: Sequence[tuple[str, str, int, str]]) -> list[dict[str, Any]]:
+        """`sign_many` for stored signals: (signal_id, sha256, seq, stored_at text) each,
+        the receipts of `signal.created`. The same receipts, with each leaf's text written
+        directly (`signal_text`) rather than through a dict and json: the batch answer's
+        cost."""
+        receipts = [
+            {
+                "v": VERSION,
+                "event": "signal.created",
+                "signal_id": signal_id,
+                "sha256": sha256,
+                "seq": seq,
+                "stored_at": stored_at,
+                "kid": self.kid,
+            }
+            for signal_id, sha256, seq, stored_at in stored
+        ]
+        if len(receipts) < 2:
+            return [self.sign(r) for r in receipts]
+        texts = [signal_text(self.kid, *facts) for facts in stored]
+        return self._sign_tree(receipts, texts)
+
+    def _sign_tree(
+        self, receipts: list[dict[str, Any]], texts: list[bytes]
+    ) -> list[dict[str, Any]]:
+        root, paths = merkle([leaf_hash(text) for text in texts])
         sig = b64(self.private.sign(root_text(self.kid, root)))
         for receipt, path in zip(receipts, paths, strict=True):
             receipt["sig"] = sig

@@ -5,61 +5,28 @@ Sealing runs where the feed is read (`Feed.head`): every reader first seals what
 committed since the last seal, so nothing is served unsealed. Sealers of all worker
 processes take turns on record_head's row (a write lock on SQLite), so each position is
 sealed once, after its predecessor. Without a receipt key nothing is sealed and events
-carry no record.
+carry no record. One sealing step is alpine/record_seal.py (in PostgreSQL on PostgreSQL).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import secrets
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from sqlalchemy import Connection, Engine, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, func, select
 
-from alpine.receipts import SigningKey, b64
-from alpine.record_check import GENESIS, commitment, link, signed_text
-from alpine.store import content_hash
-from alpine.tables import feed_events, feed_head, record_entries, record_head, signals
+from alpine.receipts import SigningKey
+from alpine.record_check import GENESIS
+from alpine.record_seal import Entry, seal_batch
+from alpine.tables import feed_head, record_entries, record_head
 from alpine.timestamps import format_timestamp
 
 log = logging.getLogger("alpine.record")
-SEAL_BATCH = 2000  # entries per transaction
-# Entries signed: every CHECKPOINT_EVERY-th position and the last of each seal. The others
-# reach the next signed entry through the commitments after them (`tail`, at most
-# CHECKPOINT_EVERY - 1): one signature for many events, not one each.
-CHECKPOINT_EVERY = 32
-_JOINED = feed_events.join(signals, signals.c.id == feed_events.c.signal_row)
-_CONTENT = [
-    signals.c[name]
-    for name in (
-        "signal_id",
-        "verification_hash",
-        "outcome",
-        "exit_price",
-        "profit_loss_pct",
-        "closed_at",
-        "order_id",
-        "executed_at",
-        "fill_price",
-    )
-]
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    seq: int
-    commitment: str
-    nonce: str
-    hash: str
-    kid: str
-    sig: str
 
 
 class RecordSealer:
@@ -74,9 +41,10 @@ class RecordSealer:
         self._closing = False
 
     def poke(self) -> None:
-        """Have this process's sealing thread seal what has committed (called after each
-        ingest answer; returns at once: sealing runs beside the next request, not before
-        it). Readers seal too, so nothing is served unsealed if the thread lags or dies."""
+        """Have this process's sealing thread seal what has committed (called once a batch
+        is stored, after any other ingest answer; returns at once: sealing runs beside the
+        request, not in it). Readers seal too, so nothing is served unsealed if the thread
+        lags or dies."""
         if self._thread is None:
             with self._started:
                 if self._thread is None and not self._closing:
@@ -123,69 +91,11 @@ class RecordSealer:
         if sealed >= head:
             return int(sealed)
         conn.commit()  # end the read so sealing's commits are visible to it
-        while True:
-            sealed, more = self._seal_batch()
-            if not more:
-                return sealed
-
-    def _seal_batch(self) -> tuple[int, bool]:
-        with self._engine.begin() as tx:
-            # Take record_head's row first: sealers of every worker queue here.
-            tx.execute(
-                update(record_head).where(record_head.c.id == 1).values(seq=record_head.c.seq)
-            )
-            sealed, prev = tx.execute(select(record_head.c.seq, record_head.c.hash)).one()
-            rows = tx.execute(
-                select(feed_events.c.seq, feed_events.c.kind, *_CONTENT)
-                .select_from(_JOINED)
-                .where(feed_events.c.seq > sealed)
-                .order_by(feed_events.c.seq)
-                .limit(SEAL_BATCH)
-            ).all()
-            if not rows:
-                return int(sealed), False
-            entries = []
-            for number, row in enumerate(rows, start=1):
-                seq = int(row.seq)
-                signed = number == len(rows) or seq % CHECKPOINT_EVERY == 0
-                entry = self._entry(seq, row.kind, row, prev, signed)
-                entries.append(entry)
-                prev = entry.hash
-            _insert(tx, entries)
-            tx.execute(
-                update(record_head)
-                .where(record_head.c.id == 1)
-                .values(seq=entries[-1].seq, hash=entries[-1].hash)
-            )
-        return entries[-1].seq, len(rows) == SEAL_BATCH
-
-    def _entry(self, seq: int, kind: str, row: Any, prev_hash: str, signed: bool) -> Entry:
-        # A signal commits to the hash Alpine checked its fields against at ingest: an
-        # edit of its fields, before or after sealing, then shows to every subscriber.
-        content = row.verification_hash if kind == "signal" else content_hash(kind, row)
-        nonce = secrets.token_hex(16)
-        entry_commitment = commitment(seq, kind, str(content), nonce)
-        entry_hash = link(prev_hash, entry_commitment)
-        if not signed:
-            return Entry(seq, entry_commitment, nonce, entry_hash, "", "")
-        sig = b64(self._key.private.sign(signed_text(seq, entry_hash, self._key.kid)))
-        return Entry(seq, entry_commitment, nonce, entry_hash, self._key.kid, sig)
-
-
-_PG_INSERT = text(
-    "INSERT INTO record_entries (seq, commitment, nonce, hash, kid, sig)"
-    " SELECT * FROM unnest(CAST(:seq AS bigint[]), CAST(:commitment AS text[]),"
-    " CAST(:nonce AS text[]), CAST(:hash AS text[]), CAST(:kid AS text[]), CAST(:sig AS text[]))"
-)
-
-
-def _insert(tx: Connection, entries: list[Entry]) -> None:
-    """One statement on PostgreSQL (arrays), executemany on SQLite (both cheap per row)."""
-    rows = [dataclasses.asdict(e) for e in entries]
-    if tx.dialect.name == "postgresql":
-        tx.execute(_PG_INSERT, {c: [row[c] for row in rows] for c in rows[0]})
-    else:
-        tx.execute(insert(record_entries), rows)
+        while sealed < head:
+            sealed, progressed = seal_batch(self._engine, self._key)
+            if not progressed:  # the events left were removed behind Alpine's back
+                break
+        return int(sealed)
 
 
 def read_entries(conn: Connection, low: int, high: int) -> dict[int, Entry]:

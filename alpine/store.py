@@ -64,6 +64,9 @@ class InsertResult:
     alpine_signal_id: int | None
     detail: str = ""
     late: bool = False  # created, and received later than late_after_seconds
+    # Created on PostgreSQL: (feed position, time stored as receipts write it), from the
+    # insert itself; None where they must be read (SQLite, duplicates).
+    stored: tuple[int, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +200,9 @@ class SignalStore:
         """Insert the new signals, then judge the others against the rows they met."""
         if self._postgres:
             inserted = insert_batch(self._engine, batch, api_key_id, self._late_after, traces)
-            results = _created(batch, inserted)
+            results = _created(
+                batch, {k: (v.id, v.late, (v.seq, v.stored_at)) for k, v in inserted.items()}
+            )
             pending = [s for s, r in zip(batch, results, strict=True) if r is None]
             if not pending:
                 return [r for r in results if r is not None]
@@ -217,7 +222,9 @@ class SignalStore:
             ]
             statement = self._insert.returning(signals.c.id, signals.c.signal_id, signals.c.late)
             answer = conn.execute(statement, params)
-            results = _created(batch, {r.signal_id: (int(r.id), bool(r.late)) for r in answer})
+            results = _created(
+                batch, {r.signal_id: (int(r.id), bool(r.late), None) for r in answer}
+            )
             pending = [s for s, r in zip(batch, results, strict=True) if r is None]
             return _merge(results, _judge_all(conn, pending) if pending else [])
 
@@ -336,7 +343,7 @@ def _refused(signal: SignalIn) -> InsertResult:
 
 
 def _created(
-    batch: Sequence[SignalIn], inserted: Mapping[str, tuple[int, bool]]
+    batch: Sequence[SignalIn], inserted: Mapping[str, tuple[int, bool, tuple[int, str] | None]]
 ) -> list[InsertResult | None]:
     """`created` for the first item of each inserted signal_id; None for the rest."""
     results: list[InsertResult | None] = []
@@ -345,7 +352,7 @@ def _created(
         new = inserted.get(signal.signal_id)
         if new is not None and signal.signal_id not in claimed:
             claimed.add(signal.signal_id)
-            results.append(InsertResult(InsertStatus.CREATED, new[0], late=new[1]))
+            results.append(InsertResult(InsertStatus.CREATED, new[0], late=new[1], stored=new[2]))
         else:
             results.append(None)
     return results

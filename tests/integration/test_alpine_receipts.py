@@ -11,11 +11,11 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from alpine.app import create_app
 from alpine.feed import Feed
-from alpine.receipts import PublicKey, SigningKey, unb64, update_hash
+from alpine.receipts import PublicKey, SigningKey, moment_text, unb64, update_hash
 from alpine.settings import AlpineSettings
 from alpine.store import SignalStore, make_engine
 from tests.kit.alpine import URL, AppTransport
@@ -120,6 +120,34 @@ def test_signals_outcomes_and_executions_come_with_receipts(app: FastAPI, pg_url
     }
     answer = call(app, "POST", "/api/v1/argo/sync/execution", execution).json()
     assert answer["receipt"]["event"] == "signal.executed" and verifies(answer["receipt"], keys)
+
+
+def test_a_batch_receipt_states_the_stored_position_and_time(app: FastAPI, pg_url: str) -> None:
+    """Created rows' facts come from the insert itself, held ones' from a read: both are
+    what feed_events holds."""
+    keys = served_keys(app)
+    held = signal_payload(timestamp="2026-12-01T10:00:00.000001Z")
+    call(app, "POST", "/api/v1/argo/sync/signal", held)
+    batch = [signal_payload(timestamp=f"2026-12-01T10:00:0{n}.5Z") for n in range(1, 5)]
+    body = {"signals": [batch[0], held, *batch[1:], batch[0]]}
+    results = call(app, "POST", "/api/v1/argo/sync/signals", body).json()["results"]
+    assert [r["status"] for r in results] == ["created", "duplicate", *["created"] * 3, "duplicate"]
+    with engine_for(pg_url).connect() as conn:
+        stored = {
+            signal_id: (int(seq), moment_text(at))
+            for signal_id, seq, at in conn.execute(
+                text(
+                    "SELECT s.signal_id, f.seq, f.stored_at FROM feed_events f"
+                    " JOIN signals s ON s.id = f.signal_row WHERE f.kind = 'signal'"
+                )
+            )
+        }
+    assert sorted(seq for seq, _ in stored.values()) == list(range(1, 6))
+    for result in results:
+        receipt = result["receipt"]
+        assert verifies(receipt, keys)
+        assert (receipt["seq"], receipt["stored_at"]) == stored[receipt["signal_id"]]
+    assert len({r["receipt"]["sig"] for r in results}) == 1  # one signature per answer
 
 
 def test_without_a_receipt_key_answers_carry_none(pg_url: str) -> None:

@@ -8,15 +8,19 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
+from alpine import record_seal
 from alpine.feed import Feed
+from alpine.migrations import upgrade
 from alpine.receipts import SigningKey
 from alpine.record import RecordSealer
 from alpine.record_check import GENESIS, ChainCheck, RecordBroken, RecordKeys, link
+from alpine.store import make_engine
 from alpine.validation import OutcomeIn
 from argo.signal import AssetType
 from tests.kit.feedsite import Site, read_all, stamp
@@ -89,6 +93,23 @@ def test_every_tier_checks_its_own_entries_and_their_links(site: Site) -> None:
     assert check_all(site, "pro").checked == len(pro)
 
 
+def test_sqlite_alpine_seals_the_same_record_in_python(tmp_path: Path, key: SigningKey) -> None:
+    """SQLite has no alpine_record_seal: the Python sealer writes what subscribers check,
+    across a gap left by a signal removed before sealing."""
+    url = f"sqlite:///{tmp_path / 'alpine.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    made = Site(url, receipt_key=key)
+    try:
+        ids = fill(made)
+        sql(made, "DELETE FROM signals WHERE signal_id = :id", id=ids[0])  # before sealing
+        assert Feed(made.engine, RecordSealer(made.engine, key)).head() == 19
+        assert check_all(made, "elite").checked == 18  # all but the removed first
+    finally:
+        made.engine.dispose()
+
+
 def test_hidden_entries_reveal_no_nonce(site: Site) -> None:
     fill(site)
     pro = read_all(site, "pro", limit=50)  # reading seals what was stored
@@ -154,6 +175,28 @@ def test_a_deleted_signal_breaks_the_chain_at_the_next_entry(site: Site) -> None
     assert f"entry {gone} is missing" in message or message.startswith(f"entry {gone + 1} ")
     message = first_broken(site, "pro")  # a tier that never saw it notices too
     assert "removed" in message or "does not follow" in message
+
+
+def test_events_removed_before_sealing_do_not_stop_the_seal(
+    site: Site, key: SigningKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Gaps in the feed (events removed behind Alpine's back before they were sealed),
+    wider than a seal's batch, before signals and before outcomes: every event left is
+    sealed, in order, each linked to the one before it."""
+    monkeypatch.setattr(record_seal, "SEAL_BATCH", 2)
+    ids = fill(site)  # nothing reads: nothing is sealed yet
+    kept = ids[1:4]  # the three with outcomes: positions 2..4, their outcomes 17..19
+    sql(site, "DELETE FROM signals WHERE NOT (signal_id = ANY(:kept))", kept=kept)
+    assert Feed(site.engine, RecordSealer(site.engine, key)).head() == 19
+    with site.engine.connect() as conn:
+        rows = conn.execute(text("SELECT seq, commitment, hash FROM record_entries ORDER BY seq"))
+        running = GENESIS
+        seqs = []
+        for seq, commitment, stated in rows:
+            running = link(running, commitment)
+            assert running == stated, seq
+            seqs.append(seq)
+    assert seqs == [2, 3, 4, 17, 18, 19]
 
 
 def swap_entries(site: Site, a: int, b: int) -> None:
