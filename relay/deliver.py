@@ -275,30 +275,13 @@ class Deliverer:
         try:
             with under_deadline(self._deadline):
                 outcome = self._exchange(path, body, message_id, started)
+            status, error, answer = outcome.status_code, None, _excerpt(outcome)
         except Exception as exc:
             outcome = from_exception(exc)
-            tries.append(
-                Try(
-                    post,
-                    started_at,
-                    steady_seconds() - started,
-                    None,
-                    type(exc).__name__,
-                    outcome.detail,
-                )
-            )
-        else:
-            tries.append(
-                Try(
-                    post,
-                    started_at,
-                    steady_seconds() - started,
-                    outcome.status_code,
-                    None,
-                    _excerpt(outcome),
-                )
-            )
-        self._metrics.delivery_seconds.observe(steady_seconds() - started)
+            status, error, answer = None, type(exc).__name__, outcome.detail
+        seconds = steady_seconds() - started
+        tries.append(Try(post, started_at, seconds, status, error, answer))
+        self._metrics.delivery_seconds.observe(seconds)
         return outcome
 
     def _exchange(self, path: str, body: bytes, message_id: str, started: float) -> httpx.Response:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -186,7 +186,6 @@ def decide(
         fate = TABLE[reply.answer].fate
         if fate is Fate.CHARGED and not charge_failures:
             fate = Fate.RELEASED
-        attempts.extend(_attempts(row, reply, fate))
         if fate is Fate.DELIVERED:
             delivered.append(row.id)
             if reply.receipt is not None:
@@ -198,14 +197,15 @@ def decide(
                 Release(row.id, reply.detail if reply.answer is not Answer.NOT_SENT else None)
             )
         else:
-            _charge(row, reply, rules.policy, now, jitter, charged, dead)
+            fate = _charge(row, reply, rules.policy, now, jitter, charged, dead)
+        attempts.extend(_attempts(row, reply, fate))
     settlement = Settlement(
         tuple(delivered),
         tuple(charged),
         tuple(dead),
         tuple(released),
         tuple(receipts),
-        tuple(_settled(attempts, dead)),
+        tuple(attempts),
     )
     return Decision(settlement, verdict, reason, retry_after)
 
@@ -238,17 +238,6 @@ def _attempts(row: OutboxRow, reply: Reply, fate: Fate) -> list[Attempt]:
     ]
 
 
-def _settled(attempts: list[Attempt], dead: list[DeadLetter]) -> list[Attempt]:
-    """A charge that exhausted the row's retries made it dead: its last attempt says so."""
-    exhausted = {d.row_id for d in dead}
-    return [
-        replace(a, fate=AttemptFate.DEAD)
-        if a.fate is AttemptFate.RETRY_LATER and a.row_id in exhausted
-        else a
-        for a in attempts
-    ]
-
-
 def _text(receipt: dict[str, Any]) -> str:
     return json.dumps(receipt, sort_keys=True, separators=(",", ":"))
 
@@ -261,16 +250,18 @@ def _charge(
     jitter: Jitter,
     charged: list[Charge],
     dead: list[DeadLetter],
-) -> None:
+) -> Fate:
+    """Charge one attempt, or dead-letter the row when that exhausts it; which it was."""
     attempts = row.attempts + 1
     first_failed_at = row.first_failed_at or now
     if policy.is_exhausted(attempts, first_failed_at, now):
         dead.append(
             DeadLetter(row.id, attempts, f"gave up after {attempts} attempts: {reply.detail}")
         )
-        return
+        return Fate.DEAD
     next_at = policy.next_attempt_at(attempts, now, jitter)
     charged.append(Charge(row.id, attempts, next_at, first_failed_at, reply.detail))
+    return Fate.CHARGED
 
 
 def _verdict(window: Sequence[Sent], alpine_up: bool | None) -> tuple[Verdict, str, float]:
